@@ -1,0 +1,20 @@
+/**
+ * The fast-bind contract and the daemon-side bootstrap.
+ *
+ * <p>Daemon authors use the one exported package, {@code dev.fastbind.backend}. The internal package
+ * is shared only with the SDK's own modules, so the broker reads exactly the lockfile and control
+ * protocol the daemon writes.
+ */
+module dev.fastbind.backend {
+  requires jdk.net;
+  requires org.newsclub.net.unix;
+  requires io.netty.buffer;
+  requires static micrometer.core;
+
+  exports dev.fastbind.backend;
+  exports dev.fastbind.backend.internal to
+      dev.fastbind.broker,
+      dev.fastbind.conformance,
+      dev.fastbind.benchmarks,
+      dev.fastbind.examples;
+}
