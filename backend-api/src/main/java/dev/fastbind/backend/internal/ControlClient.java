@@ -106,46 +106,62 @@ public final class ControlClient {
       channel.configureBlocking(false);
       SelectionKey key = channel.register(selector, 0);
       connect(call, channel, selector, key, address(control));
-
-      ByteBuffer out = frame.nioBuffer();
-      while (out.hasRemaining()) {
-        if (channel.write(out) == 0) {
-          call.await(selector, key, SelectionKey.OP_WRITE, "sending the request");
-        }
+      try {
+        return converse(call, channel, selector, key, decoder, frame);
+      } catch (InterruptedIOException | ClosedByInterruptException | EOFException | ControlProtocolException e) {
+        throw e; // InterruptedIOException includes SocketTimeoutException
+      } catch (IOException e) {
+        // "Connection reset" or "Broken pipe": the daemon closed the connection (cap reached, stopping).
+        EOFException eof = new EOFException("control endpoint " + control + " closed the connection without a reply ("
+            + e.getMessage() + ") after " + call.elapsedMillis() + " ms (its connection cap may be reached, or it is"
+            + " stopping)");
+        eof.initCause(e);
+        throw eof;
       }
+    } finally {
+      frame.release();
+    }
+  }
 
-      ByteBuffer in = ByteBuffer.allocate(4096);
-      while (true) {
-        in.clear();
-        int n = channel.read(in);
-        if (n < 0) {
-          throw new EOFException("control endpoint " + control + " closed the connection without a complete reply"
-              + " after " + call.elapsedMillis() + " ms (its connection cap may be reached, or it is stopping)");
-        }
-        if (n == 0) {
-          call.await(selector, key, SelectionKey.OP_READ, "a reply");
-          continue;
-        }
-        in.flip();
-        decoder.feed(in);
-        Optional<String> payload;
+  private static Reply converse(Call call, SocketChannel channel, Selector selector, SelectionKey key,
+      ControlFrames.Decoder decoder, ByteBuf frame) throws IOException {
+    Endpoint control = call.endpoint;
+    ByteBuffer out = frame.nioBuffer();
+    while (out.hasRemaining()) {
+      if (channel.write(out) == 0) {
+        call.await(selector, key, SelectionKey.OP_WRITE, "sending the request");
+      }
+    }
+
+    ByteBuffer in = ByteBuffer.allocate(4096);
+    while (true) {
+      in.clear();
+      int n = channel.read(in);
+      if (n < 0) {
+        throw new EOFException("control endpoint " + control + " closed the connection without a complete reply"
+            + " after " + call.elapsedMillis() + " ms (its connection cap may be reached, or it is stopping)");
+      }
+      if (n == 0) {
+        call.await(selector, key, SelectionKey.OP_READ, "a reply");
+        continue;
+      }
+      in.flip();
+      decoder.feed(in);
+      Optional<String> payload;
+      try {
+        payload = decoder.poll();
+      } catch (ControlProtocolException e) {
+        throw new ControlProtocolException("control endpoint " + control + " sent a malformed reply: "
+            + e.getMessage(), e);
+      }
+      if (payload.isPresent()) {
         try {
-          payload = decoder.poll();
+          return Reply.parse(payload.get());
         } catch (ControlProtocolException e) {
           throw new ControlProtocolException("control endpoint " + control + " sent a malformed reply: "
               + e.getMessage(), e);
         }
-        if (payload.isPresent()) {
-          try {
-            return Reply.parse(payload.get());
-          } catch (ControlProtocolException e) {
-            throw new ControlProtocolException("control endpoint " + control + " sent a malformed reply: "
-                + e.getMessage(), e);
-          }
-        }
       }
-    } finally {
-      frame.release();
     }
   }
 
