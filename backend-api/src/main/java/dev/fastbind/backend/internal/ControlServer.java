@@ -61,6 +61,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * close. A handler that throws gets an {@code ERR internal error} reply. None of this affects other
  * connections or the acceptor.
  *
+ * <p><b>Replies.</b> {@code HELLO}: the fields of {@link HelloReply#toFields()}. {@code STATUS}: the
+ * same, then {@code uptime-ms} (since {@code start}), {@code connections-served} (admitted under
+ * the cap, this one included), {@code connections-open}, {@code connections-rejected} (over the
+ * cap), {@code connections-cut} (deadline), {@code connections-malformed}, {@code peers-rejected}
+ * (other users, from {@link IpcListener#rejectedPeers()}), {@code requests}, then the handler's
+ * {@link ControlHandler#statusFields()}. {@code SHUTDOWN}: {@code OK} with no fields, every time;
+ * the handler's action runs once.
+ *
  * <p>All public methods are thread-safe. Logging goes through {@link System.Logger} named after
  * this class.
  */
