@@ -1,0 +1,154 @@
+package dev.fastbind.backend.internal;
+
+import dev.fastbind.backend.BindException;
+import dev.fastbind.backend.Endpoint;
+import dev.fastbind.backend.IpcListener;
+import java.io.IOException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.newsclub.net.unix.AFUNIXServerSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.FileDescriptorCast;
+
+/**
+ * Everything that needs junixsocket, kept in one class so its native library loads only when one of
+ * these methods is first called: abstract names, adopting descriptor 3, and learning who holds an
+ * endpoint.
+ */
+final class Junix {
+  private Junix() {}
+
+  static IpcListener bindAbstract(Endpoint endpoint) throws BindException {
+    String name = endpoint.abstractName().orElseThrow();
+    AFUNIXServerSocketChannel channel;
+    try {
+      channel = AFUNIXServerSocketChannel.open();
+      // junixsocket's default SO_REUSEADDR emulation replaces a live listener; never do that.
+      channel.socket().setReuseAddress(false);
+    } catch (IOException e) {
+      throw new BindException.Io(endpoint.toString(), "cannot create a junixsocket channel", e);
+    } catch (RuntimeException | LinkageError e) {
+      throw new BindException.Other(endpoint.toString(), "junixsocket is not usable on this platform", e);
+    }
+    try {
+      channel.bind(AFUNIXSocketAddress.inAbstractNamespace(name), Listeners.BACKLOG);
+    } catch (IOException e) {
+      Listeners.closeQuietly(channel);
+      if (Listeners.isAddressInUse(e)) {
+        throw new BindException.AlreadyBound(endpoint.toString(), -1);
+      }
+      throw new BindException.Io(endpoint.toString(), "the operating system refused", e);
+    }
+    return new JunixListener(endpoint, channel, false);
+  }
+
+  /**
+   * Adopts a listening Unix-domain socket at descriptor {@code fd} (systemd's protocol passes the
+   * first one at 3). Fails with a clear message when the descriptor is not such a socket.
+   */
+  static IpcListener adoptDescriptor(int fd) throws IOException {
+    FileDescriptorCast cast = FileDescriptorCast.unsafeUsing(fd);
+    if (!cast.isAvailable(AFUNIXServerSocketChannel.class)) {
+      throw new IOException("inherited descriptor " + fd + " is not a listening Unix-domain socket (it can be used as "
+          + cast.availableTypes() + "); configure the socket unit with ListenStream=/path/to/socket");
+    }
+    AFUNIXServerSocketChannel channel = cast.as(AFUNIXServerSocketChannel.class);
+    channel.setDeleteOnClose(false); // the socket file belongs to whoever bound it
+    AFUNIXSocketAddress address = channel.getLocalAddress();
+    Endpoint endpoint = address == null ? null
+        : address.isInAbstractNamespace()
+            ? Endpoint.abstractName(new String(address.getPathAsBytes(), 1, address.getPathAsBytes().length - 1,
+                java.nio.charset.StandardCharsets.UTF_8))
+            : Endpoint.unixPath(Path.of(address.getPath()));
+    if (endpoint == null) {
+      throw new IOException("inherited descriptor " + fd + " is a Unix-domain socket without an address");
+    }
+    return new JunixListener(endpoint, channel, true);
+  }
+
+  /** The pid of the process that accepts connections at {@code path}, or -1 if it cannot be learned. */
+  static long holderPid(Path path) {
+    try (AFUNIXSocket socket = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(path))) {
+      long pid = socket.getPeerCredentials().getPid();
+      return pid > 0 ? pid : -1;
+    } catch (IOException | RuntimeException | LinkageError e) {
+      return -1;
+    }
+  }
+
+  /** An {@link IpcListener} on a junixsocket channel: abstract names and adopted descriptors. */
+  static final class JunixListener implements IpcListener {
+    private static final System.Logger LOG = System.getLogger(JunixListener.class.getName());
+
+    private final Endpoint endpoint;
+    private final ServerSocketChannel channel;
+    private final boolean inherited;
+    private final AtomicLong rejected = new AtomicLong();
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    JunixListener(Endpoint endpoint, ServerSocketChannel channel, boolean inherited) {
+      this.endpoint = endpoint;
+      this.channel = channel;
+      this.inherited = inherited;
+    }
+
+    @Override
+    public Endpoint endpoint() {
+      return endpoint;
+    }
+
+    @Override
+    public SocketChannel accept() throws IOException {
+      long self = Peers.currentUid();
+      while (true) {
+        SocketChannel connection = channel.accept();
+        long uid;
+        try {
+          uid = ((AFUNIXSocketChannel) connection).getPeerCredentials().getUid();
+        } catch (IOException | RuntimeException e) {
+          uid = -1;
+        }
+        if (uid == self) {
+          connection.configureBlocking(true);
+          return connection;
+        }
+        rejected.incrementAndGet();
+        LOG.log(System.Logger.Level.WARNING, "rejected a connection on {0} from uid {1}: only uid {2} may connect",
+            endpoint, uid, self);
+        Listeners.closeQuietly(connection);
+      }
+    }
+
+    @Override
+    public long rejectedPeers() {
+      return rejected.get();
+    }
+
+    @Override
+    public boolean isInherited() {
+      return inherited;
+    }
+
+    @Override
+    public boolean isOpen() {
+      return channel.isOpen();
+    }
+
+    @Override
+    public void close() throws IOException {
+      if (closed.compareAndSet(false, true)) {
+        channel.close();
+      }
+    }
+
+    @Override
+    public String toString() {
+      return "IpcListener[" + endpoint + (inherited ? ", inherited" : "") + "]";
+    }
+  }
+}
