@@ -1,5 +1,6 @@
 package dev.fastbind.broker.internal;
 
+import dev.fastbind.backend.internal.ProcessIdentity;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -41,7 +42,7 @@ public final class CrashLoopGuard {
    * then returns how long until the oldest leaves the period, and records nothing.
    */
   public static Optional<Duration> tryRecord(Path file, int limit, Duration period, long now) throws IOException {
-    String boot = bootId();
+    String boot = ProcessIdentity.bootId();
     List<Long> recent = new ArrayList<>();
     long periodNanos = period.toNanos();
     for (long t : read(file, boot)) {
@@ -89,14 +90,5 @@ public final class CrashLoopGuard {
       }
     }
     return times;
-  }
-
-  /** This boot's id from {@code /proc}, or {@code "unknown"} where there is none. */
-  static String bootId() {
-    try {
-      return Files.readString(Path.of("/proc/sys/kernel/random/boot_id"), StandardCharsets.US_ASCII).trim();
-    } catch (IOException e) {
-      return "unknown";
-    }
   }
 }
