@@ -18,6 +18,9 @@ public interface ServeContext {
   /** The random id of this daemon instance, as recorded in its lockfile. */
   String instanceId();
 
+  /** The command-line arguments the bootstrap did not recognise as its own, in order. */
+  java.util.List<String> arguments();
+
   /**
    * Reports warm-up progress: {@code percent} from 0 to 100 and a short human-readable phase such as
    * {@code "loading index"}.

@@ -1,0 +1,133 @@
+package dev.fastbind.backend;
+
+import dev.fastbind.backend.internal.Bootstrap;
+import java.util.List;
+import java.util.Objects;
+import java.util.regex.Pattern;
+
+/**
+ * The daemon-side bootstrap: the one call a daemon's {@code main} makes.
+ *
+ * <pre>{@code
+ * public static void main(String[] args) {
+ *   Daemon.builder("cache", new CacheBackend()).version("1.4.0").run(args);
+ * }
+ * }</pre>
+ *
+ * <p>{@link Builder#run} does, in order:
+ *
+ * <ol>
+ *   <li>Resolves the configuration (below) and checks that the runtime directory is owner-only.
+ *   <li>Adopts an inherited listener if there is one (systemd's {@code LISTEN_FDS}/{@code LISTEN_PID}
+ *       at fd 3, or a listening socket on fd 0 as inetd and the broker's hand-off pass it); otherwise
+ *       calls {@link BrokeredBackend#bind}.
+ *   <li>Binds the SDK's control endpoint and serves it on its own thread from then on: {@code HELLO},
+ *       {@code STATUS}, {@code SHUTDOWN}.
+ *   <li>Writes the lockfile atomically (owner-only, versioned, human-readable).
+ *   <li>Announces {@code READY} on the broker's notify socket, if the broker passed one.
+ *   <li>Calls {@link BrokeredBackend#serve} on the calling thread.
+ * </ol>
+ *
+ * <p>On {@code SHUTDOWN} or SIGTERM the shutdown actions registered with
+ * {@link ServeContext#onShutdown} run, then the lockfile and socket files are removed if they still
+ * name this instance. {@code SHUTDOWN} exits with status 0; SIGTERM with the JVM's usual 143.
+ *
+ * <h2>Configuration</h2>
+ *
+ * Command-line arguments win over environment variables, which win over defaults. The broker sets
+ * the environment variables; a person running the daemon by hand may use the arguments.
+ *
+ * <table>
+ *   <caption>Settings</caption>
+ *   <tr><th>argument</th><th>environment</th><th>default</th></tr>
+ *   <tr><td>{@code --runtime-dir=DIR}</td><td>{@code FASTBIND_RUNTIME_DIR}</td>
+ *       <td>{@code $XDG_RUNTIME_DIR/fastbind}, else {@code $TMPDIR/fastbind-$USER}</td></tr>
+ *   <tr><td>{@code --endpoint=TEXT}</td><td>{@code FASTBIND_ENDPOINT}</td>
+ *       <td>{@code unix:DIR/SERVICE.sock}</td></tr>
+ *   <tr><td>{@code --control-endpoint=TEXT}</td><td>{@code FASTBIND_CONTROL_ENDPOINT}</td>
+ *       <td>{@code unix:DIR/SERVICE.ctl}</td></tr>
+ *   <tr><td>{@code --lockfile=PATH}</td><td>{@code FASTBIND_LOCKFILE}</td>
+ *       <td>{@code DIR/SERVICE.lock}</td></tr>
+ *   <tr><td></td><td>{@code FASTBIND_NOTIFY_SOCKET}</td><td>none: no readiness message is sent</td></tr>
+ *   <tr><td></td><td>{@code FASTBIND_SERVICE}</td><td>if set, must equal the service name given here</td></tr>
+ * </table>
+ *
+ * <p>Arguments the bootstrap does not recognise are passed to the backend in
+ * {@link ServeContext#arguments()}.
+ *
+ * <h2>Exit statuses</h2>
+ *
+ * {@value #EXIT_USAGE} invalid configuration; {@value #EXIT_BIND_FAILED} the endpoint could not be bound
+ * (the {@link BindException} is printed on stderr and {@code serve} never runs);
+ * {@value #EXIT_CANNOT_CREATE} the runtime directory or lockfile could not be created safely;
+ * {@value #EXIT_SERVE_FAILED} {@code serve} threw or returned. Every failure prints one line on stderr
+ * that starts with {@code fastbind: SERVICE:} and says what to do.
+ */
+public final class Daemon {
+
+  /** Exit status for an invalid configuration (sysexits' EX_USAGE). */
+  public static final int EXIT_USAGE = 64;
+  /** Exit status when the endpoint cannot be bound (EX_UNAVAILABLE). */
+  public static final int EXIT_BIND_FAILED = 69;
+  /** Exit status when {@code serve} throws or returns (EX_SOFTWARE). */
+  public static final int EXIT_SERVE_FAILED = 70;
+  /** Exit status when the runtime directory or lockfile cannot be created safely (EX_CANTCREAT). */
+  public static final int EXIT_CANNOT_CREATE = 73;
+
+  private static final Pattern SERVICE_NAME = Pattern.compile("[a-z][a-z0-9-]{0,31}");
+
+  private Daemon() {}
+
+  /**
+   * Starts configuring a daemon for {@code service}, served by {@code backend}.
+   *
+   * @param service a short lowercase name: a letter, then letters, digits and dashes, at most 32
+   * @throws IllegalArgumentException if the service name breaks that rule
+   */
+  public static Builder builder(String service, BrokeredBackend backend) {
+    return new Builder(service, backend);
+  }
+
+  /** Whether {@code name} is a valid service name: {@code [a-z][a-z0-9-]{0,31}}. */
+  public static boolean isValidServiceName(String name) {
+    return name != null && SERVICE_NAME.matcher(name).matches();
+  }
+
+  /** Configures and runs a daemon. Not thread-safe; use from {@code main}. */
+  public static final class Builder {
+    private final String service;
+    private final BrokeredBackend backend;
+    private String version = "0";
+
+    private Builder(String service, BrokeredBackend backend) {
+      Objects.requireNonNull(service, "service");
+      if (!isValidServiceName(service)) {
+        throw new IllegalArgumentException("invalid service name '" + service
+            + "': use a letter, then letters, digits and dashes, lowercase, at most 32 characters");
+      }
+      this.service = service;
+      this.backend = Objects.requireNonNull(backend, "backend");
+    }
+
+    /** The daemon's version, recorded in the lockfile and answered in {@code HELLO}. Default {@code "0"}. */
+    public Builder version(String version) {
+      Objects.requireNonNull(version, "version");
+      if (version.isBlank()) {
+        throw new IllegalArgumentException("version must not be blank");
+      }
+      this.version = version;
+      return this;
+    }
+
+    /**
+     * Runs the daemon: bind, lockfile, readiness, serve. Never returns: the process ends when the
+     * daemon stops or fails, with the statuses listed on {@link Daemon}.
+     */
+    public Never run(String... args) {
+      Objects.requireNonNull(args, "args");
+      int status = Bootstrap.run(service, version, backend, List.of(args), System.getenv());
+      Runtime.getRuntime().exit(status);
+      throw new AssertionError("unreachable: the JVM is exiting");
+    }
+  }
+}

@@ -1,0 +1,278 @@
+package dev.fastbind.backend.internal;
+
+import dev.fastbind.backend.BindException;
+import dev.fastbind.backend.BrokeredBackend;
+import dev.fastbind.backend.Daemon;
+import dev.fastbind.backend.Endpoint;
+import dev.fastbind.backend.IpcListener;
+import dev.fastbind.backend.Never;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.channels.Channel;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The steps behind {@link Daemon.Builder#run}: configuration, bind or adopt, control endpoint,
+ * lockfile, readiness, serve. Returns the process exit status instead of exiting, so that the
+ * public entry point is the only place that ends the JVM.
+ */
+public final class Bootstrap {
+
+  /** Environment variable: the service name the broker expects. */
+  public static final String SERVICE_ENV = "FASTBIND_SERVICE";
+  /** Environment variable: the runtime directory. */
+  public static final String RUNTIME_DIR_ENV = "FASTBIND_RUNTIME_DIR";
+  /** Environment variable: the main endpoint's text form. */
+  public static final String ENDPOINT_ENV = "FASTBIND_ENDPOINT";
+  /** Environment variable: the control endpoint's text form. */
+  public static final String CONTROL_ENDPOINT_ENV = "FASTBIND_CONTROL_ENDPOINT";
+  /** Environment variable: the lockfile's path. */
+  public static final String LOCKFILE_ENV = "FASTBIND_LOCKFILE";
+  /** The application directory name under {@code $XDG_RUNTIME_DIR} (or the temp dir). */
+  public static final String APP = "fastbind";
+
+  private static final int SD_LISTEN_FDS_START = 3;
+
+  private Bootstrap() {}
+
+  /** Resolved settings; see the table on {@link Daemon}. */
+  record Settings(Path runtimeDir, Endpoint endpoint, Endpoint controlEndpoint, Path lockfile,
+      Optional<Path> notifySocket, List<String> backendArguments) {}
+
+  /** Runs the daemon and returns its exit status; only returns when it fails or {@code serve} returns. */
+  public static int run(String service, String version, BrokeredBackend backend, List<String> args,
+      Map<String, String> env) {
+    PrintStream err = System.err;
+    String prefix = "fastbind: " + service + ": ";
+    long pid = ProcessHandle.current().pid();
+    Optional<Path> notify = Optional.ofNullable(env.get(Readiness.NOTIFY_SOCKET_ENV))
+        .filter(s -> !s.isEmpty()).map(Path::of);
+
+    Settings settings;
+    try {
+      settings = resolve(service, args, env, notify);
+    } catch (IllegalArgumentException | BindException.InvalidEndpoint e) {
+      return fail(err, prefix, e.getMessage(), Daemon.EXIT_USAGE, notify, pid);
+    }
+    try {
+      RuntimeDirectory.ensureOwnerOnly(settings.runtimeDir());
+      Path lockDir = settings.lockfile().toAbsolutePath().getParent();
+      if (lockDir != null && !lockDir.equals(settings.runtimeDir())) {
+        RuntimeDirectory.ensureOwnerOnly(lockDir);
+      }
+    } catch (IOException e) {
+      return fail(err, prefix, e.getMessage(), Daemon.EXIT_CANNOT_CREATE, notify, pid);
+    }
+
+    IpcListener listener;
+    try {
+      listener = inherited(env, pid).orElse(null);
+      if (listener == null) {
+        listener = backend.bind(settings.endpoint());
+        if (listener == null) {
+          throw new BindException.Other(settings.endpoint().toString(),
+              backend.getClass().getName() + ".bind returned null", null);
+        }
+      }
+    } catch (BindException e) {
+      return fail(err, prefix, e.getMessage(), Daemon.EXIT_BIND_FAILED, notify, pid);
+    } catch (IOException | RuntimeException e) {
+      return fail(err, prefix, "cannot bind " + settings.endpoint() + ": " + e, Daemon.EXIT_BIND_FAILED, notify, pid);
+    }
+
+    String instanceId = LockfileRecord.newInstanceId();
+    ServeState state = new ServeState(service, version, pid, instanceId, settings.backendArguments());
+    IpcListener control;
+    try {
+      control = IpcListener.bind(settings.controlEndpoint());
+    } catch (BindException e) {
+      closeQuietly(listener);
+      return fail(err, prefix, "cannot bind the control endpoint: " + e.getMessage(), Daemon.EXIT_BIND_FAILED,
+          notify, pid);
+    }
+    ControlServer controlServer = ControlServer.start(control, state);
+
+    LockfileRecord record = new LockfileRecord(service, pid,
+        ProcessIdentity.startTime(pid).orElse("unknown"), ProcessIdentity.bootId(),
+        listener.endpoint(), control.endpoint(), version, instanceId);
+    Cleanup cleanup = new Cleanup(state, controlServer, control, listener, settings.lockfile(), instanceId);
+    try {
+      Lockfiles.write(settings.lockfile(), record);
+    } catch (IOException | RuntimeException e) {
+      cleanup.run();
+      return fail(err, prefix, "cannot write the lockfile " + settings.lockfile() + ": " + e.getMessage()
+          + "; not serving unseen", Daemon.EXIT_CANNOT_CREATE, notify, pid);
+    }
+    Runtime.getRuntime().addShutdownHook(new Thread(cleanup, "fastbind-shutdown"));
+
+    if (notify.isPresent()) {
+      try {
+        Readiness.send(notify.get(), Readiness.Message.ready(pid, instanceId));
+      } catch (IOException e) {
+        err.println(prefix + "could not announce readiness on " + notify.get() + " (" + e.getMessage()
+            + "); serving anyway");
+      }
+    }
+
+    try {
+      Never never = backend.serve(listener, state);
+      err.println(prefix + backend.getClass().getName() + ".serve returned"
+          + (never == null ? "" : " a value") + "; serve must never return: exiting");
+    } catch (Throwable t) {
+      err.println(prefix + "serve failed: " + t);
+      t.printStackTrace(err);
+    }
+    return Daemon.EXIT_SERVE_FAILED;
+  }
+
+  static Settings resolve(String service, List<String> args, Map<String, String> env, Optional<Path> notify)
+      throws BindException.InvalidEndpoint {
+    String expected = env.get(SERVICE_ENV);
+    if (expected != null && !expected.isEmpty() && !expected.equals(service)) {
+      throw new IllegalArgumentException("the broker started this daemon as service '" + expected
+          + "' but it is service '" + service + "': fix the broker's service definition");
+    }
+    String runtimeDir = env.get(RUNTIME_DIR_ENV);
+    String endpoint = env.get(ENDPOINT_ENV);
+    String control = env.get(CONTROL_ENDPOINT_ENV);
+    String lockfile = env.get(LOCKFILE_ENV);
+    List<String> rest = new ArrayList<>();
+    for (String arg : args) {
+      if (arg.startsWith("--runtime-dir=")) {
+        runtimeDir = value(arg);
+      } else if (arg.startsWith("--endpoint=")) {
+        endpoint = value(arg);
+      } else if (arg.startsWith("--control-endpoint=")) {
+        control = value(arg);
+      } else if (arg.startsWith("--lockfile=")) {
+        lockfile = value(arg);
+      } else {
+        rest.add(arg);
+      }
+    }
+    Path dir = isBlank(runtimeDir) ? RuntimeDirectory.defaultFor(APP) : Path.of(runtimeDir);
+    if (!dir.isAbsolute()) {
+      throw new IllegalArgumentException("the runtime directory must be an absolute path, got '" + dir + "'");
+    }
+    Endpoint main = isBlank(endpoint) ? Endpoint.unixPath(dir.resolve(service + ".sock")) : Endpoint.parse(endpoint);
+    Endpoint ctl = isBlank(control) ? Endpoint.unixPath(dir.resolve(service + ".ctl")) : Endpoint.parse(control);
+    if (ctl.equals(main)) {
+      throw new IllegalArgumentException("the control endpoint must differ from the main endpoint " + main);
+    }
+    Path lock = isBlank(lockfile) ? dir.resolve(service + ".lock") : Path.of(lockfile);
+    if (!lock.isAbsolute()) {
+      throw new IllegalArgumentException("the lockfile path must be absolute, got '" + lock + "'");
+    }
+    return new Settings(dir, main, ctl, lock, notify, List.copyOf(rest));
+  }
+
+  /**
+   * An inherited listener, if this process was given one: systemd's protocol ({@code LISTEN_PID}
+   * naming this process, {@code LISTEN_FDS} at least 1, the socket at fd 3) or a listening socket on
+   * fd 0 (inetd's "wait" style, which is also how the broker hands a bound listener to a child).
+   */
+  static Optional<IpcListener> inherited(Map<String, String> env, long pid) throws IOException {
+    String listenPid = env.get("LISTEN_PID");
+    String listenFds = env.get("LISTEN_FDS");
+    if (listenPid != null && listenFds != null) {
+      if (!listenPid.trim().equals(Long.toString(pid))) {
+        // meant for another process (e.g. our parent); not ours to take
+        return fd0();
+      }
+      int count;
+      try {
+        count = Integer.parseInt(listenFds.trim());
+      } catch (NumberFormatException e) {
+        throw new IOException("LISTEN_FDS is not a number: '" + listenFds + "'");
+      }
+      if (count < 1) {
+        return fd0();
+      }
+      if (count > 1) {
+        System.err.println("fastbind: systemd passed " + count + " sockets; using the first (fd 3)");
+      }
+      return Optional.of(Junix.adoptDescriptor(SD_LISTEN_FDS_START));
+    }
+    return fd0();
+  }
+
+  private static Optional<IpcListener> fd0() throws IOException {
+    Channel inherited = System.inheritedChannel();
+    if (inherited instanceof ServerSocketChannel server) {
+      return Optional.of(Listeners.adoptJdk(server));
+    }
+    return Optional.empty();
+  }
+
+  private static String value(String arg) {
+    return arg.substring(arg.indexOf('=') + 1);
+  }
+
+  private static boolean isBlank(String s) {
+    return s == null || s.isBlank();
+  }
+
+  private static int fail(PrintStream err, String prefix, String message, int status, Optional<Path> notify,
+      long pid) {
+    err.println(prefix + message);
+    if (notify.isPresent()) {
+      try {
+        Readiness.send(notify.get(), Readiness.Message.failed(pid, message));
+      } catch (IOException e) {
+        // the broker will see the exit status and our stderr; nothing more to do
+      }
+    }
+    return status;
+  }
+
+  private static void closeQuietly(IpcListener listener) {
+    try {
+      listener.close();
+    } catch (IOException ignored) {
+      // abandoning a listener on a failure path
+    }
+  }
+
+  /** Runs shutdown actions, stops the control endpoint, closes listeners, removes our lockfile. Once. */
+  private static final class Cleanup implements Runnable {
+    private final ServeState state;
+    private final ControlServer controlServer;
+    private final IpcListener control;
+    private final IpcListener listener;
+    private final Path lockfile;
+    private final String instanceId;
+    private boolean done;
+
+    Cleanup(ServeState state, ControlServer controlServer, IpcListener control, IpcListener listener,
+        Path lockfile, String instanceId) {
+      this.state = state;
+      this.controlServer = controlServer;
+      this.control = control;
+      this.listener = listener;
+      this.lockfile = lockfile;
+      this.instanceId = instanceId;
+    }
+
+    @Override
+    public synchronized void run() {
+      if (done) {
+        return;
+      }
+      done = true;
+      state.runShutdownActions();
+      try {
+        Lockfiles.deleteIfOwnedBy(lockfile, instanceId);
+      } catch (IOException | RuntimeException e) {
+        System.err.println("fastbind: could not remove lockfile " + lockfile + ": " + e.getMessage());
+      }
+      controlServer.close();
+      closeQuietly(control);
+      closeQuietly(listener);
+    }
+  }
+}

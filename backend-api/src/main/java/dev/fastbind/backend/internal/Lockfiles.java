@@ -1,0 +1,585 @@
+package dev.fastbind.backend.internal;
+
+import dev.fastbind.backend.BindException;
+import dev.fastbind.backend.Endpoint;
+import dev.fastbind.backend.internal.LockfileException.Reason;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.OpenOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.zip.CRC32;
+
+/**
+ * The lockfile codec: the daemon side writes it, the broker reads it, and both use this class so the
+ * format has exactly one definition.
+ *
+ * <p>The format is UTF-8 text a person can read with {@code cat}:
+ *
+ * <pre>
+ * fastbind-lockfile 1
+ * service=cache
+ * pid=4242
+ * process-start-time=ticks:123456
+ * boot-id=0b7c…
+ * endpoint=unix:/run/user/1000/cache/cache.sock
+ * control-endpoint=unix:/run/user/1000/cache/cache.sock.ctl
+ * daemon-version=1.4.0
+ * instance-id=9f0c…
+ * written-at=2025-01-01T12:00:00Z
+ * crc32=1a2b3c4d
+ * </pre>
+ *
+ * <p>The first line carries the format version; a higher version is reported as
+ * {@link Reason#FUTURE_VERSION} and never parsed. Values are escaped so every string round-trips:
+ * {@code %}, control characters and other invisible characters become {@code %XX} (code units below
+ * 0x100) or {@code %uXXXX}; everything else, including non-ASCII text, is written as is. The last
+ * line is the CRC-32 of every byte before it, so a torn or cut-off file is reported
+ * ({@link Reason#TRUNCATED}, {@link Reason#CORRUPT}) instead of being half-read. Readers ignore keys
+ * they do not know, so version 1 can gain informational fields without a version bump; a change
+ * that old readers must not misread needs a new version. {@code written-at} is for people only and
+ * is not read back.
+ *
+ * <p>{@link #write} is atomic (temp file, fsync, rename, directory fsync) and creates the file
+ * owner-only; {@link #read} never follows symbolic links and caps what it reads at
+ * {@value #MAX_BYTES} bytes. Both are safe to call from any thread; concurrent readers of a file
+ * being rewritten see either the old or the new complete record.
+ */
+public final class Lockfiles {
+
+  /** The format version this code writes and the highest it reads. */
+  public static final int FORMAT_VERSION = 1;
+  /** The largest lockfile {@link #read} accepts, in bytes. */
+  public static final int MAX_BYTES = 64 * 1024;
+  /** The suffix of a service's lockfile name in the runtime directory. */
+  public static final String FILE_SUFFIX = ".lock";
+
+  private static final String MAGIC = "fastbind-lockfile ";
+  private static final byte[] MAGIC_BYTES = MAGIC.getBytes(StandardCharsets.US_ASCII);
+  private static final String CRC_KEY = "crc32=";
+  private static final byte[] CRC_KEY_BYTES = CRC_KEY.getBytes(StandardCharsets.US_ASCII);
+  private static final String TMP_SUFFIX = ".tmp";
+
+  private static final String K_SERVICE = "service";
+  private static final String K_PID = "pid";
+  private static final String K_START = "process-start-time";
+  private static final String K_BOOT = "boot-id";
+  private static final String K_ENDPOINT = "endpoint";
+  private static final String K_CONTROL = "control-endpoint";
+  private static final String K_VERSION = "daemon-version";
+  private static final String K_INSTANCE = "instance-id";
+  private static final String K_WRITTEN = "written-at";
+
+  private static final char[] HEX = "0123456789ABCDEF".toCharArray();
+
+  private Lockfiles() {}
+
+  /**
+   * Writes {@code r} to {@code file} atomically: readers see the old complete file or the new one,
+   * never a mix, and an existing lockfile is replaced.
+   *
+   * <p>The bytes go to a new temp file in the same directory, created owner-only (0600 at creation)
+   * and without following links, forced to disk, then renamed over {@code file}; the directory is
+   * then forced on a best-effort basis. On failure only that temp file is deleted, nothing else.
+   *
+   * @throws IOException naming {@code file} and what to do, if any step fails
+   */
+  public static void write(Path file, LockfileRecord r) throws IOException {
+    Objects.requireNonNull(file, "file");
+    Objects.requireNonNull(r, "r");
+    Path target = file.toAbsolutePath();
+    Path dir = target.getParent();
+    if (dir == null || target.getFileName() == null) {
+      throw new IOException("cannot write lockfile " + file + ": the path must name a file in a directory");
+    }
+    byte[] bytes = encode(r);
+    Path tmp = dir.resolve("." + target.getFileName() + "." + Long.toHexString(ProcessIdentity.currentPid())
+        + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong()) + TMP_SUFFIX);
+    boolean created = false;
+    try {
+      try (FileChannel ch = FileChannel.open(tmp, Set.<OpenOption>of(StandardOpenOption.WRITE,
+          StandardOpenOption.CREATE_NEW, LinkOption.NOFOLLOW_LINKS), ownerOnlyFile(dir))) {
+        created = true;
+        ByteBuffer buf = ByteBuffer.wrap(bytes);
+        while (buf.hasRemaining()) {
+          ch.write(buf);
+        }
+        ch.force(true);
+      }
+      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+      created = false;
+    } catch (IOException | RuntimeException e) {
+      if (created) {
+        try {
+          Files.deleteIfExists(tmp);
+        } catch (IOException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+      }
+      if (e instanceof RuntimeException re) {
+        throw re;
+      }
+      throw new IOException(writeFailure(target, dir, tmp, (IOException) e), e);
+    }
+    forceDirectory(dir);
+  }
+
+  private static String writeFailure(Path target, Path dir, Path tmp, IOException e) {
+    String what = "cannot write lockfile " + target + " (" + describe(e) + "): ";
+    if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
+      return what + "a directory stands at that path; remove it or use another runtime directory";
+    }
+    if (!Files.isDirectory(dir)) {
+      return what + "the directory " + dir + " does not exist; create it (owner-only) or use another runtime directory";
+    }
+    if (e instanceof FileAlreadyExistsException) {
+      return what + "the temp file name " + tmp + " is taken; retry";
+    }
+    return what + "check that " + dir + " is writable by this user and its file system has space";
+  }
+
+  private static String describe(IOException e) {
+    String m = e.getMessage();
+    return e.getClass().getSimpleName() + (m == null ? "" : ": " + m);
+  }
+
+  private static FileAttribute<?>[] ownerOnlyFile(Path dir) {
+    if (dir.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+      return new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"))};
+    }
+    return new FileAttribute<?>[0];
+  }
+
+  private static void forceDirectory(Path dir) {
+    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+      ch.force(true);
+    } catch (IOException | RuntimeException e) {
+      // Best effort: some platforms cannot open or sync a directory; the rename has happened.
+    }
+  }
+
+  /**
+   * Reads the lockfile at {@code file}; empty when no file is there.
+   *
+   * <p>A symbolic link at the path is refused, never followed. At most {@value #MAX_BYTES} bytes are
+   * read. The file is checked and then opened; if it is swapped for something else in between, the
+   * open without links or the decode refuses it.
+   *
+   * @throws LockfileException if a file is there but is not a valid lockfile this code can read
+   */
+  public static Optional<LockfileRecord> read(Path file) throws LockfileException {
+    Objects.requireNonNull(file, "file");
+    BasicFileAttributes attrs;
+    try {
+      attrs = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    } catch (IOException e) {
+      throw unreadable(file, e);
+    }
+    checkType(file, attrs);
+    byte[] bytes;
+    try (FileChannel ch = FileChannel.open(file, Set.<OpenOption>of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
+      ByteBuffer buf = ByteBuffer.allocate((int) Math.min(Math.max(attrs.size(), 0) + 1, MAX_BYTES + 1L));
+      while (true) {
+        if (!buf.hasRemaining()) {
+          if (buf.capacity() > MAX_BYTES) {
+            throw tooLarge(file);
+          }
+          ByteBuffer bigger = ByteBuffer.allocate(Math.min(buf.capacity() * 2, MAX_BYTES + 1));
+          buf.flip();
+          bigger.put(buf);
+          buf = bigger;
+        }
+        if (ch.read(buf) < 0) {
+          break;
+        }
+      }
+      bytes = new byte[buf.position()];
+      buf.flip().get(bytes);
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    } catch (LockfileException e) {
+      throw e;
+    } catch (IOException e) {
+      try {
+        checkType(file, Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS));
+      } catch (LockfileException swapped) {
+        throw swapped;
+      } catch (IOException ignored) {
+        // Report the original failure below.
+      }
+      throw unreadable(file, e);
+    }
+    return Optional.of(decode(bytes, file));
+  }
+
+  private static void checkType(Path file, BasicFileAttributes attrs) throws LockfileException {
+    if (attrs.isSymbolicLink()) {
+      throw new LockfileException(Reason.SYMLINK, file, "lockfile " + file
+          + " is a symbolic link; lockfiles are never followed through links: delete the link", null);
+    }
+    if (!attrs.isRegularFile()) {
+      throw new LockfileException(Reason.NOT_A_REGULAR_FILE, file, "lockfile " + file + " is "
+          + (attrs.isDirectory() ? "a directory" : "not a regular file")
+          + ", so no daemon wrote it: remove it or use another runtime directory", null);
+    }
+    if (attrs.size() > MAX_BYTES) {
+      throw tooLarge(file);
+    }
+  }
+
+  private static LockfileException tooLarge(Path file) {
+    return new LockfileException(Reason.TOO_LARGE, file, "lockfile " + file + " is larger than "
+        + MAX_BYTES + " bytes, so no fastbind daemon wrote it: delete the file", null);
+  }
+
+  private static LockfileException unreadable(Path file, IOException e) {
+    return new LockfileException(Reason.UNREADABLE, file, "lockfile " + file + " cannot be read ("
+        + describe(e) + "): check its owner and permissions, or delete it", e);
+  }
+
+  /**
+   * Deletes {@code file} only if it is a valid lockfile naming {@code instanceId}; used by a daemon
+   * at shutdown so that a successor's lockfile is left alone.
+   *
+   * <p>The file's identity (its file key) is read before and after its contents, and the delete
+   * happens only if both agree with the instance id. A small race remains: a successor that renames
+   * its own lockfile into place between that last check and the unlink loses its lockfile. The
+   * successor keeps running and keeps its endpoint; a broker then finds no lockfile, takes its cold
+   * path and finds the endpoint taken. Closing the window needs an unlink-by-descriptor the JDK
+   * does not offer, or the broker's per-service lock held around shutdown.
+   *
+   * @return true if this call deleted the file; false if it was absent, invalid, unreadable, named
+   *     another instance, changed during the check, or could not be deleted
+   */
+  public static boolean deleteIfOwnedBy(Path file, String instanceId) {
+    Objects.requireNonNull(file, "file");
+    Objects.requireNonNull(instanceId, "instanceId");
+    try {
+      Object before = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+      Optional<LockfileRecord> r = read(file);
+      if (r.isEmpty() || !r.get().instanceId().equals(instanceId)) {
+        return false;
+      }
+      Object after = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+      if (!Objects.equals(before, after)) {
+        return false;
+      }
+      Files.delete(file);
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  /**
+   * The file's bytes for {@code r}, checksum line included.
+   *
+   * @throws IllegalArgumentException if the encoded record would exceed {@value #MAX_BYTES} bytes
+   */
+  public static byte[] encode(LockfileRecord r) {
+    Objects.requireNonNull(r, "r");
+    StringBuilder b = new StringBuilder(512);
+    b.append(MAGIC).append(FORMAT_VERSION).append('\n');
+    field(b, K_SERVICE, r.service());
+    field(b, K_PID, Long.toString(r.pid()));
+    field(b, K_START, r.processStartTime());
+    field(b, K_BOOT, r.bootId());
+    field(b, K_ENDPOINT, r.endpoint().toString());
+    field(b, K_CONTROL, r.controlEndpoint().toString());
+    field(b, K_VERSION, r.daemonVersion());
+    field(b, K_INSTANCE, r.instanceId());
+    field(b, K_WRITTEN, Instant.now().toString());
+    byte[] body = b.toString().getBytes(StandardCharsets.UTF_8);
+    CRC32 crc = new CRC32();
+    crc.update(body);
+    byte[] tail = String.format(Locale.ROOT, "%s%08x\n", CRC_KEY, crc.getValue()).getBytes(StandardCharsets.US_ASCII);
+    if (body.length + tail.length > MAX_BYTES) {
+      throw new IllegalArgumentException("the lockfile for service '" + r.service() + "' would be "
+          + (body.length + tail.length) + " bytes; at most " + MAX_BYTES + " are allowed");
+    }
+    byte[] out = new byte[body.length + tail.length];
+    System.arraycopy(body, 0, out, 0, body.length);
+    System.arraycopy(tail, 0, out, body.length, tail.length);
+    return out;
+  }
+
+  private static void field(StringBuilder b, String key, String value) {
+    b.append(key).append('=');
+    escape(b, value);
+    b.append('\n');
+  }
+
+  /**
+   * Parses lockfile bytes; {@code fileForMessages} only names the source in errors.
+   *
+   * @throws LockfileException if the bytes are not a complete, intact lockfile of a version this
+   *     code reads
+   */
+  public static LockfileRecord decode(byte[] bytes, Path fileForMessages) throws LockfileException {
+    Objects.requireNonNull(bytes, "bytes");
+    Path f = Objects.requireNonNull(fileForMessages, "fileForMessages");
+    String stale = ": it is stale; delete it (the broker writes a new one when it starts the daemon)";
+    if (bytes.length == 0) {
+      throw new LockfileException(Reason.EMPTY, f, "lockfile " + f + " is empty (a write that never completed)" + stale, null);
+    }
+    if (bytes.length > MAX_BYTES) {
+      throw tooLarge(f);
+    }
+    int magicLen = Math.min(bytes.length, MAGIC_BYTES.length);
+    if (!Arrays.equals(bytes, 0, magicLen, MAGIC_BYTES, 0, magicLen)) {
+      throw new LockfileException(Reason.FOREIGN, f, "lockfile " + f
+          + " does not start with '" + MAGIC.trim() + "', so fastbind did not write it: move it away or delete it", null);
+    }
+    int headerEnd = indexOf(bytes, (byte) '\n', 0);
+    if (bytes.length < MAGIC_BYTES.length || headerEnd < 0) {
+      throw truncated(f, "ends inside its header line", stale);
+    }
+    String versionText = new String(bytes, MAGIC_BYTES.length, headerEnd - MAGIC_BYTES.length, StandardCharsets.ISO_8859_1);
+    int version = parseVersion(versionText);
+    if (version < 0) {
+      throw corrupt(f, "has an unreadable format version '" + printable(versionText) + "'", stale);
+    }
+    if (version > FORMAT_VERSION) {
+      throw new LockfileException(Reason.FUTURE_VERSION, f, "lockfile " + f + " was written by a newer fastbind (format "
+          + version + "; this reads " + FORMAT_VERSION + "): upgrade the launcher or delete the file", null);
+    }
+    if (version < 1) {
+      throw corrupt(f, "claims format version " + version + ", which never existed", stale);
+    }
+    if (bytes[bytes.length - 1] != '\n') {
+      throw truncated(f, "does not end with a complete line", stale);
+    }
+    int lastLine = indexOfLast(bytes, (byte) '\n', bytes.length - 2) + 1;
+    if (lastLine <= headerEnd || !startsWith(bytes, lastLine, CRC_KEY_BYTES)) {
+      throw truncated(f, "has no checksum line at its end", stale);
+    }
+    String crcText = new String(bytes, lastLine + CRC_KEY_BYTES.length,
+        bytes.length - 1 - lastLine - CRC_KEY_BYTES.length, StandardCharsets.ISO_8859_1);
+    if (!crcText.matches("[0-9a-f]{8}")) {
+      throw corrupt(f, "has a malformed checksum '" + printable(crcText) + "'", stale);
+    }
+    CRC32 crc = new CRC32();
+    crc.update(bytes, 0, lastLine);
+    if (crc.getValue() != Long.parseLong(crcText, 16)) {
+      throw corrupt(f, "fails its checksum (stored " + crcText + ", computed "
+          + String.format(Locale.ROOT, "%08x", crc.getValue()) + ")", stale);
+    }
+    String body;
+    try {
+      body = StandardCharsets.UTF_8.newDecoder()
+          .onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT)
+          .decode(ByteBuffer.wrap(bytes, headerEnd + 1, lastLine - headerEnd - 1))
+          .toString();
+    } catch (CharacterCodingException e) {
+      throw corrupt(f, "is not valid UTF-8", stale);
+    }
+    Map<String, String> fields = new HashMap<>();
+    int start = 0;
+    while (start < body.length()) {
+      int end = body.indexOf('\n', start);
+      String line = body.substring(start, end);
+      start = end + 1;
+      int eq = line.indexOf('=');
+      String key = eq < 0 ? line : line.substring(0, eq);
+      if (eq < 0 || !key.matches("[a-z][a-z0-9-]*")) {
+        throw corrupt(f, "has a malformed line '" + printable(line) + "'", stale);
+      }
+      String value = unescape(line.substring(eq + 1));
+      if (value == null) {
+        throw corrupt(f, "has a badly escaped value for '" + key + "'", stale);
+      }
+      if (fields.put(key, value) != null) {
+        throw corrupt(f, "has the field '" + key + "' twice", stale);
+      }
+    }
+    try {
+      return new LockfileRecord(
+          required(fields, K_SERVICE, f, stale),
+          parsePid(required(fields, K_PID, f, stale), f, stale),
+          required(fields, K_START, f, stale),
+          required(fields, K_BOOT, f, stale),
+          parseEndpoint(required(fields, K_ENDPOINT, f, stale), K_ENDPOINT, f, stale),
+          parseEndpoint(required(fields, K_CONTROL, f, stale), K_CONTROL, f, stale),
+          required(fields, K_VERSION, f, stale),
+          required(fields, K_INSTANCE, f, stale));
+    } catch (IllegalArgumentException e) {
+      throw corrupt(f, "holds an invalid record (" + e.getMessage() + ")", stale);
+    }
+  }
+
+  private static int parseVersion(String text) {
+    if (text.isEmpty() || text.length() > 9 || !text.chars().allMatch(c -> c >= '0' && c <= '9')) {
+      return -1;
+    }
+    return Integer.parseInt(text);
+  }
+
+  private static String required(Map<String, String> fields, String key, Path f, String stale) throws LockfileException {
+    String v = fields.get(key);
+    if (v == null) {
+      throw corrupt(f, "has no '" + key + "' field", stale);
+    }
+    return v;
+  }
+
+  private static long parsePid(String text, Path f, String stale) throws LockfileException {
+    try {
+      return Long.parseLong(text);
+    } catch (NumberFormatException e) {
+      throw corrupt(f, "has a pid that is not a number: '" + printable(text) + "'", stale);
+    }
+  }
+
+  private static Endpoint parseEndpoint(String text, String key, Path f, String stale) throws LockfileException {
+    try {
+      return Endpoint.parse(text);
+    } catch (BindException.InvalidEndpoint e) {
+      throw corrupt(f, "has an invalid " + key + " (" + e.getMessage() + ")", stale);
+    }
+  }
+
+  private static LockfileException truncated(Path f, String what, String stale) {
+    return new LockfileException(Reason.TRUNCATED, f, "lockfile " + f + " is truncated: it " + what
+        + " (a torn or interrupted write)" + stale, null);
+  }
+
+  private static LockfileException corrupt(Path f, String what, String stale) {
+    return new LockfileException(Reason.CORRUPT, f, "lockfile " + f + " is corrupt: it " + what + stale, null);
+  }
+
+  private static void escape(StringBuilder b, String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+        int cp = Character.toCodePoint(c, s.charAt(i + 1));
+        if (needsEscape(cp)) {
+          escapeUnit(b, c);
+          escapeUnit(b, s.charAt(i + 1));
+        } else {
+          b.append(c).append(s.charAt(i + 1));
+        }
+        i++;
+      } else if (Character.isSurrogate(c) || needsEscape(c)) {
+        escapeUnit(b, c);
+      } else {
+        b.append(c);
+      }
+    }
+  }
+
+  private static boolean needsEscape(int cp) {
+    if (cp == '%' || Character.isISOControl(cp)) {
+      return true;
+    }
+    switch (Character.getType(cp)) {
+      case Character.FORMAT:
+      case Character.LINE_SEPARATOR:
+      case Character.PARAGRAPH_SEPARATOR:
+      case Character.SURROGATE:
+      case Character.PRIVATE_USE:
+      case Character.UNASSIGNED:
+        return true;
+      case Character.SPACE_SEPARATOR:
+        return cp != ' ';
+      default:
+        return false;
+    }
+  }
+
+  private static void escapeUnit(StringBuilder b, char c) {
+    b.append('%');
+    if (c < 0x100) {
+      b.append(HEX[c >> 4]).append(HEX[c & 0xf]);
+    } else {
+      b.append('u').append(HEX[c >> 12]).append(HEX[(c >> 8) & 0xf]).append(HEX[(c >> 4) & 0xf]).append(HEX[c & 0xf]);
+    }
+  }
+
+  /** The unescaped value, or null if {@code s} holds a raw control character or a bad escape. */
+  private static String unescape(String s) {
+    StringBuilder b = null;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isISOControl(c)) {
+        return null;
+      }
+      if (c != '%') {
+        if (b != null) {
+          b.append(c);
+        }
+        continue;
+      }
+      if (b == null) {
+        b = new StringBuilder(s.length()).append(s, 0, i);
+      }
+      int digits = i + 1 < s.length() && s.charAt(i + 1) == 'u' ? 4 : 2;
+      int from = digits == 4 ? i + 2 : i + 1;
+      if (from + digits > s.length()) {
+        return null;
+      }
+      int v = 0;
+      for (int k = from; k < from + digits; k++) {
+        int d = Character.digit(s.charAt(k), 16);
+        if (d < 0) {
+          return null;
+        }
+        v = (v << 4) | d;
+      }
+      b.append((char) v);
+      i = from + digits - 1;
+    }
+    return b == null ? s : b.toString();
+  }
+
+  private static String printable(String s) {
+    StringBuilder b = new StringBuilder();
+    escape(b, s.length() > 80 ? s.substring(0, 80) + "…" : s);
+    return b.toString();
+  }
+
+  private static int indexOf(byte[] a, byte v, int from) {
+    for (int i = from; i < a.length; i++) {
+      if (a[i] == v) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  private static int indexOfLast(byte[] a, byte v, int from) {
+    for (int i = from; i >= 0; i--) {
+      if (a[i] == v) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  private static boolean startsWith(byte[] a, int at, byte[] prefix) {
+    return a.length - at >= prefix.length && Arrays.equals(a, at, at + prefix.length, prefix, 0, prefix.length);
+  }
+}

@@ -1,0 +1,111 @@
+package dev.fastbind.backend.internal;
+
+import dev.fastbind.backend.ServeContext;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * The daemon's SDK-side state: what the backend reports through {@link ServeContext}, and what the
+ * control endpoint answers from it. Written by the backend's threads, read by control threads.
+ */
+final class ServeState implements ServeContext, ControlHandler {
+  private final String service;
+  private final String version;
+  private final long pid;
+  private final String instanceId;
+  private final List<String> arguments;
+  private final long startedNanos = System.nanoTime();
+  private final List<Runnable> shutdownActions = new CopyOnWriteArrayList<>();
+
+  /** Progress and phase change together; one immutable snapshot keeps HELLO consistent. */
+  private volatile Progress progress = new Progress(false, 0, Optional.empty());
+
+  private record Progress(boolean ready, int percent, Optional<String> phase) {}
+
+  ServeState(String service, String version, long pid, String instanceId, List<String> arguments) {
+    this.service = service;
+    this.version = version;
+    this.pid = pid;
+    this.instanceId = instanceId;
+    this.arguments = List.copyOf(arguments);
+  }
+
+  @Override
+  public String service() {
+    return service;
+  }
+
+  @Override
+  public String version() {
+    return version;
+  }
+
+  @Override
+  public String instanceId() {
+    return instanceId;
+  }
+
+  @Override
+  public List<String> arguments() {
+    return arguments;
+  }
+
+  @Override
+  public synchronized void progress(int percent, String phase) {
+    if (percent < 0 || percent > 100) {
+      throw new IllegalArgumentException("progress must be within 0..100, got " + percent);
+    }
+    Objects.requireNonNull(phase, "phase");
+    Progress p = progress;
+    progress = new Progress(p.ready(), percent, phase.isBlank() ? Optional.empty() : Optional.of(phase));
+  }
+
+  @Override
+  public synchronized void ready() {
+    Progress p = progress;
+    progress = new Progress(true, 100, p.phase());
+  }
+
+  @Override
+  public boolean isReady() {
+    return progress.ready();
+  }
+
+  @Override
+  public void onShutdown(Runnable action) {
+    shutdownActions.add(Objects.requireNonNull(action, "action"));
+  }
+
+  void runShutdownActions() {
+    for (Runnable action : new ArrayList<>(shutdownActions)) {
+      try {
+        action.run();
+      } catch (RuntimeException e) {
+        System.err.println("fastbind: " + service + ": a shutdown action failed: " + e);
+      }
+    }
+  }
+
+  @Override
+  public HelloReply hello() {
+    Progress p = progress;
+    return new HelloReply(service, version, pid, instanceId, p.ready() ? DaemonState.READY : DaemonState.WARMING,
+        p.percent(), p.phase());
+  }
+
+  @Override
+  public Map<String, String> statusFields() {
+    long uptimeMillis = (System.nanoTime() - startedNanos) / 1_000_000;
+    return Map.of("uptime-ms", Long.toString(uptimeMillis));
+  }
+
+  @Override
+  public void shutdown() {
+    // Exiting runs the shutdown hook, which runs the actions and removes our files.
+    Runtime.getRuntime().exit(0);
+  }
+}

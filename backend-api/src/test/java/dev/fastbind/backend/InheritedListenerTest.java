@@ -1,0 +1,87 @@
+package dev.fastbind.backend;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.fastbind.backend.internal.ControlClient;
+import dev.fastbind.backend.internal.LockfileRecord;
+import dev.fastbind.backend.internal.Lockfiles;
+import dev.fastbind.backend.internal.Readiness;
+import dev.fastbind.backend.testing.DaemonProcess;
+import dev.fastbind.backend.testing.EchoDaemon;
+import java.io.File;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.newsclub.net.unix.AFUNIXServerSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.FileDescriptorCast;
+
+/** A daemon adopts a listener it inherited instead of binding: systemd's protocol and inetd style. */
+class InheritedListenerTest {
+
+  @TempDir Path runtime;
+
+  @Test
+  void daemonRunsUnderSystemdSocketActivateUnchanged() throws Exception {
+    Path activate = Path.of("/usr/bin/systemd-socket-activate");
+    assumeTrue(Files.isExecutable(activate), "needs systemd-socket-activate (Debian package systemd)");
+    Path sock = runtime.resolve("echo.sock");
+    List<String> command = new ArrayList<>(List.of(activate.toString(), "-l", sock.toString(),
+        "-E", "FASTBIND_RUNTIME_DIR", "-E", Readiness.NOTIFY_SOCKET_ENV));
+    command.addAll(DaemonProcess.javaCommand(EchoDaemon.class, List.of(), List.of()));
+    try (DaemonProcess daemon = DaemonProcess.start(runtime, Map.of(), command,
+        ProcessBuilder.Redirect.from(new File("/dev/null")))) {
+      IpcListenerTest.waitUntil(() -> Files.exists(sock), Duration.ofSeconds(10));
+      // systemd-socket-activate starts the daemon on the first connection; that client is served.
+      try (SocketChannel client = SocketChannel.open(UnixDomainSocketAddress.of(sock))) {
+        client.write(ByteBuffer.wrap("sd".getBytes(StandardCharsets.US_ASCII)));
+        Readiness.Message ready = daemon.awaitNotification(DaemonProcessTest.START);
+        assertEquals(Readiness.Kind.READY, ready.kind(), daemon.log());
+        assertEquals(daemon.pid(), ready.pid(), "systemd-socket-activate execs the daemon in place");
+        assertEquals("echo:sd", DaemonProcessTest.readAll(client));
+      }
+      LockfileRecord record = Lockfiles.read(runtime.resolve("echo.lock")).orElseThrow();
+      assertEquals(Endpoint.unixPath(sock), record.endpoint());
+      assertEquals(daemon.pid(), ControlClient.hello(record.controlEndpoint(), DaemonProcessTest.CALL).pid());
+      ControlClient.shutdown(record.controlEndpoint(), DaemonProcessTest.CALL);
+      assertEquals(0, daemon.awaitExit(DaemonProcessTest.START), daemon.log());
+      assertFalse(Files.exists(runtime.resolve("echo.lock")));
+    }
+  }
+
+  @Test
+  void daemonAdoptsAListeningSocketHandedOverAsStandardInput() throws Exception {
+    Path sock = runtime.resolve("handoff.sock");
+    try (AFUNIXServerSocketChannel server = AFUNIXServerSocketChannel.open()) {
+      server.bind(AFUNIXSocketAddress.of(sock));
+      ProcessBuilder.Redirect stdin = FileDescriptorCast.using(server.getFileDescriptor())
+          .as(ProcessBuilder.Redirect.class);
+      // A client may connect before the daemon's JVM has even started: the kernel queues it.
+      try (SocketChannel early = SocketChannel.open(UnixDomainSocketAddress.of(sock));
+          DaemonProcess daemon = DaemonProcess.start(runtime, Map.of(),
+              DaemonProcess.javaCommand(EchoDaemon.class, List.of(), List.of()), stdin)) {
+        early.write(ByteBuffer.wrap("early".getBytes(StandardCharsets.US_ASCII)));
+        assertEquals(Readiness.Kind.READY, daemon.awaitNotification(DaemonProcessTest.START).kind(), daemon.log());
+        assertEquals("echo:early", DaemonProcessTest.readAll(early));
+        LockfileRecord record = Lockfiles.read(runtime.resolve("echo.lock")).orElseThrow();
+        assertEquals(Endpoint.unixPath(sock), record.endpoint());
+        assertFalse(Files.exists(runtime.resolve("echo.sock")), "an adopting daemon must not bind its default endpoint");
+        ControlClient.shutdown(record.controlEndpoint(), DaemonProcessTest.CALL);
+        assertEquals(0, daemon.awaitExit(DaemonProcessTest.START), daemon.log());
+        assertTrue(Files.exists(sock), "an inherited socket file belongs to whoever bound it");
+      }
+    }
+  }
+}
