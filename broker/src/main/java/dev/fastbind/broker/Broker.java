@@ -8,12 +8,12 @@ import dev.fastbind.backend.internal.LockfileException;
 import dev.fastbind.backend.internal.LockfileRecord;
 import dev.fastbind.backend.internal.Lockfiles;
 import dev.fastbind.backend.internal.ProcessIdentity;
+import dev.fastbind.backend.internal.Readiness;
 import dev.fastbind.backend.internal.RuntimeDirectory;
 import dev.fastbind.broker.internal.CrashLoopGuard;
 import dev.fastbind.broker.internal.LogFiles;
 import dev.fastbind.broker.internal.Metrics;
 import dev.fastbind.broker.internal.MicrometerMetrics;
-import dev.fastbind.broker.internal.NotifyMessage;
 import dev.fastbind.broker.internal.Probe;
 import dev.fastbind.broker.internal.ProcStat;
 import dev.fastbind.broker.internal.ProcessTree;
@@ -108,14 +108,16 @@ public final class Broker {
     try {
       ServicePaths paths = prepare(definition);
       Assessment hot = assess(definition, paths);
+      Optional<Decision> replace = Optional.empty();
       if (hot instanceof Healthy h) {
-        Optional<DaemonInfo> reused = reuse(definition, paths, h, start);
-        if (reused.isPresent()) {
+        Decision d = decide(definition, h, start);
+        if (d.reuse().isPresent()) {
           outcome = "reused";
-          return reused.get();
+          return d.reuse().get();
         }
+        replace = Optional.of(d);
       }
-      DaemonInfo info = coldPath(definition, paths, start);
+      DaemonInfo info = coldPath(definition, paths, start, replace);
       outcome = info.spawned() ? "spawned" : "reused";
       return info;
     } finally {
@@ -244,17 +246,25 @@ public final class Broker {
   // ---------------------------------------------------------------------------------------------
   // Hot path.
 
-  /** The healthy daemon to reuse, or empty when it must be replaced on the cold path. */
-  private Optional<DaemonInfo> reuse(ServiceDefinition definition, ServicePaths paths, Healthy h, long start)
-      throws IOException {
+  /** What to do with a healthy-looking daemon: reuse it, or replace it on the cold path and why. */
+  private record Decision(Optional<DaemonInfo> reuse, String instanceId, SpawnReason reason, String detail) {}
+
+  /**
+   * Decides whether the healthy-looking daemon can be reused.
+   *
+   * @throws VersionMismatchException if versions differ and the policy is {@link VersionPolicy#FAIL}
+   * @throws DaemonUnresponsiveException if it is stopped and the policy is {@link UnresponsivePolicy#REPORT}
+   */
+  private Decision decide(ServiceDefinition definition, Healthy h, long start) throws IOException {
     LockfileRecord r = h.record();
     if (versionDiffers(definition, r)) {
+      String expected = definition.version().orElseThrow();
       if (definition.versionPolicy() == VersionPolicy.FAIL) {
-        throw new VersionMismatchException(definition.name(), definition.version().orElseThrow(),
-            r.daemonVersion(), r.pid());
+        throw new VersionMismatchException(definition.name(), expected, r.daemonVersion(), r.pid());
       }
       if (definition.versionPolicy() == VersionPolicy.RESTART) {
-        return Optional.empty();
+        return new Decision(Optional.empty(), r.instanceId(), SpawnReason.VERSION_MISMATCH,
+            "pid " + r.pid() + " ran version " + r.daemonVersion() + ", expected " + expected);
       }
     }
     ProcStat st = ProcStat.read(r.pid());
@@ -263,9 +273,10 @@ public final class Broker {
         throw new DaemonUnresponsiveException(definition.name(), r.pid(), definition.probeBudget(),
             "process state " + st.state() + ": stopped by a signal or a debugger; HELLO timed out");
       }
-      return Optional.empty();
+      return new Decision(Optional.empty(), r.instanceId(), SpawnReason.UNRESPONSIVE, "pid " + r.pid()
+          + " is stopped and did not answer HELLO within " + definition.probeBudget().toMillis() + " ms");
     }
-    return Optional.of(info(definition, r, Optional.empty(), "", start));
+    return new Decision(Optional.of(info(definition, r, Optional.empty(), "", start)), r.instanceId(), null, "");
   }
 
   private static boolean versionDiffers(ServiceDefinition definition, LockfileRecord r) {
@@ -289,26 +300,22 @@ public final class Broker {
   // ---------------------------------------------------------------------------------------------
   // Cold path.
 
-  private DaemonInfo coldPath(ServiceDefinition definition, ServicePaths paths, long start) throws IOException {
+  private DaemonInfo coldPath(ServiceDefinition definition, ServicePaths paths, long start,
+      Optional<Decision> hotDecision) throws IOException {
     try (SpawnLock lock = SpawnLock.acquire(paths.spawnLock())) {
       Assessment a = assess(definition, paths);
       SpawnReason reason;
       String detail;
       if (a instanceof Healthy h) {
-        Optional<DaemonInfo> reused = reuse(definition, paths, h, start);
-        if (reused.isPresent()) {
-          return reused.get();
+        String instance = h.record().instanceId();
+        Decision d = hotDecision.filter(hd -> hd.instanceId().equals(instance)).isPresent()
+            ? hotDecision.get() : decide(definition, h, start);
+        if (d.reuse().isPresent()) {
+          return d.reuse().get();
         }
-        LockfileRecord r = h.record();
-        if (versionDiffers(definition, r)) {
-          reason = SpawnReason.VERSION_MISMATCH;
-          detail = "pid " + r.pid() + " ran version " + r.daemonVersion() + ", expected "
-              + definition.version().orElseThrow();
-        } else {
-          reason = SpawnReason.UNRESPONSIVE;
-          detail = "pid " + r.pid() + " did not answer HELLO within " + definition.probeBudget().toMillis() + " ms";
-        }
-        terminate(definition, paths, r, ServiceDefinition.DEFAULT_STOP_GRACE);
+        reason = d.reason();
+        detail = d.detail();
+        terminate(definition, paths, h.record(), ServiceDefinition.DEFAULT_STOP_GRACE);
       } else if (a instanceof Stale s) {
         reason = s.reason();
         detail = s.detail();
@@ -323,9 +330,8 @@ public final class Broker {
   }
 
   private void clearStale(ServicePaths paths, Stale s) throws IOException {
-    if (s.processAlive() && s.record().isPresent()) {
-      LockfileRecord r = s.record().get();
-      ProcessHandle.of(r.pid()).ifPresent(h -> killRecorded(h));
+    if (s.processAlive() && s.record().isPresent() && ProcStat.isDaemonOf(s.record().get().pid(), paths.service())) {
+      ProcessHandle.of(s.record().get().pid()).ifPresent(Broker::killRecorded);
     }
     if (s.record().isPresent()) {
       Lockfiles.deleteIfOwnedBy(paths.lockfile(), s.record().get().instanceId());
@@ -373,8 +379,8 @@ public final class Broker {
       String readiness = "failed";
       try {
         ReadinessWait.Outcome outcome = notify.await(child, deadline);
-        if (outcome instanceof ReadinessWait.Message m && m.message().ready()) {
-          NotifyMessage msg = m.message();
+        if (outcome instanceof ReadinessWait.Message m && m.message().kind() == Readiness.Kind.READY) {
+          Readiness.Message msg = m.message();
           if (!Probe.connects(paths.endpoint().path().orElseThrow())) {
             throw failure(definition, paths, DaemonStartException.Failure.NOT_CONNECTABLE, spawnStart, -1,
                 "READY from pid " + msg.pid() + " but nothing listens at " + paths.endpoint(), logFrom);
@@ -392,7 +398,6 @@ public final class Broker {
           throw failure(definition, paths, DaemonStartException.Failure.EXITED, spawnStart, e.status(), "", logFrom);
         }
         readiness = "timeout";
-        killChild(child);
         throw failure(definition, paths, DaemonStartException.Failure.TIMED_OUT, spawnStart, -1,
             "no READY on the notify socket", logFrom);
       } finally {
@@ -445,7 +450,7 @@ public final class Broker {
     }
   }
 
-  private static DaemonInfo readyInfo(ServiceDefinition definition, ServicePaths paths, NotifyMessage msg,
+  private static DaemonInfo readyInfo(ServiceDefinition definition, ServicePaths paths, Readiness.Message msg,
       SpawnReason reason, String detail, long start) {
     Optional<LockfileRecord> r = readQuietly(paths).filter(rec -> rec.instanceId().equals(msg.instanceId()));
     if (r.isPresent()) {
@@ -480,7 +485,14 @@ public final class Broker {
     StopResult result;
     boolean acknowledged = false;
     long askBudget = Math.min(definition.probeBudget().toNanos(), Math.max(1, deadline - System.nanoTime()));
-    if (st == null || !st.stopped()) {
+    if (st != null && st.stopped()) {
+      if (leadsGroup) {
+        ProcessTree.signalGroup(r.pid(), "TERM");
+        ProcessTree.signalGroup(r.pid(), "CONT");
+      } else {
+        h.destroy();
+      }
+    } else {
       try {
         ControlClient.shutdown(r.controlEndpoint(), Duration.ofNanos(askBudget));
         acknowledged = true;

@@ -1,31 +1,24 @@
 package dev.fastbind.broker;
 
-import dev.fastbind.backend.Endpoint;
+import dev.fastbind.backend.BrokeredBackend;
+import dev.fastbind.backend.Daemon;
 import dev.fastbind.backend.IpcListener;
-import dev.fastbind.backend.internal.ControlHandler;
-import dev.fastbind.backend.internal.ControlServer;
-import dev.fastbind.backend.internal.DaemonState;
-import dev.fastbind.backend.internal.HelloReply;
-import dev.fastbind.backend.internal.LockfileRecord;
-import dev.fastbind.backend.internal.Lockfiles;
-import dev.fastbind.backend.internal.ProcessIdentity;
+import dev.fastbind.backend.Never;
+import dev.fastbind.backend.ServeContext;
+import dev.fastbind.backend.internal.Readiness;
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.URLEncoder;
-import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
  * A daemon for the broker's tests, well-behaved or deliberately broken, chosen by its first argument:
  *
  * <ul>
- *   <li>{@code good [version]}: binds, writes its lockfile, serves the control endpoint, announces
- *       READY, then answers each connection on the main endpoint with its pid
+ *   <li>{@code good [version]}: a real daemon through the SDK's {@link Daemon} bootstrap (bind,
+ *       lockfile, control endpoint, READY); answers each connection with its pid
  *   <li>{@code hang}: never binds and never announces anything
  *   <li>{@code exit3}: prints a diagnostic to stderr and exits with status 3
  *   <li>{@code halt}: {@code Runtime.halt(7)} before binding
@@ -70,8 +63,8 @@ public final class TestDaemon {
         Thread.sleep(Long.MAX_VALUE);
       }
       case "fail" -> {
-        notifyBroker("FAILED pid=" + pid + " reason="
-            + URLEncoder.encode("endpoint busy: 100% taken", StandardCharsets.UTF_8).replace("+", "%20"));
+        Readiness.send(Path.of(System.getenv(Readiness.NOTIFY_SOCKET_ENV)),
+            Readiness.Message.failed(pid, "endpoint busy: 100% taken"));
         System.exit(1);
       }
       case "good" -> serve(args.length > 1 && !args[1].startsWith("--") ? args[1] : "1.0");
@@ -98,46 +91,23 @@ public final class TestDaemon {
     t.start();
   }
 
-  private static void serve(String version) throws Exception {
-    long pid = ProcessHandle.current().pid();
-    String service = System.getenv("FASTBIND_SERVICE");
-    Endpoint endpoint = Endpoint.parse(System.getenv("FASTBIND_ENDPOINT"));
-    Endpoint control = Endpoint.parse(System.getenv("FASTBIND_CONTROL_ENDPOINT"));
-    Path lockfile = Path.of(System.getenv("FASTBIND_LOCKFILE"));
-    String instance = LockfileRecord.newInstanceId();
-    IpcListener main = IpcListener.bind(endpoint);
-    ControlServer controlServer = ControlServer.start(IpcListener.bind(control), new ControlHandler() {
-      @Override
-      public HelloReply hello() {
-        return new HelloReply(service, version, pid, instance, DaemonState.READY, 100, Optional.empty());
-      }
-
-      @Override
-      public void shutdown() {
-        Lockfiles.deleteIfOwnedBy(lockfile, instance);
-        System.exit(0);
-      }
-    });
-    Lockfiles.write(lockfile, new LockfileRecord(service, pid, ProcessIdentity.startTime(pid).orElseThrow(),
-        ProcessIdentity.bootId(), endpoint, control, version, instance));
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> Lockfiles.deleteIfOwnedBy(lockfile, instance)));
-    notifyBroker("READY pid=" + pid + " instance=" + instance);
-    System.err.println("test daemon " + pid + ": ready, version " + version);
-    while (controlServer.endpoint() != null) {
-      try (SocketChannel c = main.accept()) {
-        c.write(ByteBuffer.wrap((pid + "\n").getBytes(StandardCharsets.US_ASCII)));
-      }
-    }
+  private static void serve(String version) {
+    Daemon.builder(System.getenv("FASTBIND_SERVICE"), new PidBackend()).version(version).run();
   }
 
-  private static void notifyBroker(String line) throws IOException {
-    String socket = System.getenv("FASTBIND_NOTIFY_SOCKET");
-    if (socket == null) {
-      return;
-    }
-    try (SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-      c.connect(UnixDomainSocketAddress.of(socket));
-      c.write(ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8)));
+  /** Answers each connection with the daemon's pid and a newline; a peer that left early is skipped. */
+  static final class PidBackend implements BrokeredBackend {
+    @Override
+    public Never serve(IpcListener listener, ServeContext context) throws IOException {
+      context.ready();
+      byte[] pid = (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII);
+      while (true) {
+        try (SocketChannel c = listener.accept()) {
+          c.write(ByteBuffer.wrap(pid));
+        } catch (IOException probeWentAway) {
+          System.err.println("test daemon: connection ended early: " + probeWentAway.getMessage());
+        }
+      }
     }
   }
 }

@@ -38,6 +38,21 @@ public record ProcStat(char state, long processGroup) {
     }
   }
 
+  /**
+   * Whether {@code pid}'s environment holds {@code FASTBIND_SERVICE=<service>}, that is, whether it
+   * was started by a broker as that service's daemon. False when unreadable.
+   */
+  public static boolean isDaemonOf(long pid, String service) {
+    byte[] env;
+    try {
+      env = Files.readAllBytes(Path.of("/proc", Long.toString(pid), "environ"));
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
+    String wanted = "\0" + Spawner.ENV_SERVICE + "=" + service + "\0";
+    return ("\0" + new String(env, StandardCharsets.ISO_8859_1) + "\0").contains(wanted);
+  }
+
   /** Whether the process is stopped by a signal or a tracer. */
   public boolean stopped() {
     return state == 'T' || state == 't';

@@ -1,5 +1,6 @@
 package dev.fastbind.broker.internal;
 
+import dev.fastbind.backend.internal.Readiness;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -19,7 +20,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The broker's end of the readiness protocol: a Unix stream socket bound before the spawn, on which
- * the daemon writes one {@link NotifyMessage} line.
+ * the daemon writes one {@link Readiness} line.
  *
  * <p>{@link #await} waits in one {@link Selector} for a message, for the child's exit (its
  * {@code onExit} wakes the selector) and for the deadline, whichever comes first: no polling. Lines
@@ -28,13 +29,13 @@ import java.util.concurrent.TimeUnit;
  */
 public final class ReadinessWait implements AutoCloseable {
 
-  private static final int MAX_LINE = 1024;
+  private static final int MAX_LINE = Readiness.MAX_LINE_BYTES;
 
   /** What ended the wait. */
   public sealed interface Outcome {}
 
   /** The daemon announced readiness or failure. */
-  public record Message(NotifyMessage message) implements Outcome {}
+  public record Message(Readiness.Message message) implements Outcome {}
 
   /** The child exited before announcing anything. */
   public record Exited(int status) implements Outcome {}
@@ -92,7 +93,7 @@ public final class ReadinessWait implements AutoCloseable {
     Map<SocketChannel, ByteBuffer> buffers = new HashMap<>();
     try {
       while (true) {
-        Optional<NotifyMessage> m = drain(child, buffers);
+        Optional<Readiness.Message> m = drain(child, buffers);
         if (m.isPresent()) {
           return new Message(m.get());
         }
@@ -116,7 +117,7 @@ public final class ReadinessWait implements AutoCloseable {
     }
   }
 
-  private Optional<NotifyMessage> drain(Process child, Map<SocketChannel, ByteBuffer> buffers) throws IOException {
+  private Optional<Readiness.Message> drain(Process child, Map<SocketChannel, ByteBuffer> buffers) throws IOException {
     for (SelectionKey key : selector.selectedKeys()) {
       if (!key.isValid()) {
         continue;
@@ -132,7 +133,7 @@ public final class ReadinessWait implements AutoCloseable {
         SocketChannel c = (SocketChannel) key.channel();
         ByteBuffer buf = buffers.get(c);
         int n = c.read(buf);
-        Optional<NotifyMessage> m = line(buf).flatMap(NotifyMessage::parse).filter(msg -> fromChild(child, msg.pid()));
+        Optional<Readiness.Message> m = line(buf).flatMap(ReadinessWait::parse).filter(msg -> fromChild(child, msg.pid()));
         if (m.isPresent()) {
           selector.selectedKeys().clear();
           return m;
@@ -155,6 +156,14 @@ public final class ReadinessWait implements AutoCloseable {
       }
     }
     return Optional.empty();
+  }
+
+  private static Optional<Readiness.Message> parse(String line) {
+    try {
+      return Optional.of(Readiness.Message.parse(line));
+    } catch (IOException malformed) {
+      return Optional.empty();
+    }
   }
 
   private static boolean fromChild(Process child, long pid) {
