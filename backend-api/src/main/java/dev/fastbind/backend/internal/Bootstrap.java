@@ -10,6 +10,8 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.channels.Channel;
 import java.nio.channels.ServerSocketChannel;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -265,10 +267,9 @@ public final class Bootstrap {
       }
       done = true;
       state.runShutdownActions();
-      try {
-        Lockfiles.deleteIfOwnedBy(lockfile, instanceId);
-      } catch (IOException | RuntimeException e) {
-        System.err.println("fastbind: could not remove lockfile " + lockfile + ": " + e.getMessage());
+      if (!Lockfiles.deleteIfOwnedBy(lockfile, instanceId) && Files.exists(lockfile, LinkOption.NOFOLLOW_LINKS)) {
+        System.err.println("fastbind: left lockfile " + lockfile + " in place: it no longer names this instance"
+            + " or could not be removed");
       }
       controlServer.close();
       closeQuietly(control);

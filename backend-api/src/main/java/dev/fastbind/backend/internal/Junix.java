@@ -104,7 +104,7 @@ final class Junix {
 
     @Override
     public SocketChannel accept() throws IOException {
-      long self = Peers.currentUid();
+      long self = ProcessIdentity.currentUid();
       while (true) {
         SocketChannel connection = channel.accept();
         long uid;

@@ -39,12 +39,4 @@ final class Peers {
     return Holder.CURRENT;
   }
 
-  /** The numeric uid this process runs as (Linux: owner of /proc/self). */
-  static long currentUid() {
-    try {
-      return ((Number) Files.getAttribute(Path.of("/proc/self"), "unix:uid")).longValue();
-    } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
-      throw new IllegalStateException("cannot determine the current uid on this platform", e);
-    }
-  }
 }
