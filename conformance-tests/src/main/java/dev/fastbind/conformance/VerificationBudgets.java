@@ -1,0 +1,133 @@
+package dev.fastbind.conformance;
+
+import dev.fastbind.broker.ServiceDefinition;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The time budgets and sizes the behavioural rules use.
+ *
+ * <p>The defaults are sized for a slow, shared 2-core CI machine: they are generous multiples of what
+ * the benchmarks measure, never micro-benchmarks. A budget the product promises (the broker's 500 ms
+ * probe budget) is kept as promised; the others are deadlines that only a hung daemon reaches.
+ *
+ * <p><b>Precedence</b> (highest first): an environment variable below, then what a subclass returns
+ * from {@link BrokeredBackendVerification#budgets()}, then {@link #defaults()}. So a CI operator can
+ * loosen a budget for a slow machine without touching the test code.
+ *
+ * <table>
+ *   <caption>Budgets</caption>
+ *   <tr><th>component</th><th>environment variable (milliseconds or a count)</th><th>default</th></tr>
+ *   <tr><td>{@code bind}</td><td>{@code FASTBIND_CONFORMANCE_BIND_MS}</td><td>50 ms per {@code bind} call (rule 201)</td></tr>
+ *   <tr><td>{@code readiness}</td><td>{@code FASTBIND_CONFORMANCE_READY_MS}</td><td>500 ms, the broker's probe budget (rule 301)</td></tr>
+ *   <tr><td>{@code processDeadline}</td><td>{@code FASTBIND_CONFORMANCE_PROCESS_MS}</td><td>30 s for any one spawn, stop or exit</td></tr>
+ *   <tr><td>{@code stopGrace}</td><td>{@code FASTBIND_CONFORMANCE_STOP_GRACE_MS}</td><td>5 s before the broker kills (rule 304)</td></tr>
+ *   <tr><td>{@code serveWatch}</td><td>{@code FASTBIND_CONFORMANCE_SERVE_WATCH_MS}</td><td>1 s watched for an early exit (rule 303)</td></tr>
+ *   <tr><td>{@code launchers}</td><td>{@code FASTBIND_CONFORMANCE_LAUNCHERS}</td><td>8 concurrent launchers (rule 306)</td></tr>
+ * </table>
+ *
+ * @param bind the longest one {@code bind} call may take, after one warm-up call
+ * @param readiness the probe budget the first spawn must be ready within
+ * @param processDeadline the deadline for any one spawn, stop or process exit the kit waits for
+ * @param stopGrace the grace period passed to {@code Broker.stop}
+ * @param serveWatch how long the daemon is watched for an early exit after it is ready
+ * @param launchers how many launchers call {@code ensureRunning} at once
+ */
+public record VerificationBudgets(
+    Duration bind,
+    Duration readiness,
+    Duration processDeadline,
+    Duration stopGrace,
+    Duration serveWatch,
+    int launchers) {
+
+  /** Environment variable for {@link #bind()}. */
+  public static final String BIND_ENV = "FASTBIND_CONFORMANCE_BIND_MS";
+  /** Environment variable for {@link #readiness()}. */
+  public static final String READY_ENV = "FASTBIND_CONFORMANCE_READY_MS";
+  /** Environment variable for {@link #processDeadline()}. */
+  public static final String PROCESS_ENV = "FASTBIND_CONFORMANCE_PROCESS_MS";
+  /** Environment variable for {@link #stopGrace()}. */
+  public static final String STOP_GRACE_ENV = "FASTBIND_CONFORMANCE_STOP_GRACE_MS";
+  /** Environment variable for {@link #serveWatch()}. */
+  public static final String SERVE_WATCH_ENV = "FASTBIND_CONFORMANCE_SERVE_WATCH_MS";
+  /** Environment variable for {@link #launchers()}. */
+  public static final String LAUNCHERS_ENV = "FASTBIND_CONFORMANCE_LAUNCHERS";
+
+  /** Validates the components: durations positive, at least two launchers. */
+  public VerificationBudgets {
+    positive(bind, "bind");
+    positive(readiness, "readiness");
+    positive(processDeadline, "processDeadline");
+    positive(stopGrace, "stopGrace");
+    positive(serveWatch, "serveWatch");
+    if (launchers < 2) {
+      throw new IllegalArgumentException("launchers must be at least 2, got " + launchers);
+    }
+  }
+
+  /** The defaults listed on the type. */
+  public static VerificationBudgets defaults() {
+    return new VerificationBudgets(Duration.ofMillis(50), ServiceDefinition.DEFAULT_PROBE_BUDGET,
+        Duration.ofSeconds(30), ServiceDefinition.DEFAULT_STOP_GRACE, Duration.ofSeconds(1), 8);
+  }
+
+  /**
+   * These budgets with every variable set in {@code environment} applied on top.
+   *
+   * @throws IllegalArgumentException naming the variable if a value is not a positive whole number
+   */
+  public VerificationBudgets withOverrides(Map<String, String> environment) {
+    Objects.requireNonNull(environment, "environment");
+    return new VerificationBudgets(
+        millis(environment, BIND_ENV, bind),
+        millis(environment, READY_ENV, readiness),
+        millis(environment, PROCESS_ENV, processDeadline),
+        millis(environment, STOP_GRACE_ENV, stopGrace),
+        millis(environment, SERVE_WATCH_ENV, serveWatch),
+        (int) number(environment, LAUNCHERS_ENV, launchers));
+  }
+
+  /** These budgets with {@link #bind()} replaced. */
+  public VerificationBudgets withBind(Duration value) {
+    return new VerificationBudgets(value, readiness, processDeadline, stopGrace, serveWatch, launchers);
+  }
+
+  /** These budgets with {@link #readiness()} replaced. */
+  public VerificationBudgets withReadiness(Duration value) {
+    return new VerificationBudgets(bind, value, processDeadline, stopGrace, serveWatch, launchers);
+  }
+
+  /** These budgets with {@link #processDeadline()} replaced. */
+  public VerificationBudgets withProcessDeadline(Duration value) {
+    return new VerificationBudgets(bind, readiness, value, stopGrace, serveWatch, launchers);
+  }
+
+  private static Duration millis(Map<String, String> env, String key, Duration fallback) {
+    return Duration.ofMillis(number(env, key, fallback.toMillis()));
+  }
+
+  private static long number(Map<String, String> env, String key, long fallback) {
+    String raw = env.get(key);
+    if (raw == null || raw.isBlank()) {
+      return fallback;
+    }
+    try {
+      long value = Long.parseLong(raw.trim());
+      if (value > 0) {
+        return value;
+      }
+    } catch (NumberFormatException e) {
+      // reported below with the variable's name
+    }
+    throw new IllegalArgumentException(key + "=" + raw + " is not a positive whole number");
+  }
+
+  private static void positive(Duration d, String name) {
+    Objects.requireNonNull(d, name);
+    if (d.isNegative() || d.isZero()) {
+      throw new IllegalArgumentException(name + " must be positive, got " + d);
+    }
+  }
+}

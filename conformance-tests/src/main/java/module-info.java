@@ -1,0 +1,15 @@
+/**
+ * The fastbind conformance kit: static (bytecode) and behavioural rules a daemon author runs in CI.
+ *
+ * <p>{@code dev.fastbind.conformance} is the one exported package: extend
+ * {@link dev.fastbind.conformance.BrokeredBackendVerification}. The rules are numbered in the module's
+ * {@code SPEC.md}.
+ */
+module dev.fastbind.conformance {
+  requires transitive dev.fastbind.broker;
+  requires transitive org.junit.jupiter.api;
+  requires com.tngtech.archunit;
+
+  exports dev.fastbind.conformance;
+  opens dev.fastbind.conformance to org.junit.platform.commons;
+}
