@@ -114,7 +114,7 @@ public final class BindReachability {
             ? stateAccess(access)
             : Forbidden.match(category, access);
         if (what.isPresent()) {
-          String where = access.getOrigin().getFullName() + " (" + access.getSourceCodeLocation() + ")";
+          String where = access.getOrigin().getFullName() + " " + access.getSourceCodeLocation();
           if (seen.add(what.get() + where)) {
             out.add(new Finding(category, what.get(), where, chain(unit)));
           }

@@ -75,9 +75,10 @@ public final class Forbidden {
     JavaClass owner = access.getTargetOwner();
     String ownerName = owner.getName();
     String name = access.getTarget().getName();
-    List<String> params = access.getTarget() instanceof AccessTarget.CodeUnitAccessTarget t
-        ? t.getRawParameterTypes().stream().map(JavaClass::getName).toList()
+    List<JavaClass> paramTypes = access.getTarget() instanceof AccessTarget.CodeUnitAccessTarget t
+        ? t.getRawParameterTypes()
         : List.of();
+    List<String> params = paramTypes.stream().map(JavaClass::getName).toList();
     boolean matched = switch (category) {
       case FILE_IO -> fileIo(ownerName, name, params);
       case SLEEP_OR_WAIT -> sleepOrWait(owner, ownerName, name, params);
@@ -90,7 +91,7 @@ public final class Forbidden {
     }
     String member = name.equals("<init>") ? "new " + owner.getSimpleName() : owner.getSimpleName() + "." + name;
     return Optional.of(category.label() + ": " + member + "(" + String.join(", ",
-        params.stream().map(p -> p.substring(p.lastIndexOf('.') + 1)).toList()) + ") [" + ownerName + "]");
+        paramTypes.stream().map(JavaClass::getSimpleName).toList()) + ") [" + ownerName + "]");
   }
 
   private static boolean fileIo(String owner, String name, List<String> params) {
