@@ -20,7 +20,5 @@ public enum SpawnReason {
   /** The running daemon's version differs and the definition asks for {@link VersionPolicy#RESTART}. */
   VERSION_MISMATCH,
   /** The daemon did not answer {@code HELLO} and the definition asks for {@link UnresponsivePolicy#REPLACE}. */
-  UNRESPONSIVE,
-  /** A daemon spawned by this broker exited after it had announced readiness, and was spawned again. */
-  CRASHED
+  UNRESPONSIVE
 }

@@ -80,11 +80,29 @@ final class Fixtures {
 
   /** Sends {@code signal} to {@code pid} with the kill program and waits for it to finish. */
   static void kill(String signal, long pid) throws Exception {
-    Process p = new ProcessBuilder("kill", "-" + signal, Long.toString(pid))
+    if (pid <= 1) {
+      fail("refusing to signal pid " + pid);
+    }
+    run("kill", "-" + signal, Long.toString(pid));
+  }
+
+  /**
+   * Sends {@code signal} to process group {@code pgid}. The {@code --} matters: procps-ng 4.0's kill
+   * misreads a bare negative number.
+   */
+  static void killGroup(String signal, long pgid) throws Exception {
+    if (pgid <= 1) {
+      fail("refusing to signal process group " + pgid);
+    }
+    run("kill", "-" + signal, "--", "-" + pgid);
+  }
+
+  private static void run(String... command) throws Exception {
+    Process p = new ProcessBuilder(command)
         .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
     try {
       if (!p.waitFor(10, TimeUnit.SECONDS)) {
-        fail("kill -" + signal + " " + pid + " did not finish");
+        fail(String.join(" ", command) + " did not finish");
       }
     } finally {
       p.destroyForcibly();

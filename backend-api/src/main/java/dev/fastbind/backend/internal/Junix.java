@@ -7,8 +7,7 @@ import java.io.IOException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.Optional;
 import org.newsclub.net.unix.AFUNIXServerSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
@@ -81,74 +80,20 @@ final class Junix {
     }
   }
 
-  /** An {@link IpcListener} on a junixsocket channel: abstract names and adopted descriptors. */
-  static final class JunixListener implements IpcListener {
-    private static final System.Logger LOG = System.getLogger(JunixListener.class.getName());
-
-    private final Endpoint endpoint;
-    private final ServerSocketChannel channel;
-    private final boolean inherited;
-    private final AtomicLong rejected = new AtomicLong();
-    private final AtomicBoolean closed = new AtomicBoolean();
-
+  /** A listener on a junixsocket channel: abstract names and adopted descriptors. */
+  static final class JunixListener extends PeerCheckedListener {
     JunixListener(Endpoint endpoint, ServerSocketChannel channel, boolean inherited) {
-      this.endpoint = endpoint;
-      this.channel = channel;
-      this.inherited = inherited;
+      super(endpoint, channel, inherited);
     }
 
     @Override
-    public Endpoint endpoint() {
-      return endpoint;
-    }
-
-    @Override
-    public SocketChannel accept() throws IOException {
-      long self = ProcessIdentity.currentUid();
-      while (true) {
-        SocketChannel connection = channel.accept();
-        long uid;
-        try {
-          uid = ((AFUNIXSocketChannel) connection).getPeerCredentials().getUid();
-        } catch (IOException | RuntimeException e) {
-          uid = -1;
-        }
-        if (uid == self) {
-          connection.configureBlocking(true);
-          return connection;
-        }
-        rejected.incrementAndGet();
-        LOG.log(System.Logger.Level.WARNING, "rejected a connection on {0} from uid {1}: only uid {2} may connect",
-            endpoint, uid, self);
-        Listeners.closeQuietly(connection);
+    Optional<String> foreignPeer(SocketChannel connection) {
+      try {
+        long uid = ((AFUNIXSocketChannel) connection).getPeerCredentials().getUid();
+        return uid == ProcessIdentity.currentUid() ? Optional.empty() : Optional.of("uid " + uid);
+      } catch (IOException | RuntimeException e) {
+        return Optional.of("a peer whose credentials cannot be read (" + e + ")");
       }
-    }
-
-    @Override
-    public long rejectedPeers() {
-      return rejected.get();
-    }
-
-    @Override
-    public boolean isInherited() {
-      return inherited;
-    }
-
-    @Override
-    public boolean isOpen() {
-      return channel.isOpen();
-    }
-
-    @Override
-    public void close() throws IOException {
-      if (closed.compareAndSet(false, true)) {
-        channel.close();
-      }
-    }
-
-    @Override
-    public String toString() {
-      return "IpcListener[" + endpoint + (inherited ? ", inherited" : "") + "]";
     }
   }
 }

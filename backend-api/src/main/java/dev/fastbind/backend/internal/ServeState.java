@@ -3,7 +3,6 @@ package dev.fastbind.backend.internal;
 import dev.fastbind.backend.ServeContext;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -18,7 +17,6 @@ final class ServeState implements ServeContext, ControlHandler {
   private final long pid;
   private final String instanceId;
   private final List<String> arguments;
-  private final long startedNanos = System.nanoTime();
   private final List<Runnable> shutdownActions = new CopyOnWriteArrayList<>();
 
   /** Progress and phase change together; one immutable snapshot keeps HELLO consistent. */
@@ -95,12 +93,6 @@ final class ServeState implements ServeContext, ControlHandler {
     Progress p = progress;
     return new HelloReply(service, version, pid, instanceId, p.ready() ? DaemonState.READY : DaemonState.WARMING,
         p.percent(), p.phase());
-  }
-
-  @Override
-  public Map<String, String> statusFields() {
-    long uptimeMillis = (System.nanoTime() - startedNanos) / 1_000_000;
-    return Map.of("uptime-ms", Long.toString(uptimeMillis));
   }
 
   @Override

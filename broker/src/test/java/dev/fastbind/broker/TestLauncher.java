@@ -1,0 +1,32 @@
+package dev.fastbind.broker;
+
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * A launcher for process tests: {@code <runtime-dir> <service> <budget-ms> [linger-ms]}. Calls
+ * {@link Broker#ensureRunning} for a {@link TestDaemon} in {@code good} mode, prints
+ * {@code PID <pid> <spawn reason or REUSED>} and, with a linger time, waits that long before exiting
+ * (a bounded lifetime, so a test can signal it while it runs). Exits 2 with the error on failure.
+ */
+public final class TestLauncher {
+  private TestLauncher() {}
+
+  public static void main(String[] args) throws Exception {
+    Path dir = Path.of(args[0]);
+    ServiceDefinition def = Fixtures.daemon(dir, args[1], "good")
+        .probeBudget(Duration.ofMillis(Long.parseLong(args[2])))
+        .build();
+    try {
+      DaemonInfo info = Broker.create().ensureRunning(def);
+      System.out.println("PID " + info.pid() + " " + info.spawnReason().map(Enum::name).orElse("REUSED"));
+      System.out.flush();
+    } catch (java.io.IOException e) {
+      System.err.println(e.getMessage());
+      System.exit(2);
+    }
+    if (args.length > 3) {
+      Thread.sleep(Long.parseLong(args[3]));
+    }
+  }
+}
