@@ -84,6 +84,21 @@ final class Fixtures {
       fail("refusing to signal pid " + pid);
     }
     run("kill", "-" + signal, Long.toString(pid));
+    if (signal.equals("STOP")) {
+      // kill(1) returns once the signal is queued; every thread of a JVM stops a little later.
+      // Tests mean "the daemon is stopped", so wait until /proc says so.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (true) {
+        dev.fastbind.broker.internal.ProcStat stat = dev.fastbind.broker.internal.ProcStat.read(pid);
+        if (stat != null && stat.stopped()) {
+          return;
+        }
+        if (System.nanoTime() - deadline > 0) {
+          fail("pid " + pid + " not stopped 10 s after SIGSTOP: " + stat);
+        }
+        Thread.onSpinWait();
+      }
+    }
   }
 
   /**

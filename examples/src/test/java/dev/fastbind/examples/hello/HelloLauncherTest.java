@@ -1,0 +1,46 @@
+package dev.fastbind.examples.hello;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The README's demo, run as a newcomer runs it: a launcher process that spawns a daemon process. */
+class HelloLauncherTest {
+
+  @TempDir Path runtime;
+
+  @Test
+  void demoStartsReusesQueriesAndStopsTheDaemonLeavingNothingBehind() throws Exception {
+    Process launcher = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Dhello.runtime-dir=" + runtime,
+        "-cp", System.getProperty("java.class.path"), HelloLauncher.class.getName(), "demo")
+        .redirectErrorStream(true).start();
+    try {
+      assertTrue(launcher.waitFor(60, TimeUnit.SECONDS), "demo did not finish within 60 s");
+      String out = new String(launcher.getInputStream().readAllBytes());
+      assertEquals(0, launcher.exitValue(), out);
+      List<String> lines = out.lines().filter(l -> l.matches("\\d\\. .*")).toList();
+      assertEquals(8, lines.size(), out);
+      assertTrue(lines.get(1).contains("spawned: ABSENT"), out);
+      assertTrue(lines.get(3).contains("spawned: no"), out);
+      assertTrue(lines.get(4).contains("hello, demo (request 1"), out);
+      assertTrue(lines.get(5).contains("READY"), out);
+      assertTrue(lines.get(6).endsWith("SHUT_DOWN"), out);
+      assertTrue(lines.get(7).endsWith("ABSENT"), out);
+      try (var files = Files.list(runtime)) {
+        List<String> left = files.map(p -> p.getFileName().toString())
+            .filter(n -> n.endsWith(".sock") || n.endsWith(".ctl") || n.endsWith(".lock")).toList();
+        assertEquals(List.of(), left, "sockets or lockfile left behind");
+      }
+    } finally {
+      launcher.destroyForcibly();
+      dev.fastbind.broker.Broker.create().stop(HelloLauncher.definition(runtime)); // no daemon outlives the test
+    }
+  }
+}
