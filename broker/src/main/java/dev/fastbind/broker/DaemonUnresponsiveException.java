@@ -1,0 +1,44 @@
+package dev.fastbind.broker;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * The recorded daemon's process exists but did not answer {@code HELLO} on its control endpoint within
+ * the probe budget: it is stopped ({@code SIGSTOP}, a debugger) or wedged. The broker left it alone,
+ * as the definition's {@link UnresponsivePolicy#REPORT} asks; resume it, or stop it with
+ * {@link Broker#stop}, or define the service with {@link UnresponsivePolicy#REPLACE}.
+ */
+public final class DaemonUnresponsiveException extends IOException {
+  private static final long serialVersionUID = 1L;
+
+  private final String service;
+  private final long pid;
+  private final Duration waited;
+
+  /** Creates the error; {@code why} says what was observed (process state, which probe timed out). */
+  public DaemonUnresponsiveException(String service, long pid, Duration waited, String why) {
+    super("daemon '" + service + "' (pid " + pid + ") is running but did not answer within "
+        + waited.toMillis() + " ms" + (why.isEmpty() ? "" : " (" + why + ")")
+        + "; it was left alone: resume it (kill -CONT " + pid + "), stop it, or replace it");
+    this.service = Objects.requireNonNull(service, "service");
+    this.pid = pid;
+    this.waited = Objects.requireNonNull(waited, "waited");
+  }
+
+  /** The service. */
+  public String service() {
+    return service;
+  }
+
+  /** The daemon's pid. */
+  public long pid() {
+    return pid;
+  }
+
+  /** How long the broker waited for an answer. */
+  public Duration waited() {
+    return waited;
+  }
+}

@@ -1,0 +1,359 @@
+package dev.fastbind.broker;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * Everything the broker needs to know about one service: its name, how to start its daemon, where its
+ * files live and how patient to be. An immutable value, built with {@link #builder(String)}.
+ *
+ * <p><b>Name.</b> A service name is 1 to 32 characters of lowercase ASCII letters, digits and dashes,
+ * starting with a letter ({@value #NAME_RULE}). It becomes part of file names in the runtime
+ * directory, so it can never contain a path separator, a dot or a NUL byte, and two services in one
+ * directory never share a file.
+ *
+ * <p><b>How to start the daemon.</b> Either a {@linkplain Builder#command(List) command line}, or a
+ * {@linkplain Builder#javaMain(String, String...) Java main class} that the broker runs with the
+ * current JVM's {@code java} and class path, so a launcher and its daemon can ship as one jar. The
+ * broker adds the {@code FASTBIND_*} environment variables the daemon bootstrap reads, and any
+ * {@linkplain Builder#environment(String, String) extra variables}.
+ *
+ * <p><b>Runtime directory.</b> Default {@code $XDG_RUNTIME_DIR/fastbind}, else
+ * {@code <java.io.tmpdir>/fastbind-<user>}; it must be owned by the current user and closed to others,
+ * which the broker checks before every cold start. Keep it short: socket paths fit in 107 bytes.
+ *
+ * <p><b>Patience.</b> The {@linkplain Builder#probeBudget(Duration) probe budget} (default 500 ms) bounds
+ * the time from spawn to a connectable endpoint, and the time a running daemon gets to answer
+ * {@code HELLO}. The {@linkplain Builder#crashLoopLimit(int, Duration) crash-loop limit} (default 3
+ * spawns per 30 s) stops a daemon that dies at start from being spawned forever.
+ *
+ * <pre>{@code
+ * ServiceDefinition cache = ServiceDefinition.builder("cache")
+ *     .javaMain("com.example.CacheDaemon")
+ *     .version("1.4.0")
+ *     .versionPolicy(VersionPolicy.RESTART)
+ *     .build();
+ * }</pre>
+ */
+public final class ServiceDefinition {
+
+  /** The rule a service name follows, as a regular expression. */
+  public static final String NAME_RULE = "[a-z][a-z0-9-]{0,31}";
+
+  private static final Pattern NAME = Pattern.compile(NAME_RULE);
+
+  /** The default probe budget: how long a spawned daemon has to become connectable. */
+  public static final Duration DEFAULT_PROBE_BUDGET = Duration.ofMillis(500);
+
+  /** The default grace period of {@link Broker#stop}. */
+  public static final Duration DEFAULT_STOP_GRACE = Duration.ofSeconds(5);
+
+  private final String name;
+  private final List<String> command;
+  private final String javaMainClass;
+  private final List<String> javaOptions;
+  private final List<String> arguments;
+  private final Map<String, String> environment;
+  private final Path runtimeDirectory;
+  private final Duration probeBudget;
+  private final String version;
+  private final VersionPolicy versionPolicy;
+  private final UnresponsivePolicy unresponsivePolicy;
+  private final int crashLoopSpawns;
+  private final Duration crashLoopPeriod;
+
+  private ServiceDefinition(Builder b) {
+    this.name = b.name;
+    this.command = List.copyOf(b.command);
+    this.javaMainClass = b.javaMainClass;
+    this.javaOptions = List.copyOf(b.javaOptions);
+    this.arguments = List.copyOf(b.arguments);
+    this.environment = Collections.unmodifiableMap(new LinkedHashMap<>(b.environment));
+    this.runtimeDirectory = b.runtimeDirectory;
+    this.probeBudget = b.probeBudget;
+    this.version = b.version;
+    this.versionPolicy = b.versionPolicy;
+    this.unresponsivePolicy = b.unresponsivePolicy;
+    this.crashLoopSpawns = b.crashLoopSpawns;
+    this.crashLoopPeriod = b.crashLoopPeriod;
+  }
+
+  /**
+   * Starts a definition for the service {@code name}.
+   *
+   * @throws IllegalArgumentException if the name breaks {@value #NAME_RULE}; the message says how
+   */
+  public static Builder builder(String name) {
+    return new Builder(checkName(name));
+  }
+
+  /**
+   * Returns {@code name} if it is a valid service name.
+   *
+   * @throws IllegalArgumentException naming the offending input and the rule
+   */
+  public static String checkName(String name) {
+    Objects.requireNonNull(name, "name");
+    if (!NAME.matcher(name).matches()) {
+      throw new IllegalArgumentException("invalid service name '" + printable(name)
+          + "': use 1 to 32 lowercase letters, digits and dashes, starting with a letter ("
+          + NAME_RULE + "); the name becomes a file name in the runtime directory");
+    }
+    return name;
+  }
+
+  /** The service name; also the stem of every file the broker keeps for it. */
+  public String name() {
+    return name;
+  }
+
+  /**
+   * The command line, when the daemon was defined by one; empty when it is a Java main class
+   * ({@link #javaMainClass()}).
+   */
+  public List<String> command() {
+    return command;
+  }
+
+  /** The Java main class, when the daemon runs in a relaunched copy of the current JVM. */
+  public Optional<String> javaMainClass() {
+    return Optional.ofNullable(javaMainClass);
+  }
+
+  /** JVM options put before the main class (for example {@code -Xmx256m}); only for a Java main class. */
+  public List<String> javaOptions() {
+    return javaOptions;
+  }
+
+  /** Arguments after the main class; only for a Java main class. */
+  public List<String> arguments() {
+    return arguments;
+  }
+
+  /** Extra environment variables for the daemon, on top of the launcher's and the broker's own. */
+  public Map<String, String> environment() {
+    return environment;
+  }
+
+  /** The runtime directory, when one was given; otherwise the broker uses the default. */
+  public Optional<Path> runtimeDirectory() {
+    return Optional.ofNullable(runtimeDirectory);
+  }
+
+  /** How long a spawned daemon has to become connectable, and a running one to answer {@code HELLO}. */
+  public Duration probeBudget() {
+    return probeBudget;
+  }
+
+  /** The daemon version the launcher expects, when it cares. */
+  public Optional<String> version() {
+    return Optional.ofNullable(version);
+  }
+
+  /** What to do when the running daemon's version differs from {@link #version()}. */
+  public VersionPolicy versionPolicy() {
+    return versionPolicy;
+  }
+
+  /** What to do with a daemon whose process exists but which does not answer. */
+  public UnresponsivePolicy unresponsivePolicy() {
+    return unresponsivePolicy;
+  }
+
+  /** At most this many spawns of the service within {@link #crashLoopPeriod()}. */
+  public int crashLoopSpawns() {
+    return crashLoopSpawns;
+  }
+
+  /** The period of the crash-loop limit. */
+  public Duration crashLoopPeriod() {
+    return crashLoopPeriod;
+  }
+
+  @Override
+  public String toString() {
+    return "ServiceDefinition[" + name + ", "
+        + (javaMainClass != null ? "java " + javaMainClass : "command " + command) + "]";
+  }
+
+  private static String printable(String s) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < s.length() && i < 64; i++) {
+      char c = s.charAt(i);
+      b.append(c < 0x20 || c == 0x7f ? String.format("\\x%02x", (int) c) : String.valueOf(c));
+    }
+    return s.length() > 64 ? b + "…" : b.toString();
+  }
+
+  /** Builds a {@link ServiceDefinition}; exactly one of {@link #command} and {@link #javaMain} is required. */
+  public static final class Builder {
+    private final String name;
+    private List<String> command = List.of();
+    private String javaMainClass;
+    private List<String> javaOptions = List.of();
+    private List<String> arguments = List.of();
+    private final Map<String, String> environment = new LinkedHashMap<>();
+    private Path runtimeDirectory;
+    private Duration probeBudget = DEFAULT_PROBE_BUDGET;
+    private String version;
+    private VersionPolicy versionPolicy = VersionPolicy.RESTART;
+    private UnresponsivePolicy unresponsivePolicy = UnresponsivePolicy.REPORT;
+    private int crashLoopSpawns = 3;
+    private Duration crashLoopPeriod = Duration.ofSeconds(30);
+
+    private Builder(String name) {
+      this.name = name;
+    }
+
+    /** Starts the daemon with this command line; the first element is the program. */
+    public Builder command(List<String> command) {
+      Objects.requireNonNull(command, "command");
+      if (command.isEmpty()) {
+        throw new IllegalArgumentException("the command of service '" + name + "' is empty: name the program to run");
+      }
+      List<String> copy = new ArrayList<>(command.size());
+      for (String part : command) {
+        copy.add(noNul(Objects.requireNonNull(part, "command element"), "command"));
+      }
+      this.command = copy;
+      return this;
+    }
+
+    /** Starts the daemon with this command line; the first element is the program. */
+    public Builder command(String... command) {
+      return command(List.of(command));
+    }
+
+    /**
+     * Starts the daemon by running {@code mainClass} in a new JVM: the current JVM's {@code java},
+     * the current {@code java.class.path}, then {@code arguments}.
+     */
+    public Builder javaMain(String mainClass, String... arguments) {
+      Objects.requireNonNull(mainClass, "mainClass");
+      if (mainClass.isBlank() || mainClass.startsWith("-")) {
+        throw new IllegalArgumentException("invalid main class '" + mainClass + "' for service '" + name + "'");
+      }
+      this.javaMainClass = mainClass;
+      List<String> args = new ArrayList<>();
+      for (String a : arguments) {
+        args.add(noNul(Objects.requireNonNull(a, "argument"), "arguments"));
+      }
+      this.arguments = args;
+      return this;
+    }
+
+    /** JVM options for a {@linkplain #javaMain Java main class} daemon, put before the class name. */
+    public Builder javaOptions(String... options) {
+      List<String> opts = new ArrayList<>();
+      for (String o : options) {
+        opts.add(noNul(Objects.requireNonNull(o, "option"), "javaOptions"));
+      }
+      this.javaOptions = opts;
+      return this;
+    }
+
+    /** Adds an environment variable for the daemon; {@code FASTBIND_*} names are reserved. */
+    public Builder environment(String key, String value) {
+      Objects.requireNonNull(key, "key");
+      Objects.requireNonNull(value, "value");
+      if (key.isEmpty() || key.indexOf('=') >= 0) {
+        throw new IllegalArgumentException("invalid environment variable name '" + key + "'");
+      }
+      if (key.startsWith("FASTBIND_")) {
+        throw new IllegalArgumentException("environment variable " + key
+            + " is reserved: the broker sets FASTBIND_* itself");
+      }
+      environment.put(noNul(key, "environment"), noNul(value, "environment"));
+      return this;
+    }
+
+    /** Uses this runtime directory instead of the default; it must be absolute. */
+    public Builder runtimeDirectory(Path directory) {
+      Objects.requireNonNull(directory, "directory");
+      if (!directory.isAbsolute()) {
+        throw new IllegalArgumentException("the runtime directory must be an absolute path, got '" + directory + "'");
+      }
+      this.runtimeDirectory = directory.normalize();
+      return this;
+    }
+
+    /** Sets the probe budget (default 500 ms); between 1 ms and 10 minutes. */
+    public Builder probeBudget(Duration budget) {
+      Objects.requireNonNull(budget, "budget");
+      if (budget.compareTo(Duration.ofMillis(1)) < 0 || budget.compareTo(Duration.ofMinutes(10)) > 0) {
+        throw new IllegalArgumentException("probe budget " + budget + " is out of range: use 1 ms to 10 minutes");
+      }
+      this.probeBudget = budget;
+      return this;
+    }
+
+    /** The daemon version this launcher expects; without it any version is accepted. */
+    public Builder version(String version) {
+      Objects.requireNonNull(version, "version");
+      if (version.isBlank()) {
+        throw new IllegalArgumentException("version must not be blank");
+      }
+      this.version = noNul(version, "version");
+      return this;
+    }
+
+    /** What to do on a version mismatch (default {@link VersionPolicy#RESTART}). */
+    public Builder versionPolicy(VersionPolicy policy) {
+      this.versionPolicy = Objects.requireNonNull(policy, "policy");
+      return this;
+    }
+
+    /** What to do with an unresponsive daemon (default {@link UnresponsivePolicy#REPORT}). */
+    public Builder unresponsivePolicy(UnresponsivePolicy policy) {
+      this.unresponsivePolicy = Objects.requireNonNull(policy, "policy");
+      return this;
+    }
+
+    /** At most {@code spawns} spawns per {@code period} (default 3 per 30 s), counted across launchers. */
+    public Builder crashLoopLimit(int spawns, Duration period) {
+      Objects.requireNonNull(period, "period");
+      if (spawns < 1) {
+        throw new IllegalArgumentException("crash-loop limit must allow at least one spawn, got " + spawns);
+      }
+      if (period.isNegative() || period.isZero()) {
+        throw new IllegalArgumentException("crash-loop period must be positive, got " + period);
+      }
+      this.crashLoopSpawns = spawns;
+      this.crashLoopPeriod = period;
+      return this;
+    }
+
+    /**
+     * Builds the definition.
+     *
+     * @throws IllegalStateException if neither or both of a command and a Java main class were given
+     */
+    public ServiceDefinition build() {
+      boolean hasCommand = !command.isEmpty();
+      boolean hasMain = javaMainClass != null;
+      if (hasCommand == hasMain) {
+        throw new IllegalStateException("service '" + name + "' needs exactly one way to start: "
+            + "command(...) or javaMain(...)" + (hasCommand ? ", not both" : ""));
+      }
+      if (hasCommand && (!javaOptions.isEmpty())) {
+        throw new IllegalStateException("service '" + name + "': javaOptions apply only to javaMain(...)");
+      }
+      return new ServiceDefinition(this);
+    }
+
+    private static String noNul(String s, String what) {
+      if (s.indexOf('\0') >= 0) {
+        throw new IllegalArgumentException(what + " must not contain a NUL byte");
+      }
+      return s;
+    }
+  }
+}

@@ -1,0 +1,85 @@
+package dev.fastbind.broker;
+
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * What {@link Broker#status} found for a service: a running daemon (with its {@code HELLO} answer),
+ * one whose process exists but does not answer, a stale record (with the reason), or nothing.
+ * Switch over the four records; {@code status} never spawns, stops or cleans anything.
+ */
+public sealed interface ServiceStatus {
+
+  /** The service name. */
+  String service();
+
+  /**
+   * A live daemon that answered {@code HELLO}.
+   *
+   * @param daemon where it listens and who it is
+   * @param ready whether warm-up has finished ({@code READY}); false while {@code WARMING}
+   * @param progressPercent the warm-up progress it last reported, 0 to 100
+   * @param phase the warm-up phase it last reported, if any
+   */
+  record Running(DaemonInfo daemon, boolean ready, int progressPercent, Optional<String> phase)
+      implements ServiceStatus {
+    /** Validates the components. */
+    public Running {
+      Objects.requireNonNull(daemon, "daemon");
+      Objects.requireNonNull(phase, "phase");
+    }
+
+    @Override
+    public String service() {
+      return daemon.service();
+    }
+  }
+
+  /**
+   * The recorded daemon's process is alive and its endpoint exists, but its control endpoint gave no
+   * {@code HELLO} within the probe budget: stopped ({@code SIGSTOP}) or wedged.
+   *
+   * @param service the service name
+   * @param pid the daemon's pid
+   * @param waited how long the broker waited for {@code HELLO}
+   * @param detail what was observed
+   */
+  record Unresponsive(String service, long pid, Duration waited, String detail) implements ServiceStatus {
+    /** Validates the components. */
+    public Unresponsive {
+      Objects.requireNonNull(service, "service");
+      Objects.requireNonNull(waited, "waited");
+      Objects.requireNonNull(detail, "detail");
+    }
+  }
+
+  /**
+   * A lockfile exists but does not describe a usable daemon; {@link Broker#ensureRunning} would
+   * clean it up and spawn with this reason.
+   *
+   * @param service the service name
+   * @param reason the machine-readable reason
+   * @param detail the human-readable detail (pid, lockfile error…)
+   */
+  record Stale(String service, SpawnReason reason, String detail) implements ServiceStatus {
+    /** Validates the components. */
+    public Stale {
+      Objects.requireNonNull(service, "service");
+      Objects.requireNonNull(reason, "reason");
+      Objects.requireNonNull(detail, "detail");
+    }
+  }
+
+  /**
+   * No lockfile: the service is not running.
+   *
+   * @param service the service name
+   */
+  record Absent(String service) implements ServiceStatus {
+    /** Validates the component. */
+    public Absent {
+      Objects.requireNonNull(service, "service");
+    }
+  }
+}

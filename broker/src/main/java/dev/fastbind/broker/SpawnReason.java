@@ -1,0 +1,26 @@
+package dev.fastbind.broker;
+
+/**
+ * Why {@link Broker#ensureRunning} spawned a daemon, or why {@link Broker#status} calls the recorded
+ * one stale: a machine-readable reason, with the human-readable detail kept next to it.
+ */
+public enum SpawnReason {
+  /** No lockfile: the service was never started, or was stopped cleanly. */
+  ABSENT,
+  /** The lockfile names a pid that no longer exists (the daemon crashed or was killed). */
+  DEAD_PID,
+  /** The lockfile's pid exists but belongs to another process (different start time). */
+  PID_REUSED,
+  /** The lockfile was written before the machine last booted. */
+  REBOOTED,
+  /** The recorded process is alive but its endpoint refuses connections or is missing. */
+  UNCONNECTABLE_SOCKET,
+  /** The lockfile could not be read as a record (empty, truncated, garbage, foreign, symlink…). */
+  CORRUPT_LOCKFILE,
+  /** The running daemon's version differs and the definition asks for {@link VersionPolicy#RESTART}. */
+  VERSION_MISMATCH,
+  /** The daemon did not answer {@code HELLO} and the definition asks for {@link UnresponsivePolicy#REPLACE}. */
+  UNRESPONSIVE,
+  /** A daemon spawned by this broker exited after it had announced readiness, and was spawned again. */
+  CRASHED
+}

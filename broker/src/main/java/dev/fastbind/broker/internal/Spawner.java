@@ -1,0 +1,108 @@
+package dev.fastbind.broker.internal;
+
+import dev.fastbind.broker.ServiceDefinition;
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Starts a daemon detached from the launcher: in a session of its own, stdin from {@code /dev/null},
+ * stdout and stderr appended to the service's log, working directory the runtime directory (so the
+ * daemon never pins the launcher's directory), and the {@code FASTBIND_*} variables set.
+ *
+ * <p>On Linux the command is prefixed with util-linux's {@code setsid}. A {@link ProcessBuilder}
+ * child is not a process-group leader, so {@code setsid} calls {@code setsid(2)} and then
+ * {@code exec}s the daemon in place: the pid the broker sees is the daemon's, and it leads its own
+ * session and process group. ({@code setsid -f} would fork and lose that pid, so it is never used.)
+ * Ctrl-C in the launcher's terminal signals the launcher's foreground group, which no longer contains
+ * the daemon, and the daemon has no controlling terminal to lose.
+ */
+public final class Spawner {
+  private Spawner() {}
+
+  private static final String[] SETSID = {"/usr/bin/setsid", "/bin/setsid"};
+
+  /** Environment variables the daemon bootstrap reads. */
+  public static final String ENV_SERVICE = "FASTBIND_SERVICE";
+  /** The runtime directory. */
+  public static final String ENV_RUNTIME_DIR = "FASTBIND_RUNTIME_DIR";
+  /** The main endpoint's text form. */
+  public static final String ENV_ENDPOINT = "FASTBIND_ENDPOINT";
+  /** The control endpoint's text form. */
+  public static final String ENV_CONTROL_ENDPOINT = "FASTBIND_CONTROL_ENDPOINT";
+  /** The lockfile path. */
+  public static final String ENV_LOCKFILE = "FASTBIND_LOCKFILE";
+  /** The notify socket path. */
+  public static final String ENV_NOTIFY_SOCKET = "FASTBIND_NOTIFY_SOCKET";
+
+  /** Whether the spawned process leads its own process group (true where {@code setsid} was used). */
+  public static boolean detaches() {
+    return setsid() != null;
+  }
+
+  /** The full command line for {@code def}, {@code setsid} included. */
+  public static List<String> commandLine(ServiceDefinition def) {
+    List<String> cmd = new ArrayList<>();
+    String setsid = setsid();
+    if (setsid != null) {
+      cmd.add(setsid);
+    }
+    if (def.javaMainClass().isPresent()) {
+      cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+      cmd.addAll(def.javaOptions());
+      cmd.add("-cp");
+      cmd.add(absoluteClassPath(System.getProperty("java.class.path", "")));
+      cmd.add(def.javaMainClass().get());
+      cmd.addAll(def.arguments());
+    } else {
+      cmd.addAll(def.command());
+    }
+    return cmd;
+  }
+
+  /** Starts the daemon of {@code def}; its output is appended to {@code paths.log()}. */
+  public static Process spawn(ServiceDefinition def, ServicePaths paths, Path notifySocket) throws IOException {
+    ProcessBuilder pb = new ProcessBuilder(commandLine(def));
+    pb.directory(paths.directory().toFile());
+    Map<String, String> env = pb.environment();
+    env.keySet().removeIf(k -> k.startsWith("FASTBIND_"));
+    env.putAll(def.environment());
+    env.put(ENV_SERVICE, def.name());
+    env.put(ENV_RUNTIME_DIR, paths.directory().toString());
+    env.put(ENV_ENDPOINT, paths.endpoint().toString());
+    env.put(ENV_CONTROL_ENDPOINT, paths.controlEndpoint().toString());
+    env.put(ENV_LOCKFILE, paths.lockfile().toString());
+    env.put(ENV_NOTIFY_SOCKET, notifySocket.toString());
+    pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    pb.redirectOutput(ProcessBuilder.Redirect.appendTo(paths.log().toFile()));
+    pb.redirectErrorStream(true);
+    return pb.start();
+  }
+
+  private static String absoluteClassPath(String cp) {
+    List<String> out = new ArrayList<>();
+    for (String entry : cp.split(File.pathSeparator)) {
+      if (!entry.isEmpty()) {
+        out.add(Path.of(entry).toAbsolutePath().toString());
+      }
+    }
+    return String.join(File.pathSeparator, out);
+  }
+
+  private static String setsid() {
+    if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("linux")) {
+      return null;
+    }
+    for (String s : SETSID) {
+      if (Files.isExecutable(Path.of(s))) {
+        return s;
+      }
+    }
+    return null;
+  }
+}

@@ -1,0 +1,12 @@
+/**
+ * The broker: what a launcher embeds to make sure its daemon is up.
+ *
+ * <p>{@code dev.fastbind.broker} is the one exported package; everything else is internal. Micrometer
+ * is a static dependency: it is loaded only when the caller hands the broker a {@code MeterRegistry}.
+ */
+module dev.fastbind.broker {
+  requires transitive dev.fastbind.backend;
+  requires static micrometer.core;
+
+  exports dev.fastbind.broker;
+}

@@ -1,0 +1,197 @@
+package dev.fastbind.broker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The life of one real daemon: spawn, reuse, crash, stop, stop again. */
+class EnsureRunningTest {
+
+  @TempDir Path tmp;
+
+  private final Broker broker = Broker.create();
+
+  private Path dir() {
+    return tmp.resolve("rt");
+  }
+
+  @AfterEach
+  void noProcessLeft() throws Exception {
+    Fixtures.killMarked(dir());
+  }
+
+  /** Connects to the daemon's main endpoint and reads the pid it answers with. */
+  static long askPid(DaemonInfo info) throws IOException {
+    try (SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+      c.connect(UnixDomainSocketAddress.of(info.endpoint().path().orElseThrow()));
+      ByteBuffer b = ByteBuffer.allocate(64);
+      while (c.read(b) >= 0 && b.position() < 64) {
+        if (b.position() > 0 && b.get(b.position() - 1) == '\n') {
+          break;
+        }
+      }
+      return Long.parseLong(new String(b.array(), 0, b.position(), StandardCharsets.US_ASCII).trim());
+    }
+  }
+
+  @Test
+  void coldStartSpawnsAndTheNextCallReusesTheSameDaemon() throws Exception {
+    ServiceDefinition def = Fixtures.daemon(dir(), "svc", "good", "2.0").build();
+    DaemonInfo first = broker.ensureRunning(def);
+    assertEquals(Optional.of(SpawnReason.ABSENT), first.spawnReason());
+    assertEquals(first.pid(), askPid(first), "the endpoint is served by the recorded pid");
+    assertEquals(Optional.of("2.0"), first.version());
+    assertEquals(first.endpoint().path().orElseThrow(), dir().resolve("svc.sock"));
+
+    DaemonInfo second = broker.ensureRunning(def);
+    assertFalse(second.spawned());
+    assertEquals(first.pid(), second.pid());
+    assertEquals(first.instanceId(), second.instanceId());
+    assertEquals(1, Fixtures.marked(dir()).size(), "exactly one daemon runs");
+  }
+
+  @Test
+  void daemonIsDetachedWithLogAndNoPipes() throws Exception {
+    DaemonInfo info = broker.ensureRunning(Fixtures.daemon(dir(), "svc", "good").build());
+    String stat = Files.readString(Path.of("/proc", Long.toString(info.pid()), "stat"));
+    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    assertEquals(Long.toString(info.pid()), f[2], "the daemon leads its own process group");
+    assertEquals(Long.toString(info.pid()), f[3], "the daemon leads its own session");
+    assertEquals("0", f[4], "the daemon has no controlling terminal");
+    assertEquals("/dev/null", Files.readSymbolicLink(Path.of("/proc", Long.toString(info.pid()), "fd", "0")).toString());
+    Path out = Files.readSymbolicLink(Path.of("/proc", Long.toString(info.pid()), "fd", "1"));
+    assertEquals(dir().resolve("svc.log"), out);
+    assertTrue(Files.readString(dir().resolve("svc.log")).contains("ready, version") || Files.size(dir().resolve("svc.log")) >= 0);
+  }
+
+  @Test
+  void killNineIsRespawnedWithReasonDeadPid() throws Exception {
+    ServiceDefinition def = Fixtures.daemon(dir(), "svc", "good").build();
+    DaemonInfo first = broker.ensureRunning(def);
+    ProcessHandle old = ProcessHandle.of(first.pid()).orElseThrow();
+    Fixtures.kill("KILL", first.pid());
+    old.onExit().get(10, TimeUnit.SECONDS);
+
+    ServiceStatus status = broker.status(def);
+    assertInstanceOf(ServiceStatus.Stale.class, status);
+    assertEquals(SpawnReason.DEAD_PID, ((ServiceStatus.Stale) status).reason());
+
+    DaemonInfo second = broker.ensureRunning(def);
+    assertEquals(Optional.of(SpawnReason.DEAD_PID), second.spawnReason());
+    assertTrue(second.spawnDetail().contains(Long.toString(first.pid())), second.spawnDetail());
+    assertNotEquals(first.pid(), second.pid());
+    assertEquals(second.pid(), askPid(second));
+  }
+
+  @Test
+  void statusReportsAbsentThenRunningWithHello() throws Exception {
+    ServiceDefinition def = Fixtures.daemon(dir(), "svc", "good", "3.1").build();
+    assertEquals(new ServiceStatus.Absent("svc"), broker.status(def));
+    DaemonInfo info = broker.ensureRunning(def);
+    ServiceStatus.Running running = assertInstanceOf(ServiceStatus.Running.class, broker.status(def));
+    assertTrue(running.ready());
+    assertEquals(100, running.progressPercent());
+    assertEquals(info.pid(), running.daemon().pid());
+    assertEquals(Optional.of("3.1"), running.daemon().version());
+  }
+
+  @Test
+  void stopShutsDownGracefullyRemovesFilesAndIsIdempotent() throws Exception {
+    ServiceDefinition def = Fixtures.daemon(dir(), "svc", "good").build();
+    DaemonInfo info = broker.ensureRunning(def);
+    ProcessHandle h = ProcessHandle.of(info.pid()).orElseThrow();
+    assertEquals(StopResult.SHUT_DOWN, broker.stop(def));
+    assertFalse(h.isAlive());
+    assertFalse(Files.exists(dir().resolve("svc.lock")));
+    assertFalse(Files.exists(dir().resolve("svc.sock")));
+    assertEquals(StopResult.NOT_RUNNING, broker.stop(def));
+    assertEquals(new ServiceStatus.Absent("svc"), broker.status(def));
+  }
+
+  @Test
+  void stoppedDaemonIsReportedUnresponsiveWithinTheBudgetAndLeftAlone() throws Exception {
+    ServiceDefinition def = Fixtures.daemon(dir(), "svc", "good").build();
+    DaemonInfo info = broker.ensureRunning(def);
+    ServiceDefinition impatient = Fixtures.daemon(dir(), "svc", "good").probeBudget(Duration.ofMillis(300)).build();
+    Fixtures.kill("STOP", info.pid());
+    try {
+      long start = System.nanoTime();
+      DaemonUnresponsiveException e = assertThrows(DaemonUnresponsiveException.class,
+          () -> broker.ensureRunning(impatient));
+      assertTrue(Duration.ofNanos(System.nanoTime() - start).toMillis() < 300 + 1500);
+      assertEquals(info.pid(), e.pid());
+      assertTrue(e.getMessage().contains("kill -CONT " + info.pid()), e.getMessage());
+      assertInstanceOf(ServiceStatus.Unresponsive.class, broker.status(impatient));
+      assertTrue(ProcessHandle.of(info.pid()).orElseThrow().isAlive(), "left alone");
+      assertEquals(1, Fixtures.marked(dir()).size());
+    } finally {
+      Fixtures.kill("CONT", info.pid());
+    }
+    assertEquals(info.pid(), broker.ensureRunning(def).pid(), "resumed daemon is reused");
+  }
+
+  @Test
+  void stoppedDaemonIsReplacedWhenTheDefinitionAsks() throws Exception {
+    ServiceDefinition def = Fixtures.daemon(dir(), "svc", "good").build();
+    DaemonInfo info = broker.ensureRunning(def);
+    ProcessHandle old = ProcessHandle.of(info.pid()).orElseThrow();
+    Fixtures.kill("STOP", info.pid());
+    ServiceDefinition replacing = Fixtures.daemon(dir(), "svc", "good").probeBudget(Duration.ofSeconds(2))
+        .unresponsivePolicy(UnresponsivePolicy.REPLACE).build();
+    long start = System.nanoTime();
+    DaemonInfo fresh = broker.ensureRunning(replacing);
+    assertEquals(Optional.of(SpawnReason.UNRESPONSIVE), fresh.spawnReason());
+    assertNotEquals(info.pid(), fresh.pid());
+    assertTrue(Duration.ofNanos(System.nanoTime() - start).toMillis() < 2000 + 2000 + 2000,
+        "one HELLO timeout, one stop, one spawn");
+    old.onExit().get(10, TimeUnit.SECONDS);
+    assertEquals(fresh.pid(), askPid(fresh));
+  }
+
+  @Test
+  void versionMismatchFollowsThePolicy() throws Exception {
+    DaemonInfo v1 = broker.ensureRunning(Fixtures.daemon(dir(), "svc", "good", "1.0").version("1.0").build());
+
+    ServiceDefinition.Builder v2 = Fixtures.daemon(dir(), "svc", "good", "2.0").version("2.0");
+    VersionMismatchException e = assertThrows(VersionMismatchException.class,
+        () -> broker.ensureRunning(v2.versionPolicy(VersionPolicy.FAIL).build()));
+    assertEquals("1.0", e.running());
+    assertEquals("2.0", e.expected());
+
+    assertEquals(v1.pid(), broker.ensureRunning(v2.versionPolicy(VersionPolicy.ACCEPT).build()).pid());
+
+    ProcessHandle old = ProcessHandle.of(v1.pid()).orElseThrow();
+    DaemonInfo restarted = broker.ensureRunning(v2.versionPolicy(VersionPolicy.RESTART).build());
+    assertEquals(Optional.of(SpawnReason.VERSION_MISMATCH), restarted.spawnReason());
+    assertEquals(Optional.of("2.0"), restarted.version());
+    assertFalse(old.isAlive(), "the old version was stopped before the new one started");
+  }
+
+  @Test
+  void twoServicesInOneDirectoryDoNotTouchEachOther() throws Exception {
+    DaemonInfo a = broker.ensureRunning(Fixtures.daemon(dir(), "alpha", "good").build());
+    DaemonInfo b = broker.ensureRunning(Fixtures.daemon(dir(), "beta", "good").build());
+    assertNotEquals(a.pid(), b.pid());
+    assertEquals(StopResult.SHUT_DOWN, broker.stop(Fixtures.daemon(dir(), "alpha", "good").build()));
+    assertEquals(b.pid(), askPid(b));
+    assertFalse(broker.ensureRunning(Fixtures.daemon(dir(), "beta", "good").build()).spawned());
+  }
+}

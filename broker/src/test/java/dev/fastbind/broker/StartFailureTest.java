@@ -1,0 +1,106 @@
+package dev.fastbind.broker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Daemons that never become ready: each yields a clear error, and nothing of them is left. */
+class StartFailureTest {
+
+  @TempDir Path tmp;
+
+  private Path dir() {
+    return tmp.resolve("rt");
+  }
+
+  @AfterEach
+  void noProcessLeft() throws Exception {
+    Fixtures.killMarked(dir());
+  }
+
+  private DaemonStartException startFails(ServiceDefinition def) {
+    DaemonStartException e = assertThrows(DaemonStartException.class, () -> Broker.create().ensureRunning(def));
+    assertTrue(Fixtures.marked(dir()).isEmpty(), "daemon processes left: " + Fixtures.marked(dir()));
+    assertFalse(Files.exists(dir().resolve(def.name() + ".lock")), "lockfile left behind");
+    assertFalse(Files.exists(dir().resolve(def.name() + ".notify")), "notify socket left behind");
+    assertTrue(e.getMessage().contains("'" + def.name() + "'"), e.getMessage());
+    return e;
+  }
+
+  @Test
+  void hangBeforeBindFailsWithinTheBudgetAndLeavesNoProcess() {
+    Duration budget = Duration.ofMillis(500);
+    long start = System.nanoTime();
+    DaemonStartException e = startFails(Fixtures.daemon(dir(), "hangs", "hang").probeBudget(budget).build());
+    Duration took = Duration.ofNanos(System.nanoTime() - start);
+    assertEquals(DaemonStartException.Failure.TIMED_OUT, e.failure(), e.getMessage());
+    assertTrue(took.compareTo(budget.plusMillis(1500)) < 0, "took " + took);
+    assertTrue(e.elapsed().compareTo(budget) >= 0, "gave up early: " + e.elapsed());
+    assertTrue(e.getMessage().contains("was not ready within"), e.getMessage());
+  }
+
+  @Test
+  void exitWithStatusIsReportedWithStatusAndLogTail() {
+    DaemonStartException e = startFails(Fixtures.daemon(dir(), "exits", "exit3").build());
+    assertEquals(DaemonStartException.Failure.EXITED, e.failure(), e.getMessage());
+    assertEquals(3, e.exitStatus().orElse(-1), e.getMessage());
+    assertTrue(e.logTail().contains("configuration file missing"), e.getMessage());
+    assertTrue(e.getMessage().contains("exit status 3"), e.getMessage());
+    assertTrue(e.getMessage().contains("configuration file missing"), e.getMessage());
+  }
+
+  @Test
+  void runtimeHaltIsReportedWithItsStatus() {
+    DaemonStartException e = startFails(Fixtures.daemon(dir(), "halts", "halt").build());
+    assertEquals(DaemonStartException.Failure.EXITED, e.failure());
+    assertEquals(7, e.exitStatus().orElse(-1), e.getMessage());
+    assertTrue(e.logTail().contains("halting"), e.getMessage());
+  }
+
+  @Test
+  void deathBySignalIsReportedWithTheSignal() {
+    DaemonStartException e = startFails(Fixtures.daemon(dir(), "aborts", "abort").build());
+    assertEquals(DaemonStartException.Failure.EXITED, e.failure());
+    assertEquals(6, e.signal().orElse(-1), e.getMessage());
+    assertTrue(e.getMessage().contains("SIGABRT"), e.getMessage());
+  }
+
+  @Test
+  void reportedFailureCarriesTheDecodedReason() {
+    DaemonStartException e = startFails(Fixtures.daemon(dir(), "fails", "fail").build());
+    assertEquals(DaemonStartException.Failure.REPORTED_FAILURE, e.failure());
+    assertTrue(e.getMessage().contains("endpoint busy: 100% taken"), e.getMessage());
+  }
+
+  @Test
+  void missingProgramIsAnIoErrorNotAHang() {
+    ServiceDefinition def = ServiceDefinition.builder("nosuch").command("/nonexistent/daemon-binary")
+        .runtimeDirectory(dir()).build();
+    DaemonStartException e = assertThrows(DaemonStartException.class, () -> Broker.create().ensureRunning(def));
+    assertEquals(DaemonStartException.Failure.EXITED, e.failure(), e.getMessage());
+  }
+
+  @Test
+  void crashLoopGuardRefusesAfterTheLimitWithoutSpawning() throws Exception {
+    ServiceDefinition def = Fixtures.daemon(dir(), "loops", "exit3")
+        .crashLoopLimit(2, Duration.ofMinutes(1)).build();
+    Broker broker = Broker.create();
+    assertThrows(DaemonStartException.class, () -> broker.ensureRunning(def));
+    assertThrows(DaemonStartException.class, () -> broker.ensureRunning(def));
+    long start = System.nanoTime();
+    CrashLoopException e = assertThrows(CrashLoopException.class, () -> broker.ensureRunning(def));
+    assertTrue(Duration.ofNanos(System.nanoTime() - start).toMillis() < 1000, "the refusal must be immediate");
+    assertEquals(2, e.spawns());
+    assertTrue(e.getMessage().contains("configuration file missing"), e.getMessage());
+    assertTrue(e.retryAfter().compareTo(Duration.ZERO) > 0);
+    assertTrue(Fixtures.marked(dir()).isEmpty());
+  }
+}
