@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -61,6 +62,8 @@ public final class ColdStart {
         .javaMain(BenchDaemon.class.getName(), "--lifetime=120")
         .javaOptions(javaOptions.toArray(String[]::new))
         .runtimeDirectory(dir)
+        // the harness spawns and stops on purpose, dozens of times a minute: not a crash loop
+        .crashLoopLimit(10_000, Duration.ofSeconds(1))
         .build();
   }
 
