@@ -1,0 +1,28 @@
+package dev.fastbind.benchmarks;
+
+import dev.fastbind.broker.Broker;
+import dev.fastbind.broker.DaemonInfo;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The smallest launcher: one {@code ensureRunning} for the harness's cold-start service, then exit.
+ * What a CLI built on the SDK pays in its own process.
+ *
+ * <p>Arguments: the runtime directory, then the daemon's JVM options. Prints
+ * {@code spawned <pid>} or {@code reused <pid>} so the race can count daemons.
+ */
+public final class Launcher {
+
+  private Launcher() {}
+
+  /** Ensures the daemon runs and reports its pid. */
+  public static void main(String[] args) throws IOException {
+    Path dir = Path.of(args[0]);
+    List<String> options = Arrays.asList(args).subList(1, args.length);
+    DaemonInfo info = Broker.create().ensureRunning(ColdStart.definition(dir, options));
+    System.out.println((info.spawned() ? "spawned " : "reused ") + info.pid());
+  }
+}

@@ -1,0 +1,332 @@
+package dev.fastbind.benchmarks;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.OptionalDouble;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+import org.openjdk.jmh.annotations.Mode;
+
+/**
+ * The whole benchmark run behind {@code benchmarks/run}: the C floor, the JMH benchmarks and the
+ * cold-start harness on one JDK and one socket directory, reported as ONE table of figures, floors
+ * measured in the same run, ratios and targets.
+ *
+ * <p>Arguments: {@code --quick} or {@code --full}; {@code --floor=PATH} (the compiled C floor);
+ * {@code --classpath=CP} (the thin SDK class path for the cold-start harness); {@code --out=DIR}
+ * (where JMH's and the harness's own output go). The socket directory is the system property
+ * {@value SocketDirectory#PROPERTY}. A missed target is reported, never a failure: the exit status
+ * is non-zero only when a step could not run at all.
+ */
+public final class Suite {
+
+  private static final long STEP_TIMEOUT_SECONDS = 600;
+
+  private final boolean full;
+  private final Path floorBinary;
+  private final String thinClassPath;
+  private final Path outDir;
+  private final Map<String, Double> floor = new HashMap<>();
+  private final Map<String, RunResult> jmh = new HashMap<>();
+  private final Map<String, String> cold = new LinkedHashMap<>();
+  private final List<String> problems = new ArrayList<>();
+
+  private Suite(boolean full, Path floorBinary, String thinClassPath, Path outDir) {
+    this.full = full;
+    this.floorBinary = floorBinary;
+    this.thinClassPath = thinClassPath;
+    this.outDir = outDir;
+  }
+
+  /** Runs everything and prints the table; see the type's documentation. */
+  public static void main(String[] args) throws Exception {
+    boolean full = false;
+    Path floorBinary = null;
+    String cp = null;
+    Path out = Path.of("benchmarks/target/results");
+    for (String a : args) {
+      if (a.equals("--full")) {
+        full = true;
+      } else if (a.equals("--quick")) {
+        full = false;
+      } else if (a.startsWith("--floor=")) {
+        floorBinary = Path.of(a.substring("--floor=".length()));
+      } else if (a.startsWith("--classpath=")) {
+        cp = a.substring("--classpath=".length());
+      } else if (a.startsWith("--out=")) {
+        out = Path.of(a.substring("--out=".length()));
+      } else {
+        throw new IllegalArgumentException("unknown argument " + a);
+      }
+    }
+    Files.createDirectories(out);
+    Suite suite = new Suite(full, floorBinary, cp, out);
+    suite.runFloor();
+    suite.runJmh();
+    suite.runColdStart();
+    suite.printTable();
+  }
+
+  private static void progress(String message) {
+    System.err.println("[benchmarks] " + message);
+  }
+
+  private void runFloor() throws IOException, InterruptedException {
+    if (floorBinary == null || !Files.isExecutable(floorBinary)) {
+      problems.add("no C floor binary (" + floorBinary + "): ratios against it are missing");
+      return;
+    }
+    Path dir = SocketDirectory.create("fb-floor");
+    try {
+      progress("C floor in " + dir);
+      String output = runChild(List.of(floorBinary.toString(), dir.toString(), full ? "200000" : "50000"), "floor");
+      for (String line : output.split("\n")) {
+        int eq = line.indexOf('=');
+        if (eq > 0) {
+          floor.put(line.substring(0, eq), Double.parseDouble(line.substring(eq + 1).trim()));
+        }
+      }
+    } finally {
+      SocketDirectory.deleteTree(dir);
+    }
+  }
+
+  private void runJmh() throws RunnerException {
+    String jdkTag = "jdk" + Runtime.version().feature();
+    String dirArg = "-D" + SocketDirectory.PROPERTY + "=" + SocketDirectory.base();
+    ChainedOptionsBuilder warm = new OptionsBuilder()
+        .include(BindBenchmark.class.getName() + "\\.")
+        .include(ProbeBenchmark.class.getName() + "\\.")
+        .include(HotPathBenchmark.class.getName() + "\\.")
+        .include(LockfileBenchmark.class.getName() + "\\.")
+        .include(HelloBenchmark.class.getName() + "\\.")
+        .mode(Mode.SampleTime)
+        .timeUnit(TimeUnit.MICROSECONDS)
+        .forks(full ? 2 : 1)
+        .warmupIterations(full ? 3 : 2)
+        .warmupTime(TimeValue.milliseconds(full ? 1000 : 400))
+        .measurementIterations(full ? 5 : 2)
+        .measurementTime(TimeValue.milliseconds(full ? 1000 : 500))
+        .jvmArgsAppend(dirArg)
+        .shouldFailOnError(false)
+        .output(outDir.resolve("jmh-warm-" + jdkTag + ".txt").toString());
+    progress("JMH warm benchmarks (" + (full ? "full" : "quick") + "), log in " + outDir);
+    collect(new Runner(warm.build()).run());
+    ChainedOptionsBuilder first = new OptionsBuilder()
+        .include(FirstBindBenchmark.class.getName() + "\\.")
+        .mode(Mode.SingleShotTime)
+        .timeUnit(TimeUnit.MILLISECONDS)
+        .forks(full ? 15 : 5)
+        .warmupIterations(0)
+        .measurementIterations(1)
+        .measurementBatchSize(1)
+        .jvmArgsAppend(dirArg)
+        .shouldFailOnError(false)
+        .output(outDir.resolve("jmh-first-" + jdkTag + ".txt").toString());
+    progress("JMH first bind in fresh JVMs");
+    collect(new Runner(first.build()).run());
+  }
+
+  private void collect(Collection<RunResult> results) {
+    for (RunResult r : results) {
+      String name = r.getParams().getBenchmark();
+      jmh.put(name.substring(name.lastIndexOf('.', name.lastIndexOf('.') - 1) + 1), r);
+    }
+  }
+
+  private void runColdStart() throws IOException, InterruptedException {
+    if (thinClassPath == null) {
+      problems.add("no --classpath: cold-start harness skipped");
+      return;
+    }
+    progress("cold-start harness");
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.addAll(ColdStart.JVM_FLAGS);
+    cmd.add("-D" + SocketDirectory.PROPERTY + "=" + SocketDirectory.base());
+    cmd.add("-cp");
+    cmd.add(thinClassPath);
+    cmd.add(ColdStart.class.getName());
+    cmd.add(full ? "--runs=25" : "--runs=8");
+    cmd.add(full ? "--race=16" : "--race=4");
+    String output = runChild(cmd, "coldstart");
+    for (String line : output.split("\n")) {
+      int eq = line.indexOf('=');
+      if (eq > 0 && !line.contains(" ")) {
+        cold.put(line.substring(0, eq), line.substring(eq + 1).trim());
+      }
+    }
+  }
+
+  /** Runs a child with a bounded lifetime; stdout is returned, stderr goes to a log in the out dir. */
+  private String runChild(List<String> command, String name) throws IOException, InterruptedException {
+    String tag = name + "-jdk" + Runtime.version().feature();
+    Path stdout = outDir.resolve(tag + ".out");
+    Path stderr = outDir.resolve(tag + ".err");
+    Process p = new ProcessBuilder(command).redirectOutput(stdout.toFile()).redirectError(stderr.toFile())
+        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+    if (!p.waitFor(STEP_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+      p.destroyForcibly();
+      p.waitFor(10, TimeUnit.SECONDS);
+      problems.add(name + " did not finish within " + STEP_TIMEOUT_SECONDS + " s and was killed");
+    } else if (p.exitValue() != 0) {
+      problems.add(name + " exited with status " + p.exitValue() + "; see " + stderr);
+    }
+    return Files.readString(stdout, StandardCharsets.UTF_8);
+  }
+
+  private OptionalDouble percentile(String benchmark, double p) {
+    RunResult r = jmh.get(benchmark);
+    if (r == null || r.getPrimaryResult().getStatistics().getN() == 0) {
+      return OptionalDouble.empty();
+    }
+    return OptionalDouble.of(p == 0 ? r.getPrimaryResult().getStatistics().getMean()
+        : r.getPrimaryResult().getStatistics().getPercentile(p));
+  }
+
+  private OptionalDouble floorOf(String key) {
+    Double v = floor.get(key);
+    return v == null ? OptionalDouble.empty() : OptionalDouble.of(v);
+  }
+
+  private OptionalDouble coldOf(String key) {
+    String v = cold.get(key);
+    return v == null ? OptionalDouble.empty() : OptionalDouble.of(Double.parseDouble(v));
+  }
+
+  private void printTable() {
+    Table t = new Table();
+    t.ratio("bind cycle p50, fastbind (us)", percentile("BindBenchmark.fastbind", 50), floorOf("bind_p50_us"), "C bind p50", 1.2);
+    t.ratio("bind cycle p99, fastbind (us)", percentile("BindBenchmark.fastbind", 99), floorOf("bind_p99_us"), "C bind p99", 2.0);
+    t.ratio("bind cycle p99.9, fastbind (us)", percentile("BindBenchmark.fastbind", 99.9), floorOf("bind_p999_us"), "C bind p99.9", 0);
+    t.ratio("bind cycle p50, raw JDK (us)", percentile("BindBenchmark.jdk", 50), floorOf("bind_p50_us"), "C bind p50", 0);
+    t.ratio("bind cycle p50, raw junixsocket (us)", percentile("BindBenchmark.junixsocket", 50), floorOf("bind_p50_us"), "C bind p50", 0);
+    t.ratio("connect p50, raw JDK (us)", percentile("ProbeBenchmark.jdkConnect", 50), floorOf("connect_p50_us"), "C connect p50", 0);
+    t.ratio("connect probe p50, broker (us)", percentile("ProbeBenchmark.brokerProbe", 50), floorOf("connect_p50_us"), "C connect p50", 0);
+    t.absolute("hot path ensureRunning p50 (us)", percentile("HotPathBenchmark.ensureRunning", 50), floorOf("connect_p50_us"), "C connect p50", 25, "< 25 us");
+    t.ratio("hot path ensureRunning p99 (us)", percentile("HotPathBenchmark.ensureRunning", 99), floorOf("connect_p99_us"), "C connect p99", 0);
+    t.ratio("lockfile read p50 (us)", percentile("LockfileBenchmark.read", 50), OptionalDouble.empty(), "", 0);
+    t.ratio("lockfile write p50, fsync'd (us)", percentile("LockfileBenchmark.write", 50), OptionalDouble.empty(), "", 0);
+    t.ratio("HELLO round trip p50 (us)", percentile("HelloBenchmark.hello", 50), floorOf("connect_p50_us"), "C connect p50", 0);
+    t.absolute("first bind, fresh JVM, mean (ms)", percentile("FirstBindBenchmark.fastbind", 0), OptionalDouble.empty(), "", 5, "< 5 ms");
+    t.ratio("first bind, fresh JVM, raw JDK mean (ms)", percentile("FirstBindBenchmark.jdk", 0), OptionalDouble.empty(), "", 0);
+    t.ratio("cold spawn to ready p50 (ms)", coldOf("cold_p50_ms"), coldOf("hello_p50_ms"), "hello JVM p50", 1.3);
+    t.ratio("cold spawn to ready p90 (ms)", coldOf("cold_p90_ms"), coldOf("hello_p90_ms"), "hello JVM p90", 0);
+    t.ratio("cold spawn to ready max (ms)", coldOf("cold_max_ms"), coldOf("hello_max_ms"), "hello JVM max", 0);
+    t.ratio("launcher process, daemon up, p50 (ms)", coldOf("launcher_p50_ms"), coldOf("launcher_hello_p50_ms"), "hello JVM p50", 1.15);
+    if (cold.containsKey("cds_cold_p50_ms")) {
+      t.ratio("cold spawn to ready p50, CDS (ms)", coldOf("cds_cold_p50_ms"), coldOf("cds_hello_p50_ms"), "hello+CDS p50", 1.3);
+      t.ratio("cold spawn to ready p90, CDS (ms)", coldOf("cds_cold_p90_ms"), coldOf("cds_hello_p90_ms"), "hello+CDS p90", 0);
+      t.ratio("launcher process, daemon up, CDS p50 (ms)", coldOf("cds_launcher_p50_ms"), coldOf("cds_launcher_hello_p50_ms"), "hello+CDS p50", 1.15);
+    }
+    t.absolute("race of " + cold.getOrDefault("race_n", "?") + " launchers, daemons (count)", coldOf("race_daemons"), OptionalDouble.empty(), "", 1, "= 1");
+    t.ratio("race of " + cold.getOrDefault("race_n", "?") + " launchers, wall (ms)", coldOf("race_wall_ms"), coldOf("cold_p50_ms"), "cold spawn p50", 0);
+
+    System.out.printf("fastbind benchmarks (%s) on JDK %s (%s), socket dir %s on %s, %d cores%n",
+        full ? "full" : "quick", System.getProperty("java.version"), System.getProperty("java.vm.name"),
+        SocketDirectory.base(), SocketDirectory.fileSystemType(SocketDirectory.base()),
+        Runtime.getRuntime().availableProcessors());
+    System.out.printf("JVM flags for hello/launcher/daemon: %s%n", String.join(" ", ColdStart.JVM_FLAGS));
+    t.print();
+    for (String p : problems) {
+      System.out.println("problem: " + p);
+    }
+    if (!problems.isEmpty()) {
+      System.exit(1);
+    }
+  }
+
+  /** The report: rows of figure, floor, ratio, target and verdict. */
+  private static final class Table {
+    private final List<String[]> rows = new ArrayList<>();
+    private int met;
+    private int missed;
+
+    void ratio(String figure, OptionalDouble value, OptionalDouble floor, String floorName, double maxRatio) {
+      String ratio = value.isPresent() && floor.isPresent() && floor.getAsDouble() > 0
+          ? fmt(value.getAsDouble() / floor.getAsDouble()) + "x" : "-";
+      String target = maxRatio > 0 ? "<= " + maxRatio + "x" : "-";
+      String verdict = "-";
+      if (maxRatio > 0) {
+        verdict = verdict(value.isPresent() && floor.isPresent()
+            ? value.getAsDouble() <= maxRatio * floor.getAsDouble() : null);
+      }
+      add(figure, value, floor, floorName, ratio, target, verdict);
+    }
+
+    void absolute(String figure, OptionalDouble value, OptionalDouble floor, String floorName, double limit, String target) {
+      String ratio = value.isPresent() && floor.isPresent() && floor.getAsDouble() > 0
+          ? fmt(value.getAsDouble() / floor.getAsDouble()) + "x" : "-";
+      boolean equality = target.startsWith("=");
+      Boolean ok = value.isPresent()
+          ? (equality ? value.getAsDouble() == limit : value.getAsDouble() < limit) : null;
+      add(figure, value, floor, floorName, ratio, target, verdict(ok));
+    }
+
+    private String verdict(Boolean ok) {
+      if (ok == null) {
+        missed++;
+        return "NOT MEASURED";
+      }
+      if (ok) {
+        met++;
+        return "met";
+      }
+      missed++;
+      return "MISSED";
+    }
+
+    private void add(String figure, OptionalDouble value, OptionalDouble floor, String floorName,
+        String ratio, String target, String verdict) {
+      rows.add(new String[] {figure, value.isPresent() ? fmt(value.getAsDouble()) : "n/a",
+          floor.isPresent() ? fmt(floor.getAsDouble()) + " (" + floorName + ")" : "-", ratio, target, verdict});
+    }
+
+    void print() {
+      String[] header = {"figure", "value", "floor (same run)", "ratio", "target", "met/missed"};
+      int[] w = new int[header.length];
+      List<String[]> all = new ArrayList<>();
+      all.add(header);
+      all.addAll(rows);
+      for (String[] r : all) {
+        for (int i = 0; i < r.length; i++) {
+          w[i] = Math.max(w[i], r[i].length());
+        }
+      }
+      for (String[] r : all) {
+        StringBuilder line = new StringBuilder("|");
+        for (int i = 0; i < r.length; i++) {
+          line.append(' ').append(String.format("%-" + w[i] + "s", r[i])).append(" |");
+        }
+        System.out.println(line);
+        if (r == header) {
+          StringBuilder sep = new StringBuilder("|");
+          for (int width : w) {
+            sep.append('-').append("-".repeat(width)).append("-|");
+          }
+          System.out.println(sep);
+        }
+      }
+      System.out.printf("targets: %d met, %d missed%n", met, missed);
+    }
+
+    private static String fmt(double v) {
+      return String.format(Locale.ROOT, v >= 100 ? "%.0f" : v >= 10 ? "%.1f" : "%.2f", v);
+    }
+  }
+}
