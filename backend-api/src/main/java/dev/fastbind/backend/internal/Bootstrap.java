@@ -126,6 +126,10 @@ public final class Bootstrap {
       err.println(prefix + backend.getClass().getName() + ".serve returned"
           + (never == null ? "" : " a value") + "; serve must never return: exiting");
     } catch (Throwable t) {
+      if (cleanup.started()) {
+        // SHUTDOWN or SIGTERM closed the listener under serve; the exit already under way is the outcome.
+        return 0;
+      }
       err.println(prefix + "serve failed: " + t);
       t.printStackTrace(err);
     }
@@ -258,6 +262,10 @@ public final class Bootstrap {
       this.listener = listener;
       this.lockfile = lockfile;
       this.instanceId = instanceId;
+    }
+
+    synchronized boolean started() {
+      return done;
     }
 
     @Override

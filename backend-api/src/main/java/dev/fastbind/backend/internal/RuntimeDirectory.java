@@ -6,10 +6,10 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.EnumSet;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 
@@ -25,10 +25,6 @@ import java.util.Set;
  */
 public final class RuntimeDirectory {
 
-  private static final Set<PosixFilePermission> GROUP_OR_OTHER = EnumSet.of(
-      PosixFilePermission.GROUP_READ, PosixFilePermission.GROUP_WRITE, PosixFilePermission.GROUP_EXECUTE,
-      PosixFilePermission.OTHERS_READ, PosixFilePermission.OTHERS_WRITE, PosixFilePermission.OTHERS_EXECUTE);
-
   private RuntimeDirectory() {}
 
   /**
@@ -42,37 +38,61 @@ public final class RuntimeDirectory {
    */
   public static Path ensureOwnerOnly(Path dir) throws IOException {
     Objects.requireNonNull(dir, "dir");
+    // One lstat on the common path (the directory exists): launchers call this on every invocation.
+    Map<String, Object> attrs;
     try {
-      Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-    } catch (FileAlreadyExistsException e) {
-      // Exists (possibly as a link or a file): verified below, never changed.
-    } catch (NoSuchFileException e) {
-      throw new IOException("cannot create runtime directory " + dir + ": its parent "
-          + dir.toAbsolutePath().getParent() + " does not exist; create it or use another directory", e);
+      attrs = Files.readAttributes(dir, "unix:mode,uid", LinkOption.NOFOLLOW_LINKS);
+    } catch (NoSuchFileException missing) {
+      try {
+        Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+      } catch (FileAlreadyExistsException raced) {
+        // created (or replaced by something else) meanwhile: verified below, never changed
+      } catch (NoSuchFileException e) {
+        throw new IOException("cannot create runtime directory " + dir + ": its parent "
+            + dir.toAbsolutePath().getParent() + " does not exist; create it or use another directory", e);
+      }
+      attrs = Files.readAttributes(dir, "unix:mode,uid", LinkOption.NOFOLLOW_LINKS);
     }
-    PosixFileAttributes attrs = Files.readAttributes(dir, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-    if (attrs.isSymbolicLink()) {
+    int fileMode = (Integer) attrs.get("mode");
+    int type = fileMode & S_IFMT;
+    if (type == S_IFLNK) {
       throw new UnsafeRuntimeDirectoryException(dir, "the runtime directory is a symbolic link; fastbind does not "
           + "follow links here: replace it with a real directory (mkdir -m 700) or use another directory");
     }
-    if (!attrs.isDirectory()) {
+    if (type != S_IFDIR) {
       throw new UnsafeRuntimeDirectoryException(dir, "the runtime directory path is not a directory: "
           + "move the file away or use another directory");
     }
-    long owner = ((Integer) Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS)).longValue();
+    long owner = ((Integer) attrs.get("uid")).longValue();
     long me = ProcessIdentity.currentUid();
-    String mode = PosixFilePermissions.toString(attrs.permissions());
+    String mode = PosixFilePermissions.toString(permissions(fileMode));
     if (owner != me) {
       throw new UnsafeRuntimeDirectoryException(dir, "the runtime directory is owned by uid " + owner
           + " (mode " + mode + "), not by this user (uid " + me + "): use another directory");
     }
-    Set<PosixFilePermission> open = EnumSet.copyOf(GROUP_OR_OTHER);
-    open.retainAll(attrs.permissions());
-    if (!open.isEmpty()) {
+    if ((fileMode & 0077) != 0) {
       throw new UnsafeRuntimeDirectoryException(dir, "the runtime directory has mode " + mode
           + "; it must be owner-only: run 'chmod 700 " + dir + "' or use another directory");
     }
     return dir;
+  }
+
+  private static final int S_IFMT = 0170000;
+  private static final int S_IFDIR = 0040000;
+  private static final int S_IFLNK = 0120000;
+
+  private static Set<PosixFilePermission> permissions(int mode) {
+    Set<PosixFilePermission> set = EnumSet.noneOf(PosixFilePermission.class);
+    PosixFilePermission[] order = {
+        PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_EXECUTE,
+        PosixFilePermission.GROUP_READ, PosixFilePermission.GROUP_WRITE, PosixFilePermission.GROUP_EXECUTE,
+        PosixFilePermission.OTHERS_READ, PosixFilePermission.OTHERS_WRITE, PosixFilePermission.OTHERS_EXECUTE};
+    for (int i = 0; i < order.length; i++) {
+      if ((mode & (0400 >> i)) != 0) {
+        set.add(order[i]);
+      }
+    }
+    return set;
   }
 
   /**
