@@ -14,7 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -132,18 +131,6 @@ public final class DaemonProcess implements AutoCloseable {
     if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
       throw new IOException("kill -" + signal + " " + process.pid() + " failed");
     }
-  }
-
-  /** Reads a key=value map from a lockfile for assertions that need no codec. */
-  public static Map<String, String> fields(String text) {
-    Map<String, String> m = new LinkedHashMap<>();
-    for (String line : text.split("\n")) {
-      int eq = line.indexOf('=');
-      if (eq > 0) {
-        m.put(line.substring(0, eq), line.substring(eq + 1));
-      }
-    }
-    return m;
   }
 
   @Override
