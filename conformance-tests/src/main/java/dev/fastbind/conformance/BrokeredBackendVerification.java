@@ -625,7 +625,7 @@ public abstract class BrokeredBackendVerification {
       List<String> gone = BROKER_BOOKKEEPING.stream().sorted().map(s -> def.name() + s)
           .filter(name -> !Files.exists(runtime.resolve(name), LinkOption.NOFOLLOW_LINKS)).toList();
       if (!gone.isEmpty()) {
-        fail("the broker's files " + gone + " in " + runtime + " were deleted while the daemon started: without "
+        fail("the broker's files " + gone + " in " + runtime + " are gone once the daemon runs: without "
             + def.name() + ".spawn-lock, launcher processes no longer exclude each other and each may spawn a "
             + "daemon; " + def.name() + ".spawns holds the crash-loop count and " + def.name() + ".log the daemon's "
             + "output. Delete only the daemon's own files.");
