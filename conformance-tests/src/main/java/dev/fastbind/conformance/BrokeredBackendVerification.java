@@ -548,7 +548,10 @@ public abstract class BrokeredBackendVerification {
    * new daemon that binds the same endpoint and accepts.
    *
    * <p>If this fails, check that {@code bind} reclaims a dead socket file (rule 205) and that nothing
-   * in {@code main} refuses to start because of files a killed daemon left.
+   * in {@code main} refuses to start because of files a killed daemon left (the message lists the
+   * files in the runtime directory): a pid file or marker checked for existence alone survives
+   * {@code kill -9}, which runs no shutdown hook. Check that the pid it names is alive, or hold an
+   * advisory lock, which the kernel drops with the process.
    */
   @Test
   public void required_spec305_recoversAfterKill9() throws Exception {
@@ -563,7 +566,8 @@ public abstract class BrokeredBackendVerification {
     try {
       second = ensureRunning(def);
     } catch (DaemonStartException e) {
-      throw new AssertionError("ensureRunning could not start the daemon again after kill -9: " + e.getMessage(), e);
+      throw new AssertionError("ensureRunning could not start the daemon again after kill -9 (files in the runtime "
+          + "directory besides the broker's: " + ownFiles(def) + "): " + e.getMessage(), e);
     }
     if (!second.spawned() || second.pid() == first.pid()) {
       fail("ensureRunning after kill -9 did not spawn a new daemon: " + second);
@@ -577,10 +581,17 @@ public abstract class BrokeredBackendVerification {
 
   /**
    * Rule 306: launchers calling {@code ensureRunning} at once (one broker each, released together)
-   * all get the same, single daemon.
+   * all get the same, single daemon, spawned once; and the broker's files ({@code SERVICE.spawn-lock},
+   * {@code SERVICE.spawns}, {@code SERVICE.log}) are still in place once it runs.
    *
-   * <p>If this fails, check that the daemon does not start other daemons itself, and that {@code main}
-   * passes the service name the launchers use.
+   * <p>The launchers are threads of this JVM, which share the broker's open spawn-lock file; launcher
+   * processes exclude each other only through that file, so a daemon that deletes it lets two
+   * launchers started later each spawn a daemon. Its presence is checked for that reason.
+   *
+   * <p>If this fails, check that the daemon does not start other daemons itself, that {@code main}
+   * passes the service name the launchers use, and that nothing in {@code main} or {@code serve}
+   * deletes files in the runtime directory other than its own (a "remove stale locks" or "clean the
+   * runtime directory" step with a wildcard).
    */
   @Test
   public void required_spec306_concurrentLaunchersYieldOneDaemon() throws Exception {
@@ -609,6 +620,15 @@ public abstract class BrokeredBackendVerification {
       }
       if (pids.size() != 1 || spawned != 1) {
         fail(n + " launchers at once got daemons " + pids + " with " + spawned + " spawns; expected one daemon");
+      }
+      Path runtime = def.runtimeDirectory().orElseThrow();
+      List<String> gone = BROKER_BOOKKEEPING.stream().sorted().map(s -> def.name() + s)
+          .filter(name -> !Files.exists(runtime.resolve(name), LinkOption.NOFOLLOW_LINKS)).toList();
+      if (!gone.isEmpty()) {
+        fail("the broker's files " + gone + " in " + runtime + " are gone once the daemon runs: without "
+            + def.name() + ".spawn-lock, launcher processes no longer exclude each other and each may spawn a "
+            + "daemon; " + def.name() + ".spawns holds the crash-loop count and " + def.name() + ".log the daemon's "
+            + "output. Delete only the daemon's own files.");
       }
     } finally {
       pool.shutdownNow();
@@ -760,6 +780,13 @@ public abstract class BrokeredBackendVerification {
     } catch (IOException e) {
       return null;
     }
+  }
+
+  /** The names in {@code def}'s runtime directory other than the broker's bookkeeping files. */
+  private static Set<String> ownFiles(ServiceDefinition def) throws IOException {
+    Set<String> names = listNames(def.runtimeDirectory().orElseThrow());
+    BROKER_BOOKKEEPING.forEach(s -> names.remove(def.name() + s));
+    return names;
   }
 
   private static Set<String> listNames(Path dir) throws IOException {

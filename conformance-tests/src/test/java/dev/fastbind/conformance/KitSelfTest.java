@@ -129,6 +129,20 @@ class KitSelfTest {
     }
   }
 
+  static final class PidFileKit extends BrokeredBackendVerification {
+    @Override
+    protected BackendUnderTest backend() {
+      return BackendUnderTest.of(GoodBackend.class, BrokenDaemons.StalePidFile.class, "pidfile", "1.0");
+    }
+  }
+
+  static final class TidyKit extends BrokeredBackendVerification {
+    @Override
+    protected BackendUnderTest backend() {
+      return BackendUnderTest.of(GoodBackend.class, BrokenDaemons.ClearsStaleLocks.class, "tidy", "1.0");
+    }
+  }
+
   private static final Predicate<String> CHEAP = n -> n.matches("required_spec(1|20[1-5]).*");
 
   @Test
@@ -225,6 +239,19 @@ class KitSelfTest {
   void aSocketLeftOnShutdownFailsRule304() {
     assertFailures(LitterKit.class, n -> n.startsWith("required_spec304"), List.of("304"), "304",
         "stop left files behind", "litter.status");
+  }
+
+  @Test
+  void aPidFileLeftByKill9FailsRule305() {
+    assertFailures(PidFileKit.class, n -> n.startsWith("required_spec305"), List.of("305"), "305",
+        "could not start the daemon again after kill -9", "besides the broker's: [pidfile.pid]",
+        "another instance is running");
+  }
+
+  @Test
+  void deletingTheBrokersSpawnLockFailsRule306() {
+    assertFailures(TidyKit.class, n -> n.startsWith("required_spec306"), List.of("306"), "306",
+        "[tidy.spawn-lock]", "are gone once the daemon runs");
   }
 
   private static void assertOnlyFailure(Class<? extends BrokeredBackendVerification> kit, String rule,

@@ -11,6 +11,13 @@ import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import org.newsclub.net.unix.AFUNIXServerSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 
@@ -86,5 +93,65 @@ public final class BrokenDaemons {
         Daemon.builder("litter", new LeavesFileOnShutdown()).version("1.0").run(args);
       }
     }
+  }
+
+  /**
+   * Rule 305: a home-made singleton guard. {@code main} creates {@code pidfile.pid} in the runtime
+   * directory with {@code O_EXCL} and refuses to start while it exists; a shutdown hook removes it, so
+   * a clean stop or a failed bind leaves nothing. {@code kill -9} runs no hook: the file stays, and
+   * every later start exits with status 1 ("another instance is running"). A pid file needs a
+   * liveness check (or an advisory lock that dies with the process), never existence alone.
+   */
+  public static final class StalePidFile {
+    public static void main(String[] args) throws IOException {
+      Path pidFile = runtimeDirectory().resolve("pidfile.pid");
+      try {
+        Files.writeString(pidFile, ProcessHandle.current().pid() + "\n", StandardCharsets.US_ASCII,
+            StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+      } catch (FileAlreadyExistsException e) {
+        System.err.println("pidfile: another instance is running (" + pidFile + " names pid "
+            + Files.readString(pidFile, StandardCharsets.US_ASCII).trim() + "); not starting");
+        System.exit(1);
+        return;
+      }
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        try {
+          Files.deleteIfExists(pidFile);
+        } catch (IOException ignored) {
+          // exiting anyway
+        }
+      }));
+      Daemon.builder("pidfile", new GoodBackend()).version("1.0").run(args);
+    }
+  }
+
+  /**
+   * Rule 306: "clears stale locks a crashed instance left" before starting, by deleting every regular
+   * file in the runtime directory whose name ends in {@code lock}. That matches the broker's
+   * {@code tidy.spawn-lock}, which the spawning launcher holds at that moment: launcher processes that
+   * come later lock a new file and no longer exclude each other, so two of them can each spawn a
+   * daemon. (Threads of one JVM share the broker's open lock file, so the rule checks that the file is
+   * still there.)
+   */
+  public static final class ClearsStaleLocks {
+    public static void main(String[] args) throws IOException {
+      try (DirectoryStream<Path> locks = Files.newDirectoryStream(runtimeDirectory(), "*lock")) {
+        for (Path lock : locks) {
+          if (Files.isRegularFile(lock, LinkOption.NOFOLLOW_LINKS)) {
+            Files.delete(lock);
+          }
+        }
+      }
+      Daemon.builder("tidy", new GoodBackend()).version("1.0").run(args);
+    }
+  }
+
+  /** Where the broker told the daemon its runtime directory is ({@code FASTBIND_RUNTIME_DIR}). */
+  private static Path runtimeDirectory() {
+    String dir = System.getenv("FASTBIND_RUNTIME_DIR");
+    if (dir == null || dir.isEmpty()) {
+      throw new IllegalStateException("FASTBIND_RUNTIME_DIR is not set; start this daemon through the broker");
+    }
+    return Path.of(dir);
   }
 }
