@@ -98,6 +98,8 @@ public final class Broker {
    *     definition says {@link UnresponsivePolicy#REPORT}
    * @throws VersionMismatchException if the running version differs and the definition says
    *     {@link VersionPolicy#FAIL}
+   * @throws SpawnLockTimeoutException if another launcher held the spawn lock beyond the definition's
+   *     {@linkplain ServiceDefinition#spawnLockPatience() patience}; nothing was changed
    * @throws java.nio.file.FileSystemException if the runtime directory is not owner-only
    * @throws IOException for other I/O failures in the runtime directory
    */
@@ -165,6 +167,9 @@ public final class Broker {
    * the call began. Removes the lockfile and socket files if the daemon left them. Idempotent: a
    * service that is not running yields {@link StopResult#NOT_RUNNING}. Holds the service's spawn lock,
    * so no launcher spawns a new daemon halfway through.
+   *
+   * @throws SpawnLockTimeoutException if another launcher held the spawn lock beyond the definition's
+   *     {@linkplain ServiceDefinition#spawnLockPatience() patience}; nothing was changed
    */
   public StopResult stop(ServiceDefinition definition, Duration grace) throws IOException {
     Objects.requireNonNull(definition, "definition");
@@ -173,7 +178,7 @@ public final class Broker {
       throw new IllegalArgumentException("grace must not be negative, got " + grace);
     }
     ServicePaths paths = prepare(definition);
-    try (SpawnLock lock = SpawnLock.acquire(paths.spawnLock())) {
+    try (SpawnLock lock = SpawnLock.acquire(paths.spawnLock(), definition.name(), definition.spawnLockPatience())) {
       Assessment a = assess(definition, paths);
       if (a instanceof Absent) {
         return removeLeftoverSockets(paths) ? StopResult.CLEANED_STALE : StopResult.NOT_RUNNING;
@@ -302,7 +307,7 @@ public final class Broker {
 
   private DaemonInfo coldPath(ServiceDefinition definition, ServicePaths paths, long start,
       Optional<Decision> hotDecision) throws IOException {
-    try (SpawnLock lock = SpawnLock.acquire(paths.spawnLock())) {
+    try (SpawnLock lock = SpawnLock.acquire(paths.spawnLock(), definition.name(), definition.spawnLockPatience())) {
       Assessment a = assess(definition, paths);
       SpawnReason reason;
       String detail;

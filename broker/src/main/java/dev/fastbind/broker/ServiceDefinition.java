@@ -56,6 +56,13 @@ public final class ServiceDefinition {
   /** The default grace period of {@link Broker#stop}. */
   public static final Duration DEFAULT_STOP_GRACE = Duration.ofSeconds(5);
 
+  /**
+   * The default time a launcher waits for the service's spawn lock while another launcher starts or
+   * stops the daemon: well above a probe budget plus a stop grace, so only a stopped or wedged holder
+   * reaches it.
+   */
+  public static final Duration DEFAULT_SPAWN_LOCK_PATIENCE = Duration.ofSeconds(30);
+
   private final String name;
   private final List<String> command;
   private final String javaMainClass;
@@ -69,6 +76,7 @@ public final class ServiceDefinition {
   private final UnresponsivePolicy unresponsivePolicy;
   private final int crashLoopSpawns;
   private final Duration crashLoopPeriod;
+  private final Duration spawnLockPatience;
 
   private ServiceDefinition(Builder b) {
     this.name = b.name;
@@ -84,6 +92,7 @@ public final class ServiceDefinition {
     this.unresponsivePolicy = b.unresponsivePolicy;
     this.crashLoopSpawns = b.crashLoopSpawns;
     this.crashLoopPeriod = b.crashLoopPeriod;
+    this.spawnLockPatience = b.spawnLockPatience;
   }
 
   /**
@@ -178,6 +187,14 @@ public final class ServiceDefinition {
     return crashLoopPeriod;
   }
 
+  /**
+   * How long {@link Broker#ensureRunning} and {@link Broker#stop} wait for the spawn lock another
+   * launcher holds before failing with {@link SpawnLockTimeoutException}.
+   */
+  public Duration spawnLockPatience() {
+    return spawnLockPatience;
+  }
+
   @Override
   public String toString() {
     return "ServiceDefinition[" + name + ", "
@@ -208,6 +225,7 @@ public final class ServiceDefinition {
     private UnresponsivePolicy unresponsivePolicy = UnresponsivePolicy.REPORT;
     private int crashLoopSpawns = 3;
     private Duration crashLoopPeriod = Duration.ofSeconds(30);
+    private Duration spawnLockPatience = DEFAULT_SPAWN_LOCK_PATIENCE;
 
     private Builder(String name) {
       this.name = name;
@@ -328,6 +346,21 @@ public final class ServiceDefinition {
       }
       this.crashLoopSpawns = spawns;
       this.crashLoopPeriod = period;
+      return this;
+    }
+
+    /**
+     * How long to wait for the spawn lock while another launcher starts or stops the daemon (default
+     * {@link #DEFAULT_SPAWN_LOCK_PATIENCE}); zero fails at once when the lock is taken. Between 0 and
+     * 1 hour. Keep it above the probe budget plus the stop grace: a holder legitimately keeps the lock
+     * that long.
+     */
+    public Builder spawnLockPatience(Duration patience) {
+      Objects.requireNonNull(patience, "patience");
+      if (patience.isNegative() || patience.compareTo(Duration.ofHours(1)) > 0) {
+        throw new IllegalArgumentException("spawn-lock patience " + patience + " is out of range: use 0 to 1 hour");
+      }
+      this.spawnLockPatience = patience;
       return this;
     }
 

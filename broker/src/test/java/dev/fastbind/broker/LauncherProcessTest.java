@@ -2,6 +2,7 @@ package dev.fastbind.broker;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -9,6 +10,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -105,6 +107,43 @@ class LauncherProcessTest {
         .filter(h -> h.info().arguments().map(a -> List.of(a).contains(TestDaemon.class.getName())).orElse(false))
         .count();
     assertEquals(1, daemons, "exactly one daemon process in the process table");
+  }
+
+  @Test
+  void aStoppedLauncherHoldingTheSpawnLockMakesOthersGiveUpNamingItThenReleasesTheLockByDying() throws Exception {
+    Path out = tmp.resolve("holder.out");
+    // The holder spawns a daemon that never binds and waits up to 30 s for it, holding the spawn lock.
+    Process holder = launcher(List.of(), List.of("-Dfastbind.test.mode=hang"), "held", 30_000, 0, out);
+    Fixtures.await(Duration.ofSeconds(30), () -> Fixtures.marked(dir()).stream()
+        .anyMatch(h -> h.info().arguments().map(a -> List.of(a).contains("hang")).orElse(false)),
+        () -> "the holder never spawned its daemon: " + read(out));
+    Fixtures.kill("STOP", holder.pid()); // Ctrl-Z on a launcher halfway through a spawn
+
+    ServiceDefinition def = Fixtures.daemon(dir(), "held", "good").spawnLockPatience(Duration.ofSeconds(1)).build();
+    Broker broker = Broker.create();
+    long start = System.nanoTime();
+    SpawnLockTimeoutException e = assertThrows(SpawnLockTimeoutException.class, () -> broker.ensureRunning(def));
+    Duration took = Duration.ofNanos(System.nanoTime() - start);
+    assertTrue(took.compareTo(Duration.ofMillis(900)) >= 0 && took.compareTo(Duration.ofSeconds(10)) < 0,
+        "gave up after " + took + ", patience 1 s");
+    assertEquals(holder.pid(), e.holderPid().orElse(-1), e.getMessage());
+    assertTrue(e.getMessage().contains("stopped") && e.getMessage().contains("kill -CONT " + holder.pid()),
+        e.getMessage());
+    assertThrows(SpawnLockTimeoutException.class, () -> broker.stop(def, Duration.ofSeconds(1)));
+    assertFalse(Files.exists(dir().resolve("held.lock")), "a launcher that gave up changed nothing");
+
+    Fixtures.kill("KILL", holder.pid());
+    assertTrue(holder.waitFor(10, TimeUnit.SECONDS), "the stopped holder did not die on SIGKILL");
+    DaemonInfo info = broker.ensureRunning(def); // the kernel released the dead holder's lock
+    assertTrue(info.spawned(), "the next launcher spawns once the holder is gone");
+  }
+
+  private static String read(Path out) {
+    try {
+      return Files.readString(out);
+    } catch (IOException e) {
+      return "(no output: " + e + ")";
+    }
   }
 
   @Test

@@ -54,6 +54,9 @@ class ServiceDefinitionTest {
     assertThrows(IllegalArgumentException.class, () -> b.environment("FASTBIND_ENDPOINT", "x"));
     assertThrows(IllegalArgumentException.class, () -> b.crashLoopLimit(0, Duration.ofSeconds(1)));
     assertThrows(IllegalArgumentException.class, () -> b.command(List.of()));
+    assertThrows(IllegalArgumentException.class, () -> b.spawnLockPatience(Duration.ofMillis(-1)));
+    assertThrows(IllegalArgumentException.class, () -> b.spawnLockPatience(Duration.ofHours(2)));
+    assertEquals(Duration.ZERO, b.javaMain("x.Main").spawnLockPatience(Duration.ZERO).build().spawnLockPatience());
   }
 
   @Test

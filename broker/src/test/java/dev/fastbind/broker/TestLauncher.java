@@ -8,13 +8,14 @@ import java.time.Duration;
  * {@link Broker#ensureRunning} for a {@link TestDaemon} in {@code good} mode, prints
  * {@code PID <pid> <spawn reason or REUSED>} and, with a linger time, waits that long before exiting
  * (a bounded lifetime, so a test can signal it while it runs). Exits 2 with the error on failure.
+ * {@code -Dfastbind.test.mode=hang} starts the daemon in another {@link TestDaemon} mode.
  */
 public final class TestLauncher {
   private TestLauncher() {}
 
   public static void main(String[] args) throws Exception {
     Path dir = Path.of(args[0]);
-    ServiceDefinition def = Fixtures.daemon(dir, args[1], "good")
+    ServiceDefinition def = Fixtures.daemon(dir, args[1], System.getProperty("fastbind.test.mode", "good"))
         .probeBudget(Duration.ofMillis(Long.parseLong(args[2])))
         .build();
     try {

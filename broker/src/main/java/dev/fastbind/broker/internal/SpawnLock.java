@@ -1,15 +1,22 @@
 package dev.fastbind.broker.internal;
 
+import dev.fastbind.broker.SpawnLockTimeoutException;
 import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
+import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.OpenOption;
+import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -38,25 +45,91 @@ public final class SpawnLock implements AutoCloseable {
     this.fileLock = fileLock;
   }
 
-  /** Blocks until this thread holds the lock on {@code file} exclusively among all processes. */
-  public static SpawnLock acquire(Path file) throws IOException {
+  /**
+   * Waits until this thread holds the lock on {@code file} exclusively among all processes, for at
+   * most {@code patience}. The file lock is polled (1 ms, doubling to 20 ms) rather than blocked on,
+   * because a blocking {@code fcntl} lock cannot be given up after a deadline.
+   *
+   * @throws SpawnLockTimeoutException naming the holder when {@code patience} passes first
+   * @throws InterruptedIOException if the thread is interrupted while it waits (its flag is set again)
+   */
+  public static SpawnLock acquire(Path file, String service, Duration patience) throws IOException {
+    long start = System.nanoTime();
+    long deadline = start + patience.toNanos();
     Slot slot = SLOTS.computeIfAbsent(file.toAbsolutePath().normalize(), p -> new Slot());
-    slot.threads.lock();
+    try {
+      if (!slot.threads.tryLock(patience.toNanos(), TimeUnit.NANOSECONDS)) {
+        throw timedOut(file, service, start);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted while waiting for the spawn lock " + file);
+    }
     boolean ok = false;
     try {
-      if (slot.channel == null || !slot.channel.isOpen()) {
-        slot.channel = FileChannel.open(file,
-            Set.<OpenOption>of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
-            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+      long pauseNanos = TimeUnit.MILLISECONDS.toNanos(1);
+      while (true) {
+        if (slot.channel == null || !slot.channel.isOpen()) {
+          slot.channel = FileChannel.open(file,
+              Set.<OpenOption>of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
+              PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        }
+        FileLock lock = slot.channel.tryLock();
+        if (lock != null) {
+          ok = true;
+          return new SpawnLock(slot, lock);
+        }
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          throw timedOut(file, service, start);
+        }
+        LockSupport.parkNanos(Math.min(pauseNanos, left));
+        if (Thread.interrupted()) {
+          Thread.currentThread().interrupt();
+          throw new InterruptedIOException("interrupted while waiting for the spawn lock " + file);
+        }
+        pauseNanos = Math.min(pauseNanos * 2, MAX_PAUSE_NANOS);
       }
-      FileLock lock = slot.channel.lock();
-      ok = true;
-      return new SpawnLock(slot, lock);
     } finally {
       if (!ok) {
         slot.threads.unlock();
       }
     }
+  }
+
+  private static final long MAX_PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+
+  private static SpawnLockTimeoutException timedOut(Path file, String service, long start) {
+    long holder = holderPid(file);
+    String state = "";
+    if (holder == ProcessHandle.current().pid()) {
+      state = "this process: another thread of this launcher";
+    } else if (holder > 0) {
+      ProcStat st = ProcStat.read(holder);
+      state = st == null ? "" : "state " + st.state() + (st.stopped() ? ", stopped" : "");
+    }
+    return new SpawnLockTimeoutException(service, file, Duration.ofNanos(System.nanoTime() - start), holder, state);
+  }
+
+  /**
+   * The pid that holds a POSIX lock on {@code file}, from {@code /proc/locks}, or -1 when it cannot be
+   * told. Lines look like {@code 3: POSIX  ADVISORY  WRITE 4242 00:2b:1234 0 EOF}; waiters are marked
+   * {@code ->} and skipped. Only the inode number is matched (good enough for an error message).
+   */
+  static long holderPid(Path file) {
+    try {
+      Object ino = Files.getAttribute(file, "unix:ino", LinkOption.NOFOLLOW_LINKS);
+      String suffix = ":" + ino;
+      for (String line : Files.readAllLines(Path.of("/proc/locks"), StandardCharsets.ISO_8859_1)) {
+        String[] f = line.trim().split("\\s+");
+        if (f.length >= 6 && "POSIX".equals(f[1]) && f[5].endsWith(suffix)) {
+          return Long.parseLong(f[4]);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // no procfs, no such file, or an unexpected format: the message just says less
+    }
+    return -1;
   }
 
   /** Releases the lock; the channel stays open for the next holder in this JVM. */
