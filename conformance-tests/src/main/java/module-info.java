@@ -9,6 +9,7 @@ module dev.fastbind.conformance {
   requires transitive dev.fastbind.broker;
   requires transitive org.junit.jupiter.api;
   requires com.tngtech.archunit;
+  requires org.newsclub.net.unix;
 
   exports dev.fastbind.conformance;
   opens dev.fastbind.conformance to org.junit.platform.commons;

@@ -59,6 +59,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
 
 /**
  * The conformance kit: extend this class in your backend's tests, override {@link #backend()}, and
@@ -79,7 +81,9 @@ import org.junit.jupiter.api.io.TempDir;
  * <p><b>The rules</b> are numbered in the module's {@code SPEC.md}; each test method is named after its
  * rule: {@code required_spec1xx_…} are static rules on the backend's bytecode (ArchUnit),
  * {@code required_spec2xx_…} run {@code bind} in this JVM, {@code required_spec3xx_…} spawn the daemon
- * with the real broker. A rule this platform cannot check is reported as skipped with the reason.
+ * with the real broker. {@code optional_spec…} rules check a capability a backend may decline; a
+ * backend that declines cleanly is reported as skipped with its reason. A rule this platform cannot
+ * check is reported as skipped with the reason.
  * Each rule's Javadoc ends with what to check when it fails.
  *
  * <p><b>Budgets</b> come from {@link #budgets()} with environment overrides; see
@@ -398,6 +402,52 @@ public abstract class BrokeredBackendVerification {
           fail("the live listener at " + path + " no longer accepts after the failed daemon exited");
         }
       }
+    }
+  }
+
+  /**
+   * Optional rule 207: given an abstract-namespace endpoint (Linux), {@code bind} either binds it and
+   * the listener accepts a connection there, or declines with {@code BindException.InvalidEndpoint}.
+   * Supporting abstract names is optional; a backend that declines cleanly is reported as skipped with
+   * its reason. Skipped off Linux, where abstract names do not exist.
+   *
+   * <p>If this fails, check an overridden {@code bind} that calls {@code endpoint.path().orElseThrow()}
+   * or otherwise assumes a file path: a launcher configured with {@code abstract:name} then gets a
+   * {@code NoSuchElementException} instead of an error it can act on. Delegate to
+   * {@code IpcListener.bind}, which supports both kinds, or throw {@code InvalidEndpoint}.
+   */
+  @Test
+  public void optional_spec207_abstractEndpointIsBoundOrDeclinedCleanly() throws Exception {
+    String os = System.getProperty("os.name", "");
+    Assumptions.assumeTrue(os.toLowerCase(java.util.Locale.ROOT).contains("linux"),
+        () -> "abstract Unix-socket names exist only on Linux; this is " + os);
+    Endpoint endpoint = Endpoint.abstractName("fastbind-kit-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
+    IpcListener listener;
+    try {
+      listener = track(newBackend().bind(endpoint));
+    } catch (BindException.InvalidEndpoint declined) {
+      Assumptions.abort(backendName() + " declines abstract endpoints with InvalidEndpoint (allowed): "
+          + declined.getMessage());
+      return;
+    } catch (BindException other) {
+      fail(backendName() + ".bind on " + endpoint + " threw " + other.getClass().getSimpleName()
+          + " instead of binding it or declining with InvalidEndpoint: " + other.getMessage());
+      return;
+    } catch (RuntimeException e) {
+      throw new AssertionError(backendName() + ".bind on " + endpoint + " threw " + e
+          + " instead of binding it or declining with BindException.InvalidEndpoint", e);
+    }
+    if (!endpoint.equals(listener.endpoint())) {
+      fail(backendName() + ".bind was asked for " + endpoint + " but returned a listener on " + listener.endpoint());
+    }
+    String name = endpoint.abstractName().orElseThrow();
+    try (SocketChannel client = AFUNIXSocketChannel.open()) {
+      try {
+        client.connect(AFUNIXSocketAddress.inAbstractNamespace(name));
+      } catch (IOException e) {
+        throw new AssertionError("the abstract endpoint " + endpoint + " returned by bind refuses connections: " + e, e);
+      }
+      acceptWithin(listener, "the abstract endpoint " + endpoint + " returned by bind");
     }
   }
 
@@ -729,21 +779,26 @@ public abstract class BrokeredBackendVerification {
       } catch (IOException e) {
         throw new AssertionError(what + " refuses connections: " + e, e);
       }
-      ExecutorService acceptor = Executors.newSingleThreadExecutor();
-      try {
-        Future<SocketChannel> accepted = acceptor.submit(listener::accept);
-        long deadline = System.nanoTime() + effectiveBudgets().processDeadline().toNanos();
-        try (SocketChannel server = accepted.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-          if (server == null) {
-            fail(what + ": accept returned nothing");
-          }
-        } catch (TimeoutException e) {
-          throw new AssertionError(what + ": the listener did not accept a pending connection", e);
+      acceptWithin(listener, what);
+    }
+  }
+
+  /** Accepts the connection pending on {@code listener} within the process deadline, then closes it. */
+  private void acceptWithin(IpcListener listener, String what) throws Exception {
+    ExecutorService acceptor = Executors.newSingleThreadExecutor();
+    try {
+      Future<SocketChannel> accepted = acceptor.submit(listener::accept);
+      long deadline = System.nanoTime() + effectiveBudgets().processDeadline().toNanos();
+      try (SocketChannel server = accepted.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+        if (server == null) {
+          fail(what + ": accept returned nothing");
         }
-      } finally {
-        listener.close();
-        acceptor.shutdownNow();
+      } catch (TimeoutException e) {
+        throw new AssertionError(what + ": the listener did not accept a pending connection", e);
       }
+    } finally {
+      listener.close();
+      acceptor.shutdownNow();
     }
   }
 

@@ -7,6 +7,7 @@ import static org.junit.platform.engine.discovery.DiscoverySelectors.selectMetho
 import dev.fastbind.conformance.backends.Broken;
 import dev.fastbind.conformance.backends.BrokenDaemons;
 import dev.fastbind.conformance.backends.GoodBackend;
+import dev.fastbind.conformance.backends.PathOnlyBackend;
 import java.lang.reflect.Method;
 import java.util.Arrays;
 import java.util.List;
@@ -93,6 +94,10 @@ class KitSelfTest {
     @Override Class<Broken.NoReclaim> type() { return Broken.NoReclaim.class; }
   }
 
+  static final class PathOnlyKit extends InProcessKit {
+    @Override Class<PathOnlyBackend> type() { return PathOnlyBackend.class; }
+  }
+
   static final class LeakyKit extends BrokeredBackendVerification {
     @Override
     protected BackendUnderTest backend() {
@@ -149,6 +154,23 @@ class KitSelfTest {
   void goodBackendPassesEveryRule() {
     Map<String, String> failures = run(GoodKit.class, n -> true);
     assertEquals(Map.of(), failures);
+  }
+
+  @Test
+  void aBackendThatDeclinesAbstractEndpointsCleanlyIsSkippedOnOptionalRule207WithItsReason() {
+    List<Event> finished = execute(PathOnlyKit.class, n -> n.startsWith("optional_spec207"));
+    assertEquals(1, finished.size());
+    TestExecutionResult result = finished.get(0).getRequiredPayload(TestExecutionResult.class);
+    assertEquals(TestExecutionResult.Status.ABORTED, result.getStatus(), () -> String.valueOf(result));
+    String reason = result.getThrowable().map(Throwable::getMessage).orElse("");
+    assertTrue(reason.contains("PathOnlyBackend declines abstract endpoints")
+        && reason.contains("socket files only"), reason);
+  }
+
+  @Test
+  void aBindThatAssumesAFilePathFailsOptionalRule207() {
+    assertFailures(NoReclaimKit.class, n -> n.startsWith("optional_spec207"), List.of("207"), "207",
+        "NoSuchElementException", "instead of binding it or declining with BindException.InvalidEndpoint");
   }
 
   @Test
@@ -263,26 +285,24 @@ class KitSelfTest {
       List<String> expectedRules, String rule, String... fragments) {
     Map<String, String> failures = run(kit, which);
     TreeSet<String> failedRules = new TreeSet<>();
-    failures.keySet().forEach(n -> failedRules.add(n.substring("required_spec".length(), "required_spec".length() + 3)));
+    failures.keySet().forEach(n -> failedRules.add(ruleOf(n)));
     assertEquals(new TreeSet<>(expectedRules), failedRules, () -> "failures: " + failures);
-    String message = failures.entrySet().stream().filter(e -> e.getKey().startsWith("required_spec" + rule))
+    String message = failures.entrySet().stream().filter(e -> ruleOf(e.getKey()).equals(rule))
         .findFirst().orElseThrow().getValue();
     for (String fragment : fragments) {
       assertTrue(message.contains(fragment), () -> "rule " + rule + " message lacks '" + fragment + "': " + message);
     }
   }
 
+  /** The rule number of a method name: {@code required_spec101_…} and {@code optional_spec207_…} alike. */
+  private static String ruleOf(String methodName) {
+    int at = methodName.indexOf("_spec") + "_spec".length();
+    return methodName.substring(at, at + 3);
+  }
+
   /** Runs the selected rules of {@code kit}; returns failed method name to failure message. */
   private static Map<String, String> run(Class<? extends BrokeredBackendVerification> kit, Predicate<String> which) {
-    MethodSelector[] selectors = Arrays.stream(BrokeredBackendVerification.class.getDeclaredMethods())
-        .map(Method::getName)
-        .filter(n -> n.startsWith("required_") && which.test(n))
-        .sorted()
-        .map(n -> selectMethod(kit, n))
-        .toArray(MethodSelector[]::new);
-    List<Event> finished = EngineTestKit.engine("junit-jupiter").selectors(selectors).execute()
-        .testEvents().finished().list();
-    assertEquals(selectors.length, finished.size(), "every selected rule ran");
+    List<Event> finished = execute(kit, which);
     Map<String, String> failures = new TreeMap<>();
     for (Event e : finished) {
       TestExecutionResult result = e.getRequiredPayload(TestExecutionResult.class);
@@ -293,5 +313,19 @@ class KitSelfTest {
       }
     }
     return failures;
+  }
+
+  /** Runs the selected rules ({@code required_} and {@code optional_}) of {@code kit}; returns their finish events. */
+  private static List<Event> execute(Class<? extends BrokeredBackendVerification> kit, Predicate<String> which) {
+    MethodSelector[] selectors = Arrays.stream(BrokeredBackendVerification.class.getDeclaredMethods())
+        .map(Method::getName)
+        .filter(n -> (n.startsWith("required_") || n.startsWith("optional_")) && which.test(n))
+        .sorted()
+        .map(n -> selectMethod(kit, n))
+        .toArray(MethodSelector[]::new);
+    List<Event> finished = EngineTestKit.engine("junit-jupiter").selectors(selectors).execute()
+        .testEvents().finished().list();
+    assertEquals(selectors.length, finished.size(), "every selected rule ran");
+    return finished;
   }
 }
