@@ -522,6 +522,9 @@ public final class Broker {
     }
     Lockfiles.deleteIfOwnedBy(paths.lockfile(), r.instanceId());
     removeLeftoverSockets(paths);
+    // A daemon ended on purpose did not crash: its spawns must not count toward the crash-loop limit,
+    // or a launcher that restarts its daemon (stop, version change) would soon be refused.
+    CrashLoopGuard.forget(paths.spawns());
     return result;
   }
 

@@ -103,4 +103,24 @@ class StartFailureTest {
     assertTrue(e.retryAfter().compareTo(Duration.ZERO) > 0);
     assertTrue(Fixtures.marked(dir()).isEmpty());
   }
+
+  @Test
+  void deliberateStopsDoNotCountTowardTheCrashLoopLimitButACrashDoes() throws Exception {
+    ServiceDefinition def = Fixtures.daemon(dir(), "restarts", "good")
+        .crashLoopLimit(1, Duration.ofMinutes(1)).build();
+    Broker broker = Broker.create();
+    try {
+      assertTrue(broker.ensureRunning(def).spawned());
+      assertEquals(StopResult.SHUT_DOWN, broker.stop(def, Duration.ofSeconds(10)));
+      DaemonInfo second = broker.ensureRunning(def); // a limit of 1 spawn per minute, yet a restart is fine
+      assertTrue(second.spawned());
+      Fixtures.kill("KILL", second.pid());
+      Fixtures.await(Duration.ofSeconds(10), () -> ProcessHandle.of(second.pid()).isEmpty(),
+          () -> "daemon " + second.pid() + " survived SIGKILL");
+      CrashLoopException e = assertThrows(CrashLoopException.class, () -> broker.ensureRunning(def));
+      assertEquals(1, e.spawns(), e.getMessage());
+    } finally {
+      broker.stop(def, Duration.ofSeconds(5));
+    }
+  }
 }

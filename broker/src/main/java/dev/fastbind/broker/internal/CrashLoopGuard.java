@@ -30,7 +30,9 @@ import java.util.Optional;
  * </pre>
  *
  * A file in any other shape counts as empty (it only ever holds a count, so a torn write costs at
- * most one extra spawn). Callers hold the service's {@link SpawnLock}.
+ * most one extra spawn). A daemon the broker stops or replaces on purpose clears the count
+ * ({@link #forget}): only spawns that end without the broker's say-so add up to a crash loop.
+ * Callers hold the service's {@link SpawnLock}.
  */
 public final class CrashLoopGuard {
   private static final String HEADER = "fastbind-spawns 1";
@@ -65,6 +67,14 @@ public final class CrashLoopGuard {
         b.toString().getBytes(StandardCharsets.US_ASCII), StandardOpenOption.WRITE);
     Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     return Optional.empty();
+  }
+
+  /**
+   * Forgets every recorded spawn: the broker ended the service's daemon on purpose, so the spawns so
+   * far were not a crash loop. Callers hold the service's {@link SpawnLock}.
+   */
+  public static void forget(Path file) throws IOException {
+    Files.deleteIfExists(file);
   }
 
   private static List<Long> read(Path file, String boot) throws IOException {
