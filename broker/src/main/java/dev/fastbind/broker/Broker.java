@@ -20,6 +20,7 @@ import dev.fastbind.broker.internal.ProcessTree;
 import dev.fastbind.broker.internal.ProcessWatch;
 import dev.fastbind.broker.internal.ReadinessWait;
 import dev.fastbind.broker.internal.ServicePaths;
+import dev.fastbind.broker.internal.SharedArchive;
 import dev.fastbind.broker.internal.SpawnLock;
 import dev.fastbind.broker.internal.Spawner;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -56,8 +57,9 @@ import java.util.concurrent.TimeoutException;
  *
  * <p><b>Files.</b> For service {@code s} the runtime directory holds {@code s.sock} (endpoint),
  * {@code s.ctl} (control endpoint), {@code s.lock} (lockfile), {@code s.spawn-lock} (the cold-path
- * lock), {@code s.log} (the daemon's output), {@code s.spawns} (crash-loop count) and, during a spawn,
- * {@code s.notify}. The directory is checked to be owner-only on every call.
+ * lock), {@code s.log} (the daemon's output), {@code s.spawns} (crash-loop count), for a Java daemon
+ * its class-data sharing archive {@code s.<key>.jsa} (see {@link ServiceDefinition}) and, during a
+ * spawn, {@code s.notify}. The directory is checked to be owner-only on every call.
  *
  * <p><b>Metrics.</b> {@link #create(MeterRegistry)} records {@code fastbind.broker.*} timers;
  * {@link #create()} records nothing and never loads Micrometer.
@@ -391,11 +393,28 @@ public final class Broker {
           wait.get(), paths.log(), LogFiles.tail(paths.log(), 0));
     }
     long logFrom = LogFiles.prepare(paths.log());
+    SharedArchive.Plan sharing = SharedArchive.plan(definition, paths.directory());
+    try {
+      return spawnOnce(definition, paths, reason, detail, start, logFrom, sharing);
+    } catch (DaemonStartException e) {
+      if (!sharing.readsArchive() || e.failure() != DaemonStartException.Failure.EXITED) {
+        throw e;
+      }
+      // A damaged class-data archive can crash a JDK 17 JVM before main: drop it and start once
+      // without (a fresh archive is written at the next normal exit). Same log, same spawn record.
+      SharedArchive.delete(sharing.archive());
+      return spawnOnce(definition, paths, reason, detail, start, logFrom,
+          SharedArchive.plan(definition, paths.directory()));
+    }
+  }
+
+  private DaemonInfo spawnOnce(ServiceDefinition definition, ServicePaths paths, SpawnReason reason, String detail,
+      long start, long logFrom, SharedArchive.Plan sharing) throws IOException {
     String mode = definition.javaMainClass().isPresent() ? "java" : "command";
     try (ReadinessWait notify = ReadinessWait.bind(paths.notifySocket())) {
       long spawnStart = System.nanoTime();
       long deadline = spawnStart + definition.probeBudget().toNanos();
-      Process child = Spawner.spawn(definition, paths, notify.path());
+      Process child = Spawner.spawn(definition, paths, notify.path(), sharing);
       metrics.spawn(mode, System.nanoTime() - spawnStart);
       boolean ready = false;
       String readiness = "failed";
