@@ -2,6 +2,7 @@ package dev.fastbind.backend;
 
 import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystems;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -48,10 +49,13 @@ public final class Endpoint {
 
   private final Kind kind;
   private final String value;
+  /** The socket path for {@link Kind#UNIX_PATH}, kept from validation; null for abstract names. */
+  private final Path path;
 
-  private Endpoint(Kind kind, String value) {
+  private Endpoint(Kind kind, String value, Path path) {
     this.kind = kind;
     this.value = value;
+    this.path = path;
   }
 
   /**
@@ -89,7 +93,7 @@ public final class Endpoint {
       throw new BindException.InvalidEndpoint(input, "an abstract name is " + bytes
           + " bytes long; Linux allows at most " + LINUX_MAX_PATH_BYTES);
     }
-    return new Endpoint(Kind.ABSTRACT, name);
+    return new Endpoint(Kind.ABSTRACT, name, null);
   }
 
   /**
@@ -138,27 +142,37 @@ public final class Endpoint {
       throw new BindException.InvalidEndpoint(input, "a socket path must name a file, not the root directory");
     }
     String text = path.toString();
-    int bytes = text.getBytes(nativeCharset()).length;
-    int max = maxPathBytes();
+    int bytes = encodedLength(text);
+    int max = Platform.MAX_PATH_BYTES;
     if (bytes > max) {
       throw new BindException.InvalidEndpoint(input, "the socket path is " + bytes + " bytes long; "
           + System.getProperty("os.name") + " allows at most " + max
           + " (sun_path); use a shorter runtime directory or service name");
     }
-    return new Endpoint(Kind.UNIX_PATH, text);
+    // path() hands out a default-file-system path, whatever file system the caller's path came from.
+    return new Endpoint(Kind.UNIX_PATH, text, path.getFileSystem() == FileSystems.getDefault() ? path : Path.of(text));
+  }
+
+  /**
+   * The length of {@code text} in the platform's file-name encoding. ASCII text is as many bytes as
+   * characters in every encoding a Unix file system uses, so only other text is encoded.
+   */
+  private static int encodedLength(String text) {
+    for (int i = 0; i < text.length(); i++) {
+      if (text.charAt(i) >= 0x80) {
+        return text.getBytes(nativeCharset()).length;
+      }
+    }
+    return text.length();
   }
 
   /** The longest socket path this platform accepts, in encoded bytes. */
   public static int maxPathBytes() {
-    String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
-    if (os.contains("mac") || os.contains("darwin") || os.contains("bsd")) {
-      return BSD_MAX_PATH_BYTES;
-    }
-    return LINUX_MAX_PATH_BYTES;
+    return Platform.MAX_PATH_BYTES;
   }
 
   private static boolean isLinux() {
-    return System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("linux");
+    return Platform.LINUX;
   }
 
   private static Charset nativeCharset() {
@@ -170,6 +184,14 @@ public final class Endpoint {
     }
   }
 
+  /** Facts about the platform that cannot change while the JVM runs, computed once. */
+  private static final class Platform {
+    static final String OS = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+    static final boolean LINUX = OS.startsWith("linux");
+    static final int MAX_PATH_BYTES =
+        OS.contains("mac") || OS.contains("darwin") || OS.contains("bsd") ? BSD_MAX_PATH_BYTES : LINUX_MAX_PATH_BYTES;
+  }
+
   /** Which kind of endpoint this is. */
   public Kind kind() {
     return kind;
@@ -177,7 +199,7 @@ public final class Endpoint {
 
   /** The socket file's path, present only for {@link Kind#UNIX_PATH}. */
   public Optional<Path> path() {
-    return kind == Kind.UNIX_PATH ? Optional.of(Path.of(value)) : Optional.empty();
+    return kind == Kind.UNIX_PATH ? Optional.of(path) : Optional.empty();
   }
 
   /** The abstract name, present only for {@link Kind#ABSTRACT}. */

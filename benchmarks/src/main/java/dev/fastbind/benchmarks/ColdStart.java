@@ -30,8 +30,11 @@ import java.util.concurrent.TimeUnit;
  *   <li><b>race</b>: N launcher processes started at once on a stopped service; the wall time until
  *       all have exited and how many distinct daemons they report (one is right).
  * </ol>
- * On JDK 19 and later, the cold and launcher measurements run a second time with a dynamic
- * class-data-sharing archive per role ({@code -XX:+AutoCreateSharedArchive}), hello included.
+ * The cold and launcher measurements run twice: with no class-data sharing beyond the JDK's default
+ * archive anywhere ({@link ServiceDefinition.Builder#classDataSharing} off), then with the broker's
+ * default archive for the daemon and a dynamic archive of their own for the launcher and hello JVMs
+ * ({@code -XX:+AutoCreateSharedArchive} on JDK 19+, {@code -XX:ArchiveClassesAtExit} then
+ * {@code -XX:SharedArchiveFile} on 17), measured beside both a plain hello and a hello with its archive.
  *
  * <p>Run it with the thin SDK class path (not the shaded JMH jar): the broker starts the daemon with
  * this JVM's {@code java.class.path}. Arguments: {@code --runs=N} (default 20), {@code --race=N}
@@ -56,11 +59,15 @@ public final class ColdStart {
     this.dir = dir;
   }
 
-  /** The service the harness and every {@link Launcher} use. */
-  static ServiceDefinition definition(Path dir, List<String> javaOptions) {
+  /**
+   * The service the harness and every {@link Launcher} use; {@code sharing} turns the broker's
+   * class-data sharing archive for the daemon on or off.
+   */
+  static ServiceDefinition definition(Path dir, boolean sharing) {
     return ServiceDefinition.builder(SERVICE)
         .javaMain(BenchDaemon.class.getName(), "--lifetime=120")
-        .javaOptions(javaOptions.toArray(String[]::new))
+        .javaOptions(JVM_FLAGS.toArray(String[]::new))
+        .classDataSharing(sharing)
         .runtimeDirectory(dir)
         // the harness spawns and stops on purpose, dozens of times a minute: not a crash loop
         .crashLoopLimit(10_000, Duration.ofSeconds(1))
@@ -87,7 +94,7 @@ public final class ColdStart {
     try {
       harness.run(runs, race);
     } finally {
-      harness.stopQuietly(JVM_FLAGS);
+      harness.stopQuietly();
       SocketDirectory.deleteTree(dir);
     }
     harness.out.forEach((k, v) -> System.out.println(k + "=" + v));
@@ -97,41 +104,60 @@ public final class ColdStart {
     out.put("jdk", System.getProperty("java.version"));
     out.put("fs", SocketDirectory.fileSystemType(dir));
     out.put("runs", Integer.toString(runs));
-    series("", JVM_FLAGS, JVM_FLAGS, runs);
-    if (Runtime.version().feature() >= 19) {
-      List<String> daemonCds = withArchive("daemon");
-      List<String> helloCds = withArchive("hello");
-      prime(daemonCds, helloCds);
-      series("cds_", daemonCds, helloCds, runs);
-    }
+    // No class-data sharing beyond the JDK's default archive, for the daemon, the launcher or hello.
+    series("", false, JVM_FLAGS, null, runs);
+    // The broker's default: its archive for the daemon; and an archive of their own for the launcher
+    // and for hello (what a CLI's start script can add), measured beside a plain hello as well.
+    prime();
+    series("cds_", true, ownArchive("launcher", false), ownArchive("hello", false), runs);
     race(race);
   }
 
-  private List<String> withArchive(String role) {
+  /**
+   * JVM flags that give a role ({@code launcher}, {@code hello}) a dynamic CDS archive of its own: on
+   * JDK 19+ created and refreshed by the JVM; on JDK 17 written by an unmeasured run with
+   * {@code writing} set, then mapped.
+   */
+  private List<String> ownArchive(String role, boolean writing) {
     List<String> flags = new ArrayList<>(JVM_FLAGS);
-    flags.add("-XX:+AutoCreateSharedArchive");
-    flags.add("-XX:SharedArchiveFile=" + dir.resolve(role + ".jsa"));
+    Path archive = dir.resolve(role + ".jsa");
+    if (Runtime.version().feature() >= 19) {
+      flags.add("-XX:+AutoCreateSharedArchive");
+      flags.add("-XX:SharedArchiveFile=" + archive);
+    } else {
+      flags.add((writing ? "-XX:ArchiveClassesAtExit=" : "-XX:SharedArchiveFile=") + archive);
+    }
     return flags;
   }
 
-  /** One spawn and stop and one hello, unmeasured, so the archives exist before measuring. */
-  private void prime(List<String> daemonFlags, List<String> helloFlags) throws Exception {
-    broker.ensureRunning(definition(dir, daemonFlags));
-    broker.stop(definition(dir, daemonFlags));
-    processNanos(javaCommand(helloFlags, Hello.class.getName()));
-    processNanos(launcherCommand(daemonFlags));
-    stopQuietly(daemonFlags);
+  /** Unmeasured runs that write the archives (daemon, hello, launcher with its daemon up) before measuring. */
+  private void prime() throws Exception {
+    ServiceDefinition def = definition(dir, true);
+    broker.ensureRunning(def);
+    broker.stop(def); // the daemon writes the broker's archive as it exits
+    processNanos(javaCommand(ownArchive("hello", true), Hello.class.getName()));
+    broker.ensureRunning(def);
+    processNanos(launcherCommand(ownArchive("launcher", true), true));
+    broker.stop(def);
   }
 
-  /** Cold spawns beside hello starts, then launchers with the daemon up beside hello starts. */
-  private void series(String prefix, List<String> daemonFlags, List<String> helloFlags, int runs) throws Exception {
-    ServiceDefinition def = definition(dir, daemonFlags);
+  /**
+   * Cold spawns beside hello starts, then launchers with the daemon up beside hello starts. Every run
+   * measures a plain hello; with {@code ownHello}, also a hello with its own archive.
+   */
+  private void series(String prefix, boolean sharing, List<String> launcherFlags, List<String> ownHello, int runs)
+      throws Exception {
+    ServiceDefinition def = definition(dir, sharing);
     broker.ensureRunning(def); // unmeasured: loads the broker's cold path in this JVM
     broker.stop(def);
     long[] cold = new long[runs];
     long[] hello = new long[runs];
+    long[] helloOwn = new long[runs];
     for (int i = 0; i < runs; i++) {
-      hello[i] = processNanos(javaCommand(helloFlags, Hello.class.getName()));
+      hello[i] = processNanos(javaCommand(JVM_FLAGS, Hello.class.getName()));
+      if (ownHello != null) {
+        helloOwn[i] = processNanos(javaCommand(ownHello, Hello.class.getName()));
+      }
       long start = System.nanoTime();
       DaemonInfo info = broker.ensureRunning(def);
       cold[i] = System.nanoTime() - start;
@@ -142,29 +168,39 @@ public final class ColdStart {
     }
     put(prefix + "cold", cold);
     put(prefix + "hello", hello);
+    if (ownHello != null) {
+      put(prefix + "hello_own", helloOwn);
+    }
     System.err.printf("cold start %s: p50 %.1f ms, hello p50 %.1f ms%n", prefix.isEmpty() ? "plain" : prefix,
         Percentiles.of(cold).at(50) / 1e6, Percentiles.of(hello).at(50) / 1e6);
 
     broker.ensureRunning(def);
     long[] launcher = new long[runs];
     long[] hello2 = new long[runs];
+    long[] hello2Own = new long[runs];
     for (int i = 0; i < runs; i++) {
-      hello2[i] = processNanos(javaCommand(helloFlags, Hello.class.getName()));
-      launcher[i] = processNanos(launcherCommand(daemonFlags));
+      hello2[i] = processNanos(javaCommand(JVM_FLAGS, Hello.class.getName()));
+      if (ownHello != null) {
+        hello2Own[i] = processNanos(javaCommand(ownHello, Hello.class.getName()));
+      }
+      launcher[i] = processNanos(launcherCommand(launcherFlags, sharing));
     }
     broker.stop(def);
     put(prefix + "launcher", launcher);
     put(prefix + "launcher_hello", hello2);
+    if (ownHello != null) {
+      put(prefix + "launcher_hello_own", hello2Own);
+    }
     System.err.printf("launcher %s: p50 %.1f ms, hello p50 %.1f ms%n", prefix.isEmpty() ? "plain" : prefix,
         Percentiles.of(launcher).at(50) / 1e6, Percentiles.of(hello2).at(50) / 1e6);
   }
 
   private void race(int n) throws Exception {
-    stopQuietly(JVM_FLAGS);
+    stopQuietly();
     List<Process> launchers = new ArrayList<>();
     long start = System.nanoTime();
     for (int i = 0; i < n; i++) {
-      launchers.add(start(launcherCommand(JVM_FLAGS)));
+      launchers.add(start(launcherCommand(JVM_FLAGS, true)));
     }
     Set<String> pids = new HashSet<>();
     int spawned = 0;
@@ -186,7 +222,7 @@ public final class ColdStart {
       failed += p.exitValue() == 0 ? 0 : 1;
     }
     long wall = System.nanoTime() - start;
-    stopQuietly(JVM_FLAGS);
+    stopQuietly();
     out.put("race_n", Integer.toString(n));
     out.put("race_wall_ms", String.format("%.1f", wall / 1e6));
     out.put("race_daemons", Integer.toString(pids.size()));
@@ -213,17 +249,9 @@ public final class ColdStart {
     return cmd;
   }
 
-  private List<String> launcherCommand(List<String> daemonFlags) {
-    List<String> args = new ArrayList<>();
-    args.add(dir.toString());
-    args.addAll(daemonFlags);
-    // the launcher JVM itself runs with the plain flags plus the daemon's archive flags' counterpart
-    List<String> launcherFlags = new ArrayList<>(JVM_FLAGS);
-    if (daemonFlags.size() > JVM_FLAGS.size()) {
-      launcherFlags.add("-XX:+AutoCreateSharedArchive");
-      launcherFlags.add("-XX:SharedArchiveFile=" + dir.resolve("launcher.jsa"));
-    }
-    return javaCommand(launcherFlags, Launcher.class.getName(), args.toArray(String[]::new));
+  /** A {@link Launcher} JVM with {@code jvmFlags}, for the daemon with or without the broker's archive. */
+  private List<String> launcherCommand(List<String> jvmFlags, boolean sharing) {
+    return javaCommand(jvmFlags, Launcher.class.getName(), dir.toString(), sharing ? "on" : "off");
   }
 
   /** Starts {@code command}, waits for it to exit (bounded), and returns the elapsed nanoseconds. */
@@ -261,10 +289,10 @@ public final class ColdStart {
     return text;
   }
 
-  private void stopQuietly(List<String> flags) {
+  private void stopQuietly() {
     try {
       if (Files.isDirectory(dir)) {
-        broker.stop(definition(dir, flags));
+        broker.stop(definition(dir, true));
       }
     } catch (IOException | RuntimeException e) {
       System.err.println("stopping the harness daemon: " + e);

@@ -4,14 +4,13 @@ import dev.fastbind.broker.Broker;
 import dev.fastbind.broker.DaemonInfo;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.Arrays;
-import java.util.List;
 
 /**
  * The smallest launcher: one {@code ensureRunning} for the harness's cold-start service, then exit.
  * What a CLI built on the SDK pays in its own process.
  *
- * <p>Arguments: the runtime directory, then the daemon's JVM options. Prints
+ * <p>Arguments: the runtime directory, then {@code on} or {@code off} for the broker's class-data
+ * sharing archive of the daemon. Prints
  * {@code spawned <pid>} or {@code reused <pid>} so the race can count daemons.
  */
 public final class Launcher {
@@ -21,8 +20,7 @@ public final class Launcher {
   /** Ensures the daemon runs and reports its pid. */
   public static void main(String[] args) throws IOException {
     Path dir = Path.of(args[0]);
-    List<String> options = Arrays.asList(args).subList(1, args.length);
-    DaemonInfo info = Broker.create().ensureRunning(ColdStart.definition(dir, options));
+    DaemonInfo info = Broker.create().ensureRunning(ColdStart.definition(dir, args[1].equals("on")));
     System.out.println((info.spawned() ? "spawned " : "reused ") + info.pid());
   }
 }

@@ -17,8 +17,10 @@ import dev.fastbind.broker.internal.MicrometerMetrics;
 import dev.fastbind.broker.internal.Probe;
 import dev.fastbind.broker.internal.ProcStat;
 import dev.fastbind.broker.internal.ProcessTree;
+import dev.fastbind.broker.internal.ProcessWatch;
 import dev.fastbind.broker.internal.ReadinessWait;
 import dev.fastbind.broker.internal.ServicePaths;
+import dev.fastbind.broker.internal.SharedArchive;
 import dev.fastbind.broker.internal.SpawnLock;
 import dev.fastbind.broker.internal.Spawner;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -55,8 +57,9 @@ import java.util.concurrent.TimeoutException;
  *
  * <p><b>Files.</b> For service {@code s} the runtime directory holds {@code s.sock} (endpoint),
  * {@code s.ctl} (control endpoint), {@code s.lock} (lockfile), {@code s.spawn-lock} (the cold-path
- * lock), {@code s.log} (the daemon's output), {@code s.spawns} (crash-loop count) and, during a spawn,
- * {@code s.notify}. The directory is checked to be owner-only on every call.
+ * lock), {@code s.log} (the daemon's output), {@code s.spawns} (crash-loop count), for a Java daemon
+ * its class-data sharing archive {@code s.<key>.jsa} (see {@link ServiceDefinition}) and, during a
+ * spawn, {@code s.notify}. The directory is checked to be owner-only on every call.
  *
  * <p><b>Metrics.</b> {@link #create(MeterRegistry)} records {@code fastbind.broker.*} timers;
  * {@link #create()} records nothing and never loads Micrometer.
@@ -69,6 +72,8 @@ public final class Broker {
   private static final String APP = "fastbind";
 
   private final Metrics metrics;
+  private final ProcessWatch watch = new ProcessWatch();
+  private volatile PathsOf lastPaths;
 
   private Broker(Metrics metrics) {
     this.metrics = metrics;
@@ -86,7 +91,8 @@ public final class Broker {
 
   /** The runtime directory {@code definition} uses: its own, or the per-user default. */
   public static Path runtimeDirectory(ServiceDefinition definition) {
-    return definition.runtimeDirectory().orElseGet(() -> RuntimeDirectory.defaultFor(APP));
+    Optional<Path> given = definition.runtimeDirectory();
+    return given.isPresent() ? given.get() : RuntimeDirectory.defaultFor(APP);
   }
 
   /**
@@ -203,13 +209,23 @@ public final class Broker {
   private record Stale(SpawnReason reason, String detail, Optional<LockfileRecord> record, boolean processAlive)
       implements Assessment {}
 
-  private record Healthy(LockfileRecord record) implements Assessment {}
+  /** A live daemon; {@code stat} is the one procfs reading the identity check made (null without procfs). */
+  private record Healthy(LockfileRecord record, ProcessIdentity.Stat stat) implements Assessment {}
 
+  /** The directory is checked on every call; the paths in it are remembered for the last service asked about. */
   private ServicePaths prepare(ServiceDefinition definition) throws IOException {
     Path dir = runtimeDirectory(definition);
     RuntimeDirectory.ensureOwnerOnly(dir);
-    return ServicePaths.of(definition.name(), dir);
+    PathsOf last = lastPaths;
+    if (last != null && last.service().equals(definition.name()) && last.directory().equals(dir)) {
+      return last.paths();
+    }
+    ServicePaths paths = ServicePaths.of(definition.name(), dir);
+    lastPaths = new PathsOf(definition.name(), dir, paths);
+    return paths;
   }
+
+  private record PathsOf(String service, Path directory, ServicePaths paths) {}
 
   private Assessment assess(ServiceDefinition definition, ServicePaths paths) {
     Optional<LockfileRecord> read;
@@ -230,22 +246,30 @@ public final class Broker {
       return new Stale(SpawnReason.REBOOTED, "lockfile written before the last boot (pid " + r.pid() + ")",
           Optional.of(r), false);
     }
-    Optional<String> started = ProcessIdentity.startTime(r.pid());
-    if (started.isEmpty()) {
+    // One procfs read answers both "same process?" here and "stopped?" in decide().
+    ProcessIdentity.Stat stat = watch.stat(r.pid());
+    String started;
+    if (stat != null) {
+      started = stat.exited() ? null : stat.startTime();
+    } else {
+      started = ProcessIdentity.startTime(r.pid()).orElse(null); // no procfs: the portable check
+    }
+    if (started == null) {
       return new Stale(SpawnReason.DEAD_PID, "pid " + r.pid() + " is not running", Optional.of(r), false);
     }
-    if (!started.get().equals(r.processStartTime())) {
+    if (!started.equals(r.processStartTime())) {
       return new Stale(SpawnReason.PID_REUSED, "pid " + r.pid() + " now belongs to another process (started "
-          + started.get() + ", lockfile says " + r.processStartTime() + ")", Optional.of(r), false);
+          + started + ", lockfile says " + r.processStartTime() + ")", Optional.of(r), false);
     }
     long t = System.nanoTime();
-    boolean connects = r.endpoint().path().map(Probe::connects).orElse(true);
+    Optional<Path> socket = r.endpoint().path();
+    boolean connects = socket.isEmpty() || Probe.connects(socket.get());
     metrics.probe(connects, System.nanoTime() - t);
     if (!connects) {
       return new Stale(SpawnReason.UNCONNECTABLE_SOCKET, "pid " + r.pid() + " is alive but " + r.endpoint()
           + " refuses connections", Optional.of(r), true);
     }
-    return new Healthy(r);
+    return new Healthy(r, stat);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -272,7 +296,7 @@ public final class Broker {
             "pid " + r.pid() + " ran version " + r.daemonVersion() + ", expected " + expected);
       }
     }
-    ProcStat st = ProcStat.read(r.pid());
+    ProcessIdentity.Stat st = h.stat();
     if (st != null && st.stopped() && !answersHello(definition, r)) {
       if (definition.unresponsivePolicy() == UnresponsivePolicy.REPORT) {
         throw new DaemonUnresponsiveException(definition.name(), r.pid(), definition.probeBudget(),
@@ -313,7 +337,7 @@ public final class Broker {
       String detail;
       if (a instanceof Healthy h) {
         String instance = h.record().instanceId();
-        Decision d = hotDecision.filter(hd -> hd.instanceId().equals(instance)).isPresent()
+        Decision d = hotDecision.isPresent() && hotDecision.get().instanceId().equals(instance)
             ? hotDecision.get() : decide(definition, h, start);
         if (d.reuse().isPresent()) {
           return d.reuse().get();
@@ -374,11 +398,28 @@ public final class Broker {
           wait.get(), paths.log(), LogFiles.tail(paths.log(), 0));
     }
     long logFrom = LogFiles.prepare(paths.log());
+    SharedArchive.Plan sharing = SharedArchive.plan(definition, paths.directory());
+    try {
+      return spawnOnce(definition, paths, reason, detail, start, logFrom, sharing);
+    } catch (DaemonStartException e) {
+      if (!sharing.readsArchive() || e.failure() != DaemonStartException.Failure.EXITED) {
+        throw e;
+      }
+      // A damaged class-data archive can crash a JDK 17 JVM before main: drop it and start once
+      // without (a fresh archive is written at the next normal exit). Same log, same spawn record.
+      SharedArchive.delete(sharing.archive());
+      return spawnOnce(definition, paths, reason, detail, start, logFrom,
+          SharedArchive.plan(definition, paths.directory()));
+    }
+  }
+
+  private DaemonInfo spawnOnce(ServiceDefinition definition, ServicePaths paths, SpawnReason reason, String detail,
+      long start, long logFrom, SharedArchive.Plan sharing) throws IOException {
     String mode = definition.javaMainClass().isPresent() ? "java" : "command";
     try (ReadinessWait notify = ReadinessWait.bind(paths.notifySocket())) {
       long spawnStart = System.nanoTime();
       long deadline = spawnStart + definition.probeBudget().toNanos();
-      Process child = Spawner.spawn(definition, paths, notify.path());
+      Process child = Spawner.spawn(definition, paths, notify.path(), sharing);
       metrics.spawn(mode, System.nanoTime() - spawnStart);
       boolean ready = false;
       String readiness = "failed";

@@ -30,10 +30,24 @@ import java.util.regex.Pattern;
  * {@code <java.io.tmpdir>/fastbind-<user>}; it must be owned by the current user and closed to others,
  * which the broker checks before every cold start. Keep it short: socket paths fit in 107 bytes.
  *
+ * <p><b>Class-data sharing.</b> A Java main class daemon is started, by default, with a dynamic CDS
+ * archive of its classes kept in the runtime directory, so that every start after the first maps
+ * those classes instead of loading them: {@code -XX:+AutoCreateSharedArchive} on JDK 19 and later,
+ * {@code -XX:ArchiveClassesAtExit} then {@code -XX:SharedArchiveFile} on JDK 17 and 18. The archive is
+ * written when the daemon exits normally (a {@link Broker#stop}), is named
+ * {@code <service>.<key>.jsa} with a key derived from the JDK, class path and JVM options, and is never
+ * required: a missing, stale or damaged archive only means a start without it. Nothing is added when
+ * the class path holds a directory (the JVM cannot archive classes from one) or the daemon's
+ * {@linkplain Builder#javaOptions JVM options} already control sharing ({@code -Xshare:off},
+ * {@code -XX:SharedArchiveFile}, {@code -XX:AOTCache}…). Turn it off with
+ * {@link Builder#classDataSharing(boolean) classDataSharing(false)}.
+ *
  * <p><b>Patience.</b> The {@linkplain Builder#probeBudget(Duration) probe budget} (default 500 ms) bounds
  * the time from spawn to a connectable endpoint, and the time a running daemon gets to answer
  * {@code HELLO}. The {@linkplain Builder#crashLoopLimit(int, Duration) crash-loop limit} (default 3
- * spawns per 30 s) stops a daemon that dies at start from being spawned forever.
+ * spawns per 30 s) stops a daemon that dies at start from being spawned forever. The
+ * {@linkplain Builder#spawnLockPatience(Duration) spawn-lock patience} (default 30 s) bounds the wait
+ * for another launcher that is starting or stopping the daemon.
  *
  * <pre>{@code
  * ServiceDefinition cache = ServiceDefinition.builder("cache")
@@ -77,6 +91,7 @@ public final class ServiceDefinition {
   private final int crashLoopSpawns;
   private final Duration crashLoopPeriod;
   private final Duration spawnLockPatience;
+  private final boolean classDataSharing;
 
   private ServiceDefinition(Builder b) {
     this.name = b.name;
@@ -93,6 +108,7 @@ public final class ServiceDefinition {
     this.crashLoopSpawns = b.crashLoopSpawns;
     this.crashLoopPeriod = b.crashLoopPeriod;
     this.spawnLockPatience = b.spawnLockPatience;
+    this.classDataSharing = b.classDataSharing;
   }
 
   /**
@@ -195,6 +211,14 @@ public final class ServiceDefinition {
     return spawnLockPatience;
   }
 
+  /**
+   * Whether a {@linkplain #javaMainClass() Java main class} daemon is started with the broker's
+   * class-data sharing archive (default true; see the type's documentation). Ignored for a command.
+   */
+  public boolean classDataSharing() {
+    return classDataSharing;
+  }
+
   @Override
   public String toString() {
     return "ServiceDefinition[" + name + ", "
@@ -226,6 +250,7 @@ public final class ServiceDefinition {
     private int crashLoopSpawns = 3;
     private Duration crashLoopPeriod = Duration.ofSeconds(30);
     private Duration spawnLockPatience = DEFAULT_SPAWN_LOCK_PATIENCE;
+    private boolean classDataSharing = true;
 
     private Builder(String name) {
       this.name = name;
@@ -361,6 +386,25 @@ public final class ServiceDefinition {
         throw new IllegalArgumentException("spawn-lock patience " + patience + " is out of range: use 0 to 1 hour");
       }
       this.spawnLockPatience = patience;
+      return this;
+    }
+
+    /**
+     * Whether to start a {@linkplain #javaMain Java main class} daemon with a class-data sharing
+     * archive in the runtime directory (default true).
+     *
+     * <p>With it, the first start writes {@code <service>.<key>.jsa} when the daemon stops normally,
+     * and later starts map the daemon's classes from it: on the machine of the project's
+     * docs/performance.md that takes tens of milliseconds off every cold start, and a stop that writes
+     * the archive takes a few hundred milliseconds longer. A missing, stale or damaged archive never
+     * keeps a daemon from starting (it starts without, and a new archive is written). Turn it off when
+     * the runtime directory must hold nothing but sockets and lockfiles, when the daemon's stops must
+     * be as fast as possible, or to manage sharing yourself with {@link #javaOptions}; options such as
+     * {@code -Xshare:off}, {@code -XX:SharedArchiveFile} or {@code -XX:AOTCache} there turn it off by
+     * themselves. Has no effect on a {@linkplain #command command} daemon.
+     */
+    public Builder classDataSharing(boolean enabled) {
+      this.classDataSharing = enabled;
       return this;
     }
 

@@ -555,7 +555,7 @@ public abstract class BrokeredBackendVerification {
   /**
    * Rule 304: {@code Broker.stop} stops the daemon within the grace period (on {@code SHUTDOWN} or
    * {@code SIGTERM}, without needing {@code SIGKILL}) and leaves no process and no file but the
-   * broker's own log and lock files.
+   * broker's own log and lock files and its class-data sharing archive ({@code <service>.<key>.jsa}).
    *
    * <p>If this fails, check the files named in the message: remove what {@code serve} creates in an
    * {@code onShutdown} action, and end child processes there.
@@ -587,6 +587,7 @@ public abstract class BrokeredBackendVerification {
     Path runtime = def.runtimeDirectory().orElseThrow();
     Set<String> left = listNames(runtime).stream()
         .filter(n -> BROKER_BOOKKEEPING.stream().noneMatch(s -> n.equals(def.name() + s)))
+        .filter(n -> !(n.startsWith(def.name() + ".") && n.endsWith(".jsa")))
         .collect(Collectors.toCollection(TreeSet::new));
     if (!left.isEmpty()) {
       fail("stop left files behind in the runtime directory: " + left);

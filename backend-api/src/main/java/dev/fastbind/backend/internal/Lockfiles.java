@@ -22,9 +22,8 @@ import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.util.Arrays;
-import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -92,6 +91,10 @@ public final class Lockfiles {
   private static final String K_WRITTEN = "written-at";
 
   private static final char[] HEX = "0123456789ABCDEF".toCharArray();
+  /** The keys the record is made of, in a fixed order ({@code written-at} is read only to refuse it twice). */
+  private static final String[] KEYS = {K_SERVICE, K_PID, K_START, K_BOOT, K_ENDPOINT, K_CONTROL, K_VERSION, K_INSTANCE,
+      K_WRITTEN};
+  private static final Set<OpenOption> READ_NO_LINKS = Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
 
   private Lockfiles() {}
 
@@ -200,7 +203,7 @@ public final class Lockfiles {
     }
     checkType(file, attrs);
     byte[] bytes;
-    try (FileChannel ch = FileChannel.open(file, Set.<OpenOption>of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
+    try (FileChannel ch = FileChannel.open(file, READ_NO_LINKS)) {
       ByteBuffer buf = ByteBuffer.allocate((int) Math.min(Math.max(attrs.size(), 0) + 1, MAX_BYTES + 1L));
       while (true) {
         if (!buf.hasRemaining()) {
@@ -212,12 +215,13 @@ public final class Lockfiles {
           bigger.put(buf);
           buf = bigger;
         }
-        if (ch.read(buf) < 0) {
+        // Done at end of file, or once exactly the size lstat saw is in and a read stopped short of the
+        // one spare byte: a file that grew in between fills the spare byte and is read on.
+        if (ch.read(buf) < 0 || buf.position() == attrs.size() && buf.hasRemaining()) {
           break;
         }
       }
-      bytes = new byte[buf.position()];
-      buf.flip().get(bytes);
+      bytes = buf.position() == buf.capacity() ? buf.array() : Arrays.copyOf(buf.array(), buf.position());
     } catch (NoSuchFileException e) {
       return Optional.empty();
     } catch (LockfileException e) {
@@ -378,7 +382,7 @@ public final class Lockfiles {
     }
     String crcText = new String(bytes, lastLine + CRC_KEY_BYTES.length,
         bytes.length - 1 - lastLine - CRC_KEY_BYTES.length, StandardCharsets.ISO_8859_1);
-    if (!crcText.matches("[0-9a-f]{8}")) {
+    if (!isLowerHex(crcText, 8)) {
       throw corrupt(f, "has a malformed checksum '" + printable(crcText) + "'", stale);
     }
     CRC32 crc = new CRC32();
@@ -388,60 +392,134 @@ public final class Lockfiles {
           + String.format(Locale.ROOT, "%08x", crc.getValue()) + ")", stale);
     }
     String body;
-    try {
-      body = StandardCharsets.UTF_8.newDecoder()
-          .onMalformedInput(CodingErrorAction.REPORT)
-          .onUnmappableCharacter(CodingErrorAction.REPORT)
-          .decode(ByteBuffer.wrap(bytes, headerEnd + 1, lastLine - headerEnd - 1))
-          .toString();
-    } catch (CharacterCodingException e) {
-      throw corrupt(f, "is not valid UTF-8", stale);
+    int bodyFrom = headerEnd + 1;
+    int bodyLength = lastLine - headerEnd - 1;
+    if (isAscii(bytes, bodyFrom, lastLine)) {
+      // The common case: ASCII is valid UTF-8 and decodes byte for byte, without a decoder.
+      body = new String(bytes, bodyFrom, bodyLength, StandardCharsets.ISO_8859_1);
+    } else {
+      try {
+        body = StandardCharsets.UTF_8.newDecoder()
+            .onMalformedInput(CodingErrorAction.REPORT)
+            .onUnmappableCharacter(CodingErrorAction.REPORT)
+            .decode(ByteBuffer.wrap(bytes, bodyFrom, bodyLength))
+            .toString();
+      } catch (CharacterCodingException e) {
+        throw corrupt(f, "is not valid UTF-8", stale);
+      }
     }
-    Map<String, String> fields = new HashMap<>();
+    // Known keys go to fixed slots; unknown ones (ignored, but never twice) to a set made only when needed.
+    String[] values = new String[KEYS.length];
+    Set<String> others = null;
     int start = 0;
     while (start < body.length()) {
       int end = body.indexOf('\n', start);
-      String line = body.substring(start, end);
-      start = end + 1;
-      int eq = line.indexOf('=');
-      String key = eq < 0 ? line : line.substring(0, eq);
-      if (eq < 0 || !key.matches("[a-z][a-z0-9-]*")) {
-        throw corrupt(f, "has a malformed line '" + printable(line) + "'", stale);
+      int eq = body.indexOf('=', start);
+      if (eq < 0 || eq > end || !isKey(body, start, eq)) {
+        throw corrupt(f, "has a malformed line '" + printable(body.substring(start, end)) + "'", stale);
       }
-      String value = unescape(line.substring(eq + 1));
+      String value = unescape(body, eq + 1, end);
       if (value == null) {
-        throw corrupt(f, "has a badly escaped value for '" + key + "'", stale);
+        throw corrupt(f, "has a badly escaped value for '" + body.substring(start, eq) + "'", stale);
       }
-      if (fields.put(key, value) != null) {
-        throw corrupt(f, "has the field '" + key + "' twice", stale);
+      int slot = knownKey(body, start, eq);
+      boolean repeated;
+      if (slot >= 0) {
+        repeated = values[slot] != null;
+        values[slot] = value;
+      } else {
+        if (others == null) {
+          others = new HashSet<>();
+        }
+        repeated = !others.add(body.substring(start, eq));
       }
+      if (repeated) {
+        throw corrupt(f, "has the field '" + body.substring(start, eq) + "' twice", stale);
+      }
+      start = end + 1;
     }
     try {
       return new LockfileRecord(
-          required(fields, K_SERVICE, f, stale),
-          parsePid(required(fields, K_PID, f, stale), f, stale),
-          required(fields, K_START, f, stale),
-          required(fields, K_BOOT, f, stale),
-          parseEndpoint(required(fields, K_ENDPOINT, f, stale), K_ENDPOINT, f, stale),
-          parseEndpoint(required(fields, K_CONTROL, f, stale), K_CONTROL, f, stale),
-          required(fields, K_VERSION, f, stale),
-          required(fields, K_INSTANCE, f, stale));
+          required(values, 0, f, stale),
+          parsePid(required(values, 1, f, stale), f, stale),
+          required(values, 2, f, stale),
+          required(values, 3, f, stale),
+          parseEndpoint(required(values, 4, f, stale), K_ENDPOINT, f, stale),
+          parseEndpoint(required(values, 5, f, stale), K_CONTROL, f, stale),
+          required(values, 6, f, stale),
+          required(values, 7, f, stale));
     } catch (IllegalArgumentException e) {
       throw corrupt(f, "holds an invalid record (" + e.getMessage() + ")", stale);
     }
   }
 
-  private static int parseVersion(String text) {
-    if (text.isEmpty() || text.length() > 9 || !text.chars().allMatch(c -> c >= '0' && c <= '9')) {
-      return -1;
+  /** The slot of the known key {@code s[from, to)} in {@link #KEYS}, or -1. */
+  private static int knownKey(String s, int from, int to) {
+    int length = to - from;
+    for (int i = 0; i < KEYS.length; i++) {
+      if (KEYS[i].length() == length && s.startsWith(KEYS[i], from)) {
+        return i;
+      }
     }
-    return Integer.parseInt(text);
+    return -1;
   }
 
-  private static String required(Map<String, String> fields, String key, Path f, String stale) throws LockfileException {
-    String v = fields.get(key);
+  private static int parseVersion(String text) {
+    if (text.isEmpty() || text.length() > 9) {
+      return -1;
+    }
+    int v = 0;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c < '0' || c > '9') {
+        return -1;
+      }
+      v = v * 10 + (c - '0');
+    }
+    return v;
+  }
+
+  /** Whether {@code s} is exactly {@code length} lowercase hex digits ({@code [0-9a-f]{length}}). */
+  private static boolean isLowerHex(String s, int length) {
+    if (s.length() != length) {
+      return false;
+    }
+    for (int i = 0; i < length; i++) {
+      char c = s.charAt(i);
+      if (!(c >= '0' && c <= '9' || c >= 'a' && c <= 'f')) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Whether {@code s[from, to)} is a field name: {@code [a-z][a-z0-9-]*}. */
+  private static boolean isKey(String s, int from, int to) {
+    if (from >= to || s.charAt(from) < 'a' || s.charAt(from) > 'z') {
+      return false;
+    }
+    for (int i = from + 1; i < to; i++) {
+      char c = s.charAt(i);
+      if (!(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-')) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static boolean isAscii(byte[] b, int from, int to) {
+    for (int i = from; i < to; i++) {
+      if (b[i] < 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static String required(String[] values, int slot, Path f, String stale) throws LockfileException {
+    String v = values[slot];
     if (v == null) {
-      throw corrupt(f, "has no '" + key + "' field", stale);
+      throw corrupt(f, "has no '" + KEYS[slot] + "' field", stale);
     }
     return v;
   }
@@ -519,10 +597,10 @@ public final class Lockfiles {
     }
   }
 
-  /** The unescaped value, or null if {@code s} holds a raw control character or a bad escape. */
-  private static String unescape(String s) {
+  /** The unescaped value of {@code s[from, to)}, or null if it holds a raw control character or a bad escape. */
+  private static String unescape(String s, int from, int to) {
     StringBuilder b = null;
-    for (int i = 0; i < s.length(); i++) {
+    for (int i = from; i < to; i++) {
       char c = s.charAt(i);
       if (Character.isISOControl(c)) {
         return null;
@@ -534,15 +612,15 @@ public final class Lockfiles {
         continue;
       }
       if (b == null) {
-        b = new StringBuilder(s.length()).append(s, 0, i);
+        b = new StringBuilder(to - from).append(s, from, i);
       }
-      int digits = i + 1 < s.length() && s.charAt(i + 1) == 'u' ? 4 : 2;
-      int from = digits == 4 ? i + 2 : i + 1;
-      if (from + digits > s.length()) {
+      int digits = i + 1 < to && s.charAt(i + 1) == 'u' ? 4 : 2;
+      int at = digits == 4 ? i + 2 : i + 1;
+      if (at + digits > to) {
         return null;
       }
       int v = 0;
-      for (int k = from; k < from + digits; k++) {
+      for (int k = at; k < at + digits; k++) {
         int d = Character.digit(s.charAt(k), 16);
         if (d < 0) {
           return null;
@@ -550,9 +628,9 @@ public final class Lockfiles {
         v = (v << 4) | d;
       }
       b.append((char) v);
-      i = from + digits - 1;
+      i = at + digits - 1;
     }
-    return b == null ? s : b.toString();
+    return b == null ? s.substring(from, to) : b.toString();
   }
 
   private static String printable(String s) {

@@ -65,13 +65,14 @@ public final class RuntimeDirectory {
     }
     long owner = ((Integer) attrs.get("uid")).longValue();
     long me = ProcessIdentity.currentUid();
-    String mode = PosixFilePermissions.toString(permissions(fileMode));
     if (owner != me) {
       throw new UnsafeRuntimeDirectoryException(dir, "the runtime directory is owned by uid " + owner
-          + " (mode " + mode + "), not by this user (uid " + me + "): use another directory");
+          + " (mode " + PosixFilePermissions.toString(permissions(fileMode)) + "), not by this user (uid " + me
+          + "): use another directory");
     }
     if ((fileMode & 0077) != 0) {
-      throw new UnsafeRuntimeDirectoryException(dir, "the runtime directory has mode " + mode
+      throw new UnsafeRuntimeDirectoryException(dir, "the runtime directory has mode "
+          + PosixFilePermissions.toString(permissions(fileMode))
           + "; it must be owner-only: run 'chmod 700 " + dir + "' or use another directory");
     }
     return dir;

@@ -68,6 +68,44 @@ class ProcessIdentityTest {
   }
 
   @Test
+  void statReadsStateGroupAndStartTimeInOneReading() throws Exception {
+    assumeTrue(isLinux(), "procfs is Linux only");
+    long pid = ProcessIdentity.currentPid();
+    ProcessIdentity.Stat s = ProcessIdentity.stat(pid);
+    String line = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+    String[] f = line.substring(line.lastIndexOf(')') + 2).split(" ");
+    assertEquals(f[0].charAt(0), s.state());
+    assertEquals(Long.parseLong(f[2]), s.processGroup());
+    assertEquals(ProcessIdentity.startTime(pid).orElseThrow(), s.startTime());
+    assertFalse(s.stopped());
+    assertFalse(s.exited());
+    assertEquals(null, ProcessIdentity.stat(Integer.MAX_VALUE));
+  }
+
+  @Test
+  void parseStatRefusesLinesItCannotReadFully() {
+    String good = "42 (a) b) S 1 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 987654 1 2\n";
+    ProcessIdentity.Stat s = parse(good);
+    assertEquals('S', s.state());
+    assertEquals(42, s.processGroup());
+    assertEquals("ticks:987654", s.startTime());
+    assertEquals('Z', parse(good.replace(" S ", " Z ")).state());
+    assertTrue(parse(good.replace(" S ", " Z ")).exited());
+    assertTrue(parse(good.replace(" S ", " t ")).stopped());
+    assertEquals(null, parse("42 (a) S 1 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0\n"), "no start time");
+    assertEquals(null, parse(good.replace("987654", "98x654")), "start time not a number");
+    assertEquals(null, parse(good.replace(" S ", " SS ")), "state not one letter");
+    assertEquals(null, parse(good.replace(" 1 42 42 ", " 1 -42 42 ")), "group not a number");
+    assertEquals(null, parse("42 a S 1 42 42\n"), "no ')'");
+    assertEquals(null, parse(""), "empty");
+  }
+
+  private static ProcessIdentity.Stat parse(String line) {
+    byte[] b = line.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+    return ProcessIdentity.parseStat(b, b.length);
+  }
+
+  @Test
   void isSameProcessIsFalseForAStartTimeThatDoesNotMatch() {
     long pid = ProcessIdentity.currentPid();
     String real = ProcessIdentity.startTime(pid).orElseThrow();

@@ -1,14 +1,16 @@
 package dev.fastbind.broker.internal;
 
+import dev.fastbind.backend.internal.ProcessIdentity;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Reads a process's scheduling state and process group from {@code /proc/<pid>/stat} (Linux). Used
- * to notice a stopped daemon ({@code T}) cheaply on the hot path, and to know whether a daemon leads
- * its own process group before signalling the group.
+ * A process's scheduling state and process group from {@code /proc/<pid>/stat} (Linux), read with
+ * {@link ProcessIdentity#stat(long)}. Used off the hot path (which keeps the {@code Stat} it read for
+ * the start-time check) to notice a stopped daemon ({@code T}) and to know whether a daemon leads its
+ * own process group before signalling the group.
  *
  * @param state the state letter ({@code R}, {@code S}, {@code T}, {@code Z}…)
  * @param processGroup the process group id
@@ -17,25 +19,8 @@ public record ProcStat(char state, long processGroup) {
 
   /** The state of {@code pid}, or null when it cannot be read (no such process, no procfs). */
   public static ProcStat read(long pid) {
-    String s;
-    try {
-      s = new String(Files.readAllBytes(Path.of("/proc", Long.toString(pid), "stat")), StandardCharsets.ISO_8859_1);
-    } catch (IOException | RuntimeException e) {
-      return null;
-    }
-    int close = s.lastIndexOf(')');
-    if (close < 0) {
-      return null;
-    }
-    String[] f = s.substring(close + 1).trim().split(" ");
-    if (f.length < 3 || f[0].length() != 1) {
-      return null;
-    }
-    try {
-      return new ProcStat(f[0].charAt(0), Long.parseLong(f[2]));
-    } catch (NumberFormatException e) {
-      return null;
-    }
+    ProcessIdentity.Stat s = ProcessIdentity.stat(pid);
+    return s == null ? null : new ProcStat(s.state(), s.processGroup());
   }
 
   /**

@@ -15,6 +15,8 @@ import java.nio.file.Path;
  *   <li>{@code s.log}: the daemon's stdout and stderr, appended; rotated to {@code s.log.1} past 1 MiB
  *   <li>{@code s.spawns}: the crash-loop guard's recent spawn times, shared by all launchers
  *   <li>{@code s.notify}: the readiness socket, bound only while a spawn waits, then removed
+ *   <li>{@code s.<key>.jsa}: a Java daemon's class-data sharing archive ({@link SharedArchive}), written
+ *       when the daemon exits normally and kept across starts
  * </ul>
  *
  * Every name starts with the service name and a dot, and service names contain no dot, so two services

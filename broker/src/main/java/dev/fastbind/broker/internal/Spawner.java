@@ -45,8 +45,11 @@ public final class Spawner {
     return setsid() != null;
   }
 
-  /** The full command line for {@code def}, {@code setsid} included. */
-  public static List<String> commandLine(ServiceDefinition def) {
+  /**
+   * The full command line for {@code def}, {@code setsid} included; {@code sharing} are the
+   * class-data sharing options for a Java main class, put before the definition's own JVM options.
+   */
+  public static List<String> commandLine(ServiceDefinition def, SharedArchive.Plan sharing) {
     List<String> cmd = new ArrayList<>();
     String setsid = setsid();
     if (setsid != null) {
@@ -54,6 +57,7 @@ public final class Spawner {
     }
     if (def.javaMainClass().isPresent()) {
       cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+      cmd.addAll(sharing.options());
       cmd.addAll(def.javaOptions());
       cmd.add("-cp");
       cmd.add(absoluteClassPath(System.getProperty("java.class.path", "")));
@@ -66,8 +70,9 @@ public final class Spawner {
   }
 
   /** Starts the daemon of {@code def}; its output is appended to {@code paths.log()}. */
-  public static Process spawn(ServiceDefinition def, ServicePaths paths, Path notifySocket) throws IOException {
-    ProcessBuilder pb = new ProcessBuilder(commandLine(def));
+  public static Process spawn(ServiceDefinition def, ServicePaths paths, Path notifySocket, SharedArchive.Plan sharing)
+      throws IOException {
+    ProcessBuilder pb = new ProcessBuilder(commandLine(def, sharing));
     pb.directory(paths.directory().toFile());
     Map<String, String> env = pb.environment();
     env.keySet().removeIf(k -> k.startsWith("FASTBIND_"));
