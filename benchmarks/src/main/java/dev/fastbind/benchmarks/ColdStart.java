@@ -64,9 +64,14 @@ public final class ColdStart {
    * class-data sharing archive for the daemon on or off.
    */
   static ServiceDefinition definition(Path dir, boolean sharing) {
+    return definition(dir, sharing, JVM_FLAGS);
+  }
+
+  /** {@link #definition(Path, boolean)} with these JVM options for the daemon instead of the harness's own. */
+  static ServiceDefinition definition(Path dir, boolean sharing, List<String> options) {
     return ServiceDefinition.builder(SERVICE)
         .javaMain(BenchDaemon.class.getName(), "--lifetime=120")
-        .javaOptions(JVM_FLAGS.toArray(String[]::new))
+        .javaOptions(options.toArray(String[]::new))
         .classDataSharing(sharing)
         .runtimeDirectory(dir)
         // the harness spawns and stops on purpose, dozens of times a minute: not a crash loop
@@ -80,11 +85,14 @@ public final class ColdStart {
   public static void main(String[] args) throws Exception {
     int runs = 20;
     int race = 8;
+    boolean aot = false;
     for (String a : args) {
       if (a.startsWith("--runs=")) {
         runs = Integer.parseInt(a.substring("--runs=".length()));
       } else if (a.startsWith("--race=")) {
         race = Integer.parseInt(a.substring("--race=".length()));
+      } else if (a.equals("--aot")) {
+        aot = true;
       } else {
         throw new IllegalArgumentException("unknown argument " + a);
       }
@@ -92,7 +100,7 @@ public final class ColdStart {
     Path dir = SocketDirectory.create("fb-cold");
     ColdStart harness = new ColdStart(dir);
     try {
-      harness.run(runs, race);
+      harness.run(runs, race, aot);
     } finally {
       harness.stopQuietly();
       SocketDirectory.deleteTree(dir);
@@ -100,7 +108,7 @@ public final class ColdStart {
     harness.out.forEach((k, v) -> System.out.println(k + "=" + v));
   }
 
-  private void run(int runs, int race) throws Exception {
+  private void run(int runs, int race, boolean aot) throws Exception {
     out.put("jdk", System.getProperty("java.version"));
     out.put("fs", SocketDirectory.fileSystemType(dir));
     out.put("runs", Integer.toString(runs));
@@ -110,7 +118,48 @@ public final class ColdStart {
     // and for hello (what a CLI's start script can add), measured beside a plain hello as well.
     prime();
     series("cds_", true, ownArchive("launcher", false), ownArchive("hello", false), runs);
+    if (aot && Runtime.version().feature() >= 25) {
+      aotSeries(runs);
+    }
     race(race);
+  }
+
+  /**
+   * JDK 25's AOT cache for the daemon, which the broker does not manage (its options turn the broker's
+   * archive off): one training spawn and stop with {@code -XX:AOTCacheOutput} (the JVM assembles the
+   * cache as it exits), then cold spawns with {@code -XX:AOTCache}, beside plain hello starts.
+   */
+  private void aotSeries(int runs) throws Exception {
+    Path cache = dir.resolve("daemon.aot");
+    // -Xshare:auto may not be combined with -XX:AOTCacheOutput; it is the default anyway
+    List<String> flags = new ArrayList<>(JVM_FLAGS);
+    flags.remove("-Xshare:auto");
+    List<String> trainingFlags = new ArrayList<>(flags);
+    trainingFlags.add("-XX:AOTCacheOutput=" + cache);
+    ServiceDefinition training = definition(dir, true, trainingFlags);
+    broker.ensureRunning(training);
+    long stopStart = System.nanoTime();
+    broker.stop(training);
+    out.put("aot_training_stop_ms", String.format("%.1f", (System.nanoTime() - stopStart) / 1e6));
+    if (!Files.isRegularFile(cache)) {
+      System.err.println("no AOT cache was written at " + cache + "; AOT series skipped");
+      return;
+    }
+    flags.add("-XX:AOTCache=" + cache);
+    ServiceDefinition def = definition(dir, true, flags);
+    long[] cold = new long[runs];
+    long[] hello = new long[runs];
+    for (int i = 0; i < runs; i++) {
+      hello[i] = processNanos(javaCommand(JVM_FLAGS, Hello.class.getName()));
+      long start = System.nanoTime();
+      broker.ensureRunning(def);
+      cold[i] = System.nanoTime() - start;
+      broker.stop(def);
+    }
+    put("aot_cold", cold);
+    put("aot_hello", hello);
+    System.err.printf("cold start aot: p50 %.1f ms, hello p50 %.1f ms%n", Percentiles.of(cold).at(50) / 1e6,
+        Percentiles.of(hello).at(50) / 1e6);
   }
 
   /**

@@ -202,6 +202,9 @@ public final class Suite {
     cmd.add(ColdStart.class.getName());
     cmd.add(full ? "--runs=25" : "--runs=8");
     cmd.add(full ? "--race=16" : "--race=4");
+    if (full) {
+      cmd.add("--aot"); // JDK 25+ only; the harness skips it elsewhere
+    }
     String output = runChild(cmd, "coldstart");
     for (String line : output.split("\n")) {
       int eq = line.indexOf('=');
@@ -273,6 +276,10 @@ public final class Suite {
     t.ratio("cold spawn to ready p50, default (daemon CDS) (ms)", coldOf("cds_cold_p50_ms"), coldOf("cds_hello_own_p50_ms"), "hello+CDS p50", 0);
     t.ratio("cold spawn to ready p50, no CDS (ms)", coldOf("cold_p50_ms"), coldOf("hello_p50_ms"), "hello JVM p50", 0);
     t.ratio("cold spawn to ready p90, no CDS (ms)", coldOf("cold_p90_ms"), coldOf("hello_p90_ms"), "hello JVM p90", 0);
+    if (cold.containsKey("aot_cold_p50_ms")) {
+      t.ratio("cold spawn to ready p50, daemon AOT cache, opt-in (ms)", coldOf("aot_cold_p50_ms"), coldOf("aot_hello_p50_ms"), "hello JVM p50", 0);
+      t.ratio("stop that assembles the AOT cache (ms)", coldOf("aot_training_stop_ms"), OptionalDouble.empty(), "", 0);
+    }
     // The launcher's own JVM flags are its author's: plain, and with an archive of its own.
     t.ratio("launcher process, daemon up, p50 (ms)", coldOf("launcher_p50_ms"), coldOf("launcher_hello_p50_ms"), "hello JVM p50", 1.15);
     t.ratio("launcher process, own CDS, p50 (ms)", coldOf("cds_launcher_p50_ms"), coldOf("cds_launcher_hello_p50_ms"), "hello JVM p50", 0);
