@@ -23,7 +23,8 @@ import java.util.Optional;
  *
  * <p>Everything here is cheap enough for the broker's hot path, which calls {@link #stat(long)} on
  * every launcher invocation: one small procfs read, no process spawned. Only values that cannot
- * change while this JVM runs (boot id, uid, whether procfs exists) are cached; start times never are.
+ * change while this JVM runs (its own pid, boot id, uid, whether procfs exists) are cached; start
+ * times never are.
  */
 public final class ProcessIdentity {
 
