@@ -3,7 +3,6 @@ package dev.fastbind.backend;
 import dev.fastbind.backend.internal.Bootstrap;
 import java.util.List;
 import java.util.Objects;
-import java.util.regex.Pattern;
 
 /**
  * The daemon-side bootstrap: the one call a daemon's {@code main} makes.
@@ -74,7 +73,6 @@ public final class Daemon {
   /** Exit status when the runtime directory or lockfile cannot be created safely (EX_CANTCREAT). */
   public static final int EXIT_CANNOT_CREATE = 73;
 
-  private static final Pattern SERVICE_NAME = Pattern.compile("[a-z][a-z0-9-]{0,31}");
 
   private Daemon() {}
 
@@ -90,7 +88,16 @@ public final class Daemon {
 
   /** Whether {@code name} is a valid service name: {@code [a-z][a-z0-9-]{0,31}}. */
   public static boolean isValidServiceName(String name) {
-    return name != null && SERVICE_NAME.matcher(name).matches();
+    if (name == null || name.isEmpty() || name.length() > 32 || name.charAt(0) < 'a' || name.charAt(0) > 'z') {
+      return false;
+    }
+    for (int i = 1; i < name.length(); i++) {
+      char c = name.charAt(i);
+      if (!(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-')) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Configures and runs a daemon. Not thread-safe; use from {@code main}. */

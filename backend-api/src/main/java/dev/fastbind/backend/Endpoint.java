@@ -118,34 +118,33 @@ public final class Endpoint {
   }
 
   private static Endpoint unixPath(String raw, Path given) throws BindException.InvalidEndpoint {
-    String input = UNIX_PREFIX + raw;
     if (raw.isEmpty()) {
-      throw new BindException.InvalidEndpoint(input, "a socket path must not be empty");
+      throw new BindException.InvalidEndpoint(UNIX_PREFIX + raw, "a socket path must not be empty");
     }
     if (raw.indexOf('\0') >= 0) {
-      throw new BindException.InvalidEndpoint(input, "a socket path must not contain a NUL byte");
+      throw new BindException.InvalidEndpoint(UNIX_PREFIX + raw, "a socket path must not contain a NUL byte");
     }
     Path path;
     try {
       path = given != null ? given : Path.of(raw);
     } catch (InvalidPathException e) {
-      throw new BindException.InvalidEndpoint(input, "not a valid path: " + e.getReason());
+      throw new BindException.InvalidEndpoint(UNIX_PREFIX + raw, "not a valid path: " + e.getReason());
     }
     if (!path.isAbsolute()) {
-      throw new BindException.InvalidEndpoint(input,
+      throw new BindException.InvalidEndpoint(UNIX_PREFIX + raw,
           "a socket path must be absolute (a relative one would depend on the working directory)");
     }
     if (!path.equals(path.normalize())) {
-      throw new BindException.InvalidEndpoint(input, "a socket path must be normalized (no '.' or '..' segments)");
+      throw new BindException.InvalidEndpoint(UNIX_PREFIX + raw, "a socket path must be normalized (no '.' or '..' segments)");
     }
     if (path.getFileName() == null) {
-      throw new BindException.InvalidEndpoint(input, "a socket path must name a file, not the root directory");
+      throw new BindException.InvalidEndpoint(UNIX_PREFIX + raw, "a socket path must name a file, not the root directory");
     }
     String text = path.toString();
     int bytes = encodedLength(text);
     int max = Platform.MAX_PATH_BYTES;
     if (bytes > max) {
-      throw new BindException.InvalidEndpoint(input, "the socket path is " + bytes + " bytes long; "
+      throw new BindException.InvalidEndpoint(UNIX_PREFIX + raw, "the socket path is " + bytes + " bytes long; "
           + System.getProperty("os.name") + " allows at most " + max
           + " (sun_path); use a shorter runtime directory or service name");
     }

@@ -29,18 +29,30 @@ public final class BenchDaemon implements BrokeredBackend {
         lifetimeSeconds = Long.parseLong(a.substring("--lifetime=".length()));
       }
     }
-    long lifetimeMillis = lifetimeSeconds * 1000;
-    Thread watchdog = new Thread(() -> {
+    Thread watchdog = new Lifetime(lifetimeSeconds * 1000);
+    watchdog.setDaemon(true);
+    watchdog.start();
+    Daemon.builder(System.getenv("FASTBIND_SERVICE"), new BenchDaemon()).version("1.0").run(args);
+  }
+
+  /** Halts the JVM when the lifetime runs out. A class, not a lambda: the first lambda in a JVM costs its start-up. */
+  private static final class Lifetime extends Thread {
+    private final long millis;
+
+    Lifetime(long millis) {
+      super("bench-daemon-lifetime");
+      this.millis = millis;
+    }
+
+    @Override
+    public void run() {
       try {
-        Thread.sleep(lifetimeMillis);
+        Thread.sleep(millis);
       } catch (InterruptedException e) {
         return;
       }
       Runtime.getRuntime().halt(99);
-    }, "bench-daemon-lifetime");
-    watchdog.setDaemon(true);
-    watchdog.start();
-    Daemon.builder(System.getenv("FASTBIND_SERVICE"), new BenchDaemon()).version("1.0").run(args);
+    }
   }
 
   @Override

@@ -30,11 +30,12 @@ import java.util.concurrent.TimeUnit;
  *   <li><b>race</b>: N launcher processes started at once on a stopped service; the wall time until
  *       all have exited and how many distinct daemons they report (one is right).
  * </ol>
- * The cold and launcher measurements run twice: with no class-data sharing beyond the JDK's default
- * archive anywhere ({@link ServiceDefinition.Builder#classDataSharing} off), then with the broker's
- * default archive for the daemon and a dynamic archive of their own for the launcher and hello JVMs
- * ({@code -XX:+AutoCreateSharedArchive} on JDK 19+, {@code -XX:ArchiveClassesAtExit} then
- * {@code -XX:SharedArchiveFile} on 17), measured beside both a plain hello and a hello with its archive.
+ * The cold and launcher measurements each come in two variants, measured in the same rounds in
+ * alternating order: with no class-data sharing beyond the JDK's default archive
+ * ({@link ServiceDefinition.Builder#classDataSharing} off for the daemon, no flags for the launcher)
+ * and with an archive (the broker's default for the daemon; one of its own for the launcher:
+ * {@code -XX:+AutoCreateSharedArchive} on JDK 19+, {@code -XX:ArchiveClassesAtExit} then
+ * {@code -XX:SharedArchiveFile} on 17), beside both a plain hello and a hello with its own archive.
  *
  * <p>Run it with the thin SDK class path (not the shaded JMH jar): the broker starts the daemon with
  * this JVM's {@code java.class.path}. Arguments: {@code --runs=N} (default 20), {@code --race=N}
@@ -64,9 +65,14 @@ public final class ColdStart {
    * class-data sharing archive for the daemon on or off.
    */
   static ServiceDefinition definition(Path dir, boolean sharing) {
+    return definition(dir, sharing, JVM_FLAGS);
+  }
+
+  /** {@link #definition(Path, boolean)} with these JVM options for the daemon instead of the harness's own. */
+  static ServiceDefinition definition(Path dir, boolean sharing, List<String> options) {
     return ServiceDefinition.builder(SERVICE)
         .javaMain(BenchDaemon.class.getName(), "--lifetime=120")
-        .javaOptions(JVM_FLAGS.toArray(String[]::new))
+        .javaOptions(options.toArray(String[]::new))
         .classDataSharing(sharing)
         .runtimeDirectory(dir)
         // the harness spawns and stops on purpose, dozens of times a minute: not a crash loop
@@ -80,11 +86,14 @@ public final class ColdStart {
   public static void main(String[] args) throws Exception {
     int runs = 20;
     int race = 8;
+    boolean aot = false;
     for (String a : args) {
       if (a.startsWith("--runs=")) {
         runs = Integer.parseInt(a.substring("--runs=".length()));
       } else if (a.startsWith("--race=")) {
         race = Integer.parseInt(a.substring("--race=".length()));
+      } else if (a.equals("--aot")) {
+        aot = true;
       } else {
         throw new IllegalArgumentException("unknown argument " + a);
       }
@@ -92,7 +101,7 @@ public final class ColdStart {
     Path dir = SocketDirectory.create("fb-cold");
     ColdStart harness = new ColdStart(dir);
     try {
-      harness.run(runs, race);
+      harness.run(runs, race, aot);
     } finally {
       harness.stopQuietly();
       SocketDirectory.deleteTree(dir);
@@ -100,17 +109,55 @@ public final class ColdStart {
     harness.out.forEach((k, v) -> System.out.println(k + "=" + v));
   }
 
-  private void run(int runs, int race) throws Exception {
+  private void run(int runs, int race, boolean aot) throws Exception {
     out.put("jdk", System.getProperty("java.version"));
     out.put("fs", SocketDirectory.fileSystemType(dir));
     out.put("runs", Integer.toString(runs));
-    // No class-data sharing beyond the JDK's default archive, for the daemon, the launcher or hello.
-    series("", false, JVM_FLAGS, null, runs);
-    // The broker's default: its archive for the daemon; and an archive of their own for the launcher
-    // and for hello (what a CLI's start script can add), measured beside a plain hello as well.
     prime();
-    series("cds_", true, ownArchive("launcher", false), ownArchive("hello", false), runs);
+    coldSpawns(runs);
+    launchers(runs);
+    if (aot && Runtime.version().feature() >= 25) {
+      aotSeries(runs);
+    }
     race(race);
+  }
+
+  /**
+   * JDK 25's AOT cache for the daemon, which the broker does not manage (its options turn the broker's
+   * archive off): one training spawn and stop with {@code -XX:AOTCacheOutput} (the JVM assembles the
+   * cache as it exits), then cold spawns with {@code -XX:AOTCache}, beside plain hello starts.
+   */
+  private void aotSeries(int runs) throws Exception {
+    Path cache = dir.resolve("daemon.aot");
+    // -Xshare:auto may not be combined with -XX:AOTCacheOutput; it is the default anyway
+    List<String> flags = new ArrayList<>(JVM_FLAGS);
+    flags.remove("-Xshare:auto");
+    List<String> trainingFlags = new ArrayList<>(flags);
+    trainingFlags.add("-XX:AOTCacheOutput=" + cache);
+    ServiceDefinition training = definition(dir, true, trainingFlags);
+    broker.ensureRunning(training);
+    long stopStart = System.nanoTime();
+    broker.stop(training);
+    out.put("aot_training_stop_ms", String.format("%.1f", (System.nanoTime() - stopStart) / 1e6));
+    if (!Files.isRegularFile(cache)) {
+      System.err.println("no AOT cache was written at " + cache + "; AOT series skipped");
+      return;
+    }
+    flags.add("-XX:AOTCache=" + cache);
+    ServiceDefinition def = definition(dir, true, flags);
+    long[] cold = new long[runs];
+    long[] hello = new long[runs];
+    for (int i = 0; i < runs; i++) {
+      hello[i] = processNanos(javaCommand(JVM_FLAGS, Hello.class.getName()));
+      long start = System.nanoTime();
+      broker.ensureRunning(def);
+      cold[i] = System.nanoTime() - start;
+      broker.stop(def);
+    }
+    put("aot_cold", cold);
+    put("aot_hello", hello);
+    System.err.printf("cold start aot: p50 %.1f ms, hello p50 %.1f ms%n", Percentiles.of(cold).at(50) / 1e6,
+        Percentiles.of(hello).at(50) / 1e6);
   }
 
   /**
@@ -142,57 +189,71 @@ public final class ColdStart {
   }
 
   /**
-   * Cold spawns beside hello starts, then launchers with the daemon up beside hello starts. Every run
-   * measures a plain hello; with {@code ownHello}, also a hello with its own archive.
+   * Cold spawns without class-data sharing beyond the JDK's default archive and with the broker's
+   * archive (its default), beside a plain hello and a hello with an archive of its own. All four
+   * run in every round, in alternating order, so that a change of load on a shared machine hits them
+   * alike.
    */
-  private void series(String prefix, boolean sharing, List<String> launcherFlags, List<String> ownHello, int runs)
-      throws Exception {
-    ServiceDefinition def = definition(dir, sharing);
-    broker.ensureRunning(def); // unmeasured: loads the broker's cold path in this JVM
-    broker.stop(def);
-    long[] cold = new long[runs];
+  private void coldSpawns(int runs) throws Exception {
+    ServiceDefinition[] defs = {definition(dir, false), definition(dir, true)};
+    for (ServiceDefinition def : defs) {
+      broker.ensureRunning(def); // unmeasured: loads the broker's cold path in this JVM
+      broker.stop(def);
+    }
+    long[][] cold = new long[2][runs];
+    long[] hello = new long[runs];
+    long[] helloOwn = new long[runs];
+    List<String> ownHello = ownArchive("hello", false);
+    for (int i = 0; i < runs; i++) {
+      hello[i] = processNanos(javaCommand(JVM_FLAGS, Hello.class.getName()));
+      helloOwn[i] = processNanos(javaCommand(ownHello, Hello.class.getName()));
+      for (int j = 0; j < 2; j++) {
+        int k = (i + j) % 2;
+        long start = System.nanoTime();
+        DaemonInfo info = broker.ensureRunning(defs[k]);
+        cold[k][i] = System.nanoTime() - start;
+        if (!info.spawned()) {
+          throw new IllegalStateException("run " + i + " found a running daemon instead of spawning: " + info);
+        }
+        broker.stop(defs[k]);
+      }
+    }
+    put("cold", cold[0]);
+    put("cds_cold", cold[1]);
+    put("hello", hello);
+    put("hello_own", helloOwn);
+    System.err.printf("cold start: p50 %.1f ms without CDS, %.1f ms with; hello p50 %.1f ms%n",
+        Percentiles.of(cold[0]).at(50) / 1e6, Percentiles.of(cold[1]).at(50) / 1e6, Percentiles.of(hello).at(50) / 1e6);
+  }
+
+  /**
+   * Launchers with the daemon up, plain and with an archive of their own, beside a plain hello and a
+   * hello with its own archive, in alternating order.
+   */
+  private void launchers(int runs) throws Exception {
+    ServiceDefinition def = definition(dir, true);
+    broker.ensureRunning(def);
+    List<List<String>> flags = List.of(JVM_FLAGS, ownArchive("launcher", false));
+    List<String> ownHello = ownArchive("hello", false);
+    long[][] launcher = new long[2][runs];
     long[] hello = new long[runs];
     long[] helloOwn = new long[runs];
     for (int i = 0; i < runs; i++) {
       hello[i] = processNanos(javaCommand(JVM_FLAGS, Hello.class.getName()));
-      if (ownHello != null) {
-        helloOwn[i] = processNanos(javaCommand(ownHello, Hello.class.getName()));
+      helloOwn[i] = processNanos(javaCommand(ownHello, Hello.class.getName()));
+      for (int j = 0; j < 2; j++) {
+        int k = (i + j) % 2;
+        launcher[k][i] = processNanos(launcherCommand(flags.get(k), true));
       }
-      long start = System.nanoTime();
-      DaemonInfo info = broker.ensureRunning(def);
-      cold[i] = System.nanoTime() - start;
-      if (!info.spawned()) {
-        throw new IllegalStateException("run " + i + " found a running daemon instead of spawning: " + info);
-      }
-      broker.stop(def);
-    }
-    put(prefix + "cold", cold);
-    put(prefix + "hello", hello);
-    if (ownHello != null) {
-      put(prefix + "hello_own", helloOwn);
-    }
-    System.err.printf("cold start %s: p50 %.1f ms, hello p50 %.1f ms%n", prefix.isEmpty() ? "plain" : prefix,
-        Percentiles.of(cold).at(50) / 1e6, Percentiles.of(hello).at(50) / 1e6);
-
-    broker.ensureRunning(def);
-    long[] launcher = new long[runs];
-    long[] hello2 = new long[runs];
-    long[] hello2Own = new long[runs];
-    for (int i = 0; i < runs; i++) {
-      hello2[i] = processNanos(javaCommand(JVM_FLAGS, Hello.class.getName()));
-      if (ownHello != null) {
-        hello2Own[i] = processNanos(javaCommand(ownHello, Hello.class.getName()));
-      }
-      launcher[i] = processNanos(launcherCommand(launcherFlags, sharing));
     }
     broker.stop(def);
-    put(prefix + "launcher", launcher);
-    put(prefix + "launcher_hello", hello2);
-    if (ownHello != null) {
-      put(prefix + "launcher_hello_own", hello2Own);
-    }
-    System.err.printf("launcher %s: p50 %.1f ms, hello p50 %.1f ms%n", prefix.isEmpty() ? "plain" : prefix,
-        Percentiles.of(launcher).at(50) / 1e6, Percentiles.of(hello2).at(50) / 1e6);
+    put("launcher", launcher[0]);
+    put("cds_launcher", launcher[1]);
+    put("launcher_hello", hello);
+    put("launcher_hello_own", helloOwn);
+    System.err.printf("launcher: p50 %.1f ms plain, %.1f ms with its own archive; hello p50 %.1f ms%n",
+        Percentiles.of(launcher[0]).at(50) / 1e6, Percentiles.of(launcher[1]).at(50) / 1e6,
+        Percentiles.of(hello).at(50) / 1e6);
   }
 
   private void race(int n) throws Exception {

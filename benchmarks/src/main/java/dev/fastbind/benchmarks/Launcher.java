@@ -21,6 +21,10 @@ public final class Launcher {
   public static void main(String[] args) throws IOException {
     Path dir = Path.of(args[0]);
     DaemonInfo info = Broker.create().ensureRunning(ColdStart.definition(dir, args[1].equals("on")));
-    System.out.println((info.spawned() ? "spawned " : "reused ") + info.pid());
+    // Two prints, not `+`: javac compiles string concatenation to invokedynamic, whose first use in a
+    // fresh JVM costs 10-20 ms on JDK 17 (docs/performance.md); a CLI that cares prints like this or
+    // compiles with -XDstringConcat=inline.
+    System.out.print(info.spawned() ? "spawned " : "reused ");
+    System.out.println(info.pid());
   }
 }

@@ -41,9 +41,13 @@ import java.util.concurrent.TimeoutException;
  *
  * <p><b>{@link #ensureRunning}</b> first takes the hot path, without any lock: read the lockfile,
  * check that its pid is alive with the recorded start time and boot id, and that the endpoint accepts
- * a connection. That costs a few file reads and one connect, touches only JDK classes and the
- * lockfile codec, and is what every launcher invocation pays. Otherwise it takes the cold path: an
- * exclusive per-service file lock (so fifty launchers started at once spawn one daemon), a second
+ * a connection. That is what every launcher invocation pays, so it is kept to twelve system calls
+ * and no exception, regular expression or lambda: one {@code lstat} of the runtime directory, one of
+ * the lockfile and one read of it, one read of {@code /proc/<pid>/stat} (through a handle this broker
+ * keeps open on the daemon it last found, which stays bound to that process, so pid reuse cannot fool
+ * it; it answers "same process?" and "stopped?" at once), and one non-blocking connect (a socket, two
+ * {@code fcntl}s, the connect, the JDK's {@code getsockname}, a close). Otherwise it takes the cold
+ * path: an exclusive per-service file lock (so fifty launchers started at once spawn one daemon), a second
  * look, cleanup of stale state (the reason is reported as a {@link SpawnReason}), the crash-loop
  * guard, then a detached spawn and a wait for the daemon's {@code READY} on a notify socket, confirmed
  * by a connect, all within the definition's probe budget. A daemon that exits first or stays silent

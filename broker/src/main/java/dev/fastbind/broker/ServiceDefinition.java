@@ -9,7 +9,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.regex.Pattern;
 
 /**
  * Everything the broker needs to know about one service: its name, how to start its daemon, where its
@@ -62,7 +61,6 @@ public final class ServiceDefinition {
   /** The rule a service name follows, as a regular expression. */
   public static final String NAME_RULE = "[a-z][a-z0-9-]{0,31}";
 
-  private static final Pattern NAME = Pattern.compile(NAME_RULE);
 
   /** The default probe budget: how long a spawned daemon has to become connectable. */
   public static final Duration DEFAULT_PROBE_BUDGET = Duration.ofMillis(500);
@@ -127,12 +125,26 @@ public final class ServiceDefinition {
    */
   public static String checkName(String name) {
     Objects.requireNonNull(name, "name");
-    if (!NAME.matcher(name).matches()) {
+    if (!isValidName(name)) {
       throw new IllegalArgumentException("invalid service name '" + printable(name)
           + "': use 1 to 32 lowercase letters, digits and dashes, starting with a letter ("
           + NAME_RULE + "); the name becomes a file name in the runtime directory");
     }
     return name;
+  }
+
+  /** {@value #NAME_RULE}, checked by hand: a launcher builds a definition on every run, and a regex costs its start-up. */
+  private static boolean isValidName(String name) {
+    if (name.isEmpty() || name.length() > 32 || name.charAt(0) < 'a' || name.charAt(0) > 'z') {
+      return false;
+    }
+    for (int i = 1; i < name.length(); i++) {
+      char c = name.charAt(i);
+      if (!(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-')) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** The service name; also the stem of every file the broker keeps for it. */

@@ -51,9 +51,9 @@ public final class Bootstrap {
       Map<String, String> env) {
     PrintStream err = System.err;
     String prefix = "fastbind: " + service + ": ";
-    long pid = ProcessHandle.current().pid();
-    Optional<Path> notify = Optional.ofNullable(env.get(Readiness.NOTIFY_SOCKET_ENV))
-        .filter(s -> !s.isEmpty()).map(Path::of);
+    long pid = ProcessIdentity.currentPid();
+    String notifyText = env.get(Readiness.NOTIFY_SOCKET_ENV);
+    Optional<Path> notify = notifyText == null || notifyText.isEmpty() ? Optional.empty() : Optional.of(Path.of(notifyText));
 
     Settings settings;
     try {
@@ -208,11 +208,33 @@ public final class Bootstrap {
   }
 
   private static Optional<IpcListener> fd0() throws IOException {
+    if (!mayBeSocket(Path.of("/proc/self/fd/0"))) {
+      return Optional.empty();
+    }
     Channel inherited = System.inheritedChannel();
     if (inherited instanceof ServerSocketChannel server) {
       return Optional.of(Listeners.adoptJdk(server));
     }
     return Optional.empty();
+  }
+
+  /**
+   * False only when procfs shows that {@code fd} (a {@code /proc/self/fd} entry) is not a socket: then
+   * {@link System#inheritedChannel()} would return null, and asking it would set up the JDK's
+   * inherited-channel and inet-address machinery for nothing on a daemon's way to readiness.
+   */
+  static boolean mayBeSocket(Path fd) {
+    if (!Files.isDirectory(fd.getParent())) {
+      return true; // no procfs: let the JDK look
+    }
+    try {
+      int mode = (Integer) Files.getAttribute(fd, "unix:mode");
+      return (mode & 0170000) == 0140000;
+    } catch (java.nio.file.NoSuchFileException closed) {
+      return false; // no descriptor 0 at all
+    } catch (IOException | RuntimeException e) {
+      return true;
+    }
   }
 
   private static String value(String arg) {

@@ -1,6 +1,10 @@
 package dev.fastbind.backend.internal;
 
 import dev.fastbind.backend.Endpoint;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
 import java.util.Objects;
 import java.util.UUID;
 
@@ -45,8 +49,32 @@ public record LockfileRecord(
     }
   }
 
-  /** A fresh random instance id: 122 random bits from {@link UUID#randomUUID()}, as 32 hex digits. */
+  /**
+   * A fresh random instance id as 32 hex digits: 128 bits read from {@code /dev/urandom} where it
+   * exists (the source the JDK's {@code NativePRNG} reads, without initialising the JDK's security
+   * providers and a SHA-1 mixer on a daemon's way to readiness), else 122 random bits from
+   * {@link UUID#randomUUID()}.
+   */
   public static String newInstanceId() {
-    return UUID.randomUUID().toString().replace("-", "");
+    byte[] bits = new byte[16];
+    try (FileChannel urandom = FileChannel.open(URANDOM)) {
+      ByteBuffer buf = ByteBuffer.wrap(bits);
+      while (buf.hasRemaining()) {
+        if (urandom.read(buf) < 0) {
+          throw new IOException("end of " + URANDOM);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      return UUID.randomUUID().toString().replace("-", "");
+    }
+    char[] hex = new char[32];
+    for (int i = 0; i < 16; i++) {
+      hex[2 * i] = HEX[(bits[i] >> 4) & 0xf];
+      hex[2 * i + 1] = HEX[bits[i] & 0xf];
+    }
+    return new String(hex);
   }
+
+  private static final Path URANDOM = Path.of("/dev/urandom");
+  private static final char[] HEX = "0123456789abcdef".toCharArray();
 }

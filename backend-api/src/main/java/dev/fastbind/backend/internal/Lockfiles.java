@@ -20,10 +20,8 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Instant;
 import java.util.Arrays;
 import java.util.HashSet;
-import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -315,11 +313,11 @@ public final class Lockfiles {
     field(b, K_CONTROL, r.controlEndpoint().toString());
     field(b, K_VERSION, r.daemonVersion());
     field(b, K_INSTANCE, r.instanceId());
-    field(b, K_WRITTEN, Instant.now().toString());
+    field(b, K_WRITTEN, utcSeconds(System.currentTimeMillis()));
     byte[] body = b.toString().getBytes(StandardCharsets.UTF_8);
     CRC32 crc = new CRC32();
     crc.update(body);
-    byte[] tail = String.format(Locale.ROOT, "%s%08x\n", CRC_KEY, crc.getValue()).getBytes(StandardCharsets.US_ASCII);
+    byte[] tail = (CRC_KEY + hex8(crc.getValue()) + '\n').getBytes(StandardCharsets.US_ASCII);
     if (body.length + tail.length > MAX_BYTES) {
       throw new IllegalArgumentException("the lockfile for service '" + r.service() + "' would be "
           + (body.length + tail.length) + " bytes; at most " + MAX_BYTES + " are allowed");
@@ -328,6 +326,47 @@ public final class Lockfiles {
     System.arraycopy(body, 0, out, 0, body.length);
     System.arraycopy(tail, 0, out, body.length, tail.length);
     return out;
+  }
+
+  /** {@code v}'s low 32 bits as 8 lowercase hex digits. */
+  private static String hex8(long v) {
+    char[] c = new char[8];
+    for (int i = 7; i >= 0; i--) {
+      c[i] = Character.forDigit((int) (v & 0xf), 16);
+      v >>>= 4;
+    }
+    return new String(c);
+  }
+
+  /**
+   * {@code epochMillis} as {@code 2025-01-01T12:00:00Z} (UTC, whole seconds), what
+   * {@code Instant.toString()} prints, without initialising {@code java.time}'s formatters on a
+   * daemon's way to readiness. Days to civil date after H. Hinnant's public-domain algorithm.
+   */
+  static String utcSeconds(long epochMillis) {
+    long seconds = Math.floorDiv(epochMillis, 1000L);
+    long days = Math.floorDiv(seconds, 86_400L);
+    int secondOfDay = (int) Math.floorMod(seconds, 86_400L);
+    long z = days + 719_468;
+    long era = Math.floorDiv(z, 146_097);
+    long dayOfEra = z - era * 146_097;
+    long yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365;
+    long dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100);
+    long mp = (5 * dayOfYear + 2) / 153;
+    int day = (int) (dayOfYear - (153 * mp + 2) / 5 + 1);
+    int month = (int) (mp < 10 ? mp + 3 : mp - 9);
+    long year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+    StringBuilder b = new StringBuilder(20);
+    b.append(year).append('-');
+    two(b, month).append('-');
+    two(b, day).append('T');
+    two(b, secondOfDay / 3600).append(':');
+    two(b, secondOfDay / 60 % 60).append(':');
+    return two(b, secondOfDay % 60).append('Z').toString();
+  }
+
+  private static StringBuilder two(StringBuilder b, int v) {
+    return b.append((char) ('0' + v / 10)).append((char) ('0' + v % 10));
   }
 
   private static void field(StringBuilder b, String key, String value) {
@@ -389,7 +428,7 @@ public final class Lockfiles {
     crc.update(bytes, 0, lastLine);
     if (crc.getValue() != Long.parseLong(crcText, 16)) {
       throw corrupt(f, "fails its checksum (stored " + crcText + ", computed "
-          + String.format(Locale.ROOT, "%08x", crc.getValue()) + ")", stale);
+          + hex8(crc.getValue()) + ")", stale);
     }
     String body;
     int bodyFrom = headerEnd + 1;

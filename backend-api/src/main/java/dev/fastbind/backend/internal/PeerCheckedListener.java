@@ -15,7 +15,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * channel and what else closing means (unlinking a socket file).
  */
 abstract class PeerCheckedListener implements IpcListener {
-  private static final System.Logger LOG = System.getLogger(IpcListener.class.getName());
+  /** Created on the first rejected peer, so that binding never initialises the logging framework. */
+  private static final class Log {
+    static final System.Logger LOG = System.getLogger(IpcListener.class.getName());
+  }
 
   private final Endpoint endpoint;
   private final ServerSocketChannel channel;
@@ -53,7 +56,7 @@ abstract class PeerCheckedListener implements IpcListener {
         return connection;
       }
       rejected.incrementAndGet();
-      LOG.log(System.Logger.Level.WARNING, "rejected a connection on " + endpoint + " from " + foreign.get()
+      Log.LOG.log(System.Logger.Level.WARNING, "rejected a connection on " + endpoint + " from " + foreign.get()
           + ": only the daemon's own user may connect");
       Listeners.closeQuietly(connection);
     }

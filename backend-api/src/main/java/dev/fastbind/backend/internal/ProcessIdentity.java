@@ -23,7 +23,8 @@ import java.util.Optional;
  *
  * <p>Everything here is cheap enough for the broker's hot path, which calls {@link #stat(long)} on
  * every launcher invocation: one small procfs read, no process spawned. Only values that cannot
- * change while this JVM runs (boot id, uid, whether procfs exists) are cached; start times never are.
+ * change while this JVM runs (its own pid, boot id, uid, whether procfs exists) are cached; start
+ * times never are.
  */
 public final class ProcessIdentity {
 
@@ -31,9 +32,13 @@ public final class ProcessIdentity {
 
   private ProcessIdentity() {}
 
-  /** This JVM's pid. */
+  /**
+   * This JVM's pid: where procfs exists, the target of {@code /proc/self} (one readlink, without
+   * initialising {@link ProcessHandle}'s machinery on a daemon's way to readiness), else
+   * {@link ProcessHandle#pid()}.
+   */
   public static long currentPid() {
-    return ProcessHandle.current().pid();
+    return Platform.PID;
   }
 
   /**
@@ -274,6 +279,18 @@ public final class ProcessIdentity {
         && Files.isDirectory(Path.of(PROC, "self"));
     static final String BOOT_ID = readBootId();
     static final long UID = readUid();
+    static final long PID = readPid();
+
+    private static long readPid() {
+      if (HAS_PROC) {
+        try {
+          return Long.parseLong(Files.readSymbolicLink(Path.of(PROC, "self")).toString());
+        } catch (IOException | RuntimeException e) {
+          // fall through to the portable answer
+        }
+      }
+      return ProcessHandle.current().pid();
+    }
 
     private static String readBootId() {
       try {

@@ -134,6 +134,20 @@ class LockfilesTest {
   }
 
   @Test
+  void writtenAtIsTheUtcSecondThatInstantPrints() {
+    long[] seconds = {0, 1, 59, 86_399, 86_400, 951_782_400L, 951_868_800L, 1_709_164_800L, 1_735_689_599L,
+        4_102_444_799L, -1, -86_401, -2_208_988_800L, 253_402_300_799L};
+    for (long s : seconds) {
+      assertEquals(java.time.Instant.ofEpochSecond(s).toString(), Lockfiles.utcSeconds(s * 1000 + 999), "second " + s);
+    }
+    java.util.Random random = new java.util.Random(42);
+    for (int i = 0; i < 10_000; i++) {
+      long s = random.nextLong() % 253_402_300_799L;
+      assertEquals(java.time.Instant.ofEpochSecond(Math.abs(s)).toString(), Lockfiles.utcSeconds(Math.abs(s) * 1000));
+    }
+  }
+
+  @Test
   void readOfAMissingFileIsEmpty() throws Exception {
     assertEquals(Optional.empty(), Lockfiles.read(dir.resolve("none.lock")));
   }

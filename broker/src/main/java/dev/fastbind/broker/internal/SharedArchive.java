@@ -73,7 +73,7 @@ public final class SharedArchive {
    * What to add to a daemon's command line.
    *
    * @param options JVM options to put before the definition's own
-   * @param archive the archive file, when sharing is on
+   * @param archive the archive file; null when sharing is off ({@link #enabled()} is false)
    * @param readsArchive whether the JVM is told to map an existing archive (as opposed to only writing one)
    */
   public record Plan(List<String> options, Path archive, boolean readsArchive) {
