@@ -1,5 +1,6 @@
 package dev.fastbind.broker;
 
+import dev.fastbind.backend.Daemon;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -125,26 +126,12 @@ public final class ServiceDefinition {
    */
   public static String checkName(String name) {
     Objects.requireNonNull(name, "name");
-    if (!isValidName(name)) {
+    if (!Daemon.isValidServiceName(name)) { // the daemon side checks the same rule, without a regex
       throw new IllegalArgumentException("invalid service name '" + printable(name)
           + "': use 1 to 32 lowercase letters, digits and dashes, starting with a letter ("
           + NAME_RULE + "); the name becomes a file name in the runtime directory");
     }
     return name;
-  }
-
-  /** {@value #NAME_RULE}, checked by hand: a launcher builds a definition on every run, and a regex costs its start-up. */
-  private static boolean isValidName(String name) {
-    if (name.isEmpty() || name.length() > 32 || name.charAt(0) < 'a' || name.charAt(0) > 'z') {
-      return false;
-    }
-    for (int i = 1; i < name.length(); i++) {
-      char c = name.charAt(i);
-      if (!(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-')) {
-        return false;
-      }
-    }
-    return true;
   }
 
   /** The service name; also the stem of every file the broker keeps for it. */
