@@ -33,13 +33,16 @@ class LauncherProcessTest {
 
   @AfterEach
   void cleanUp() throws Exception {
-    for (Process p : launchers) {
-      p.destroyForcibly();
+    try {
+      for (Process p : launchers) {
+        p.destroyForcibly();
+      }
+      for (Process p : launchers) {
+        p.onExit().get(10, TimeUnit.SECONDS);
+      }
+    } finally {
+      Fixtures.killMarked(dir()); // even when a launcher would not die: no daemon outlives the test
     }
-    for (Process p : launchers) {
-      p.onExit().get(10, TimeUnit.SECONDS);
-    }
-    Fixtures.killMarked(dir());
   }
 
   private Process launcher(List<String> prefix, List<String> jvmExtra, String service, long budgetMs, long lingerMs,

@@ -15,8 +15,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -110,10 +112,17 @@ class StaleStateTest {
 
   @Test
   void lockfileNamingALiveUnrelatedProcessExactlyIsNotKilled() throws Exception {
-    long me = ProcessHandle.current().pid();
-    Lockfiles.write(lockfile(), record(me, ProcessIdentity.startTime(me).orElseThrow()));
-    staleThenRespawned(SpawnReason.UNCONNECTABLE_SOCKET, "refuses connections");
-    assertTrue(ProcessHandle.current().isAlive(), "the test JVM named in the lockfile was left alone");
+    // A real bystander (bounded: it ends by itself after 60 s) that the lockfile names exactly.
+    Process bystander = new ProcessBuilder("sleep", "60").start();
+    try {
+      long pid = bystander.pid();
+      Lockfiles.write(lockfile(), record(pid, ProcessIdentity.startTime(pid).orElseThrow()));
+      staleThenRespawned(SpawnReason.UNCONNECTABLE_SOCKET, "refuses connections");
+      assertTrue(bystander.isAlive(), "the unrelated process named in the lockfile was left alone");
+    } finally {
+      bystander.destroyForcibly();
+      bystander.onExit().get(10, TimeUnit.SECONDS);
+    }
   }
 
   @Test
@@ -128,7 +137,8 @@ class StaleStateTest {
   void leftoverSocketFilesFromAKilledDaemonAreReclaimed() throws Exception {
     DaemonInfo first = broker.ensureRunning(def);
     Fixtures.kill("KILL", first.pid());
-    ProcessHandle.of(first.pid()).ifPresent(h -> h.onExit().join());
+    Fixtures.await(Duration.ofSeconds(10), () -> ProcessHandle.of(first.pid()).isEmpty(),
+        () -> "daemon " + first.pid() + " survived SIGKILL");
     assertTrue(Files.exists(dir().resolve("svc.sock")), "kill -9 leaves the socket file");
     DaemonInfo second = broker.ensureRunning(def);
     assertEquals(Optional.of(SpawnReason.DEAD_PID), second.spawnReason());

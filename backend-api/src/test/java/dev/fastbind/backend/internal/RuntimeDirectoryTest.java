@@ -42,9 +42,10 @@ class RuntimeDirectoryTest {
   void acceptsAnExistingOwnerOnlyDirectoryTwice() throws Exception {
     Path dir = dirWithMode(parent.resolve("rt"), "rwx------");
     Files.writeString(dir.resolve("keep"), "x");
-    RuntimeDirectory.ensureOwnerOnly(dir);
-    RuntimeDirectory.ensureOwnerOnly(dir);
+    assertEquals(dir, RuntimeDirectory.ensureOwnerOnly(dir));
+    assertEquals(dir, RuntimeDirectory.ensureOwnerOnly(dir));
     assertEquals("x", Files.readString(dir.resolve("keep")));
+    assertEquals("rwx------", mode(dir));
   }
 
   @ParameterizedTest
