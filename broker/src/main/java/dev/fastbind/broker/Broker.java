@@ -2,6 +2,7 @@ package dev.fastbind.broker;
 
 import dev.fastbind.backend.Endpoint;
 import dev.fastbind.backend.internal.ControlClient;
+import dev.fastbind.backend.internal.ControlProtocolException;
 import dev.fastbind.backend.internal.DaemonState;
 import dev.fastbind.backend.internal.HelloReply;
 import dev.fastbind.backend.internal.LockfileException;
@@ -25,7 +26,6 @@ import dev.fastbind.broker.internal.SpawnLock;
 import dev.fastbind.broker.internal.Spawner;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
-import java.net.SocketTimeoutException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -160,7 +160,10 @@ public final class Broker {
       DaemonInfo info = info(definition, r, Optional.empty(), "", start);
       return new ServiceStatus.Running(info, hello.state() == DaemonState.READY, hello.progressPercent(),
           hello.phase());
-    } catch (SocketTimeoutException e) {
+    } catch (ControlProtocolException e) {
+      throw e; // something answered, but not in our protocol: not a question of responsiveness
+    } catch (IOException e) {
+      // timed out, refused (a full backlog) or hung up (stopping, or its connection cap reached)
       return new ServiceStatus.Unresponsive(definition.name(), r.pid(), definition.probeBudget(),
           describeUnresponsive(r.pid(), e));
     }
@@ -320,12 +323,14 @@ public final class Broker {
     try {
       ControlClient.hello(r.controlEndpoint(), definition.probeBudget());
       return true;
-    } catch (SocketTimeoutException e) {
-      return false;
+    } catch (ControlProtocolException e) {
+      throw e;
+    } catch (IOException e) {
+      return false; // timed out, refused (a full backlog) or hung up: the daemon is known to be stopped
     }
   }
 
-  private static String describeUnresponsive(long pid, SocketTimeoutException e) {
+  private static String describeUnresponsive(long pid, IOException e) {
     ProcStat st = ProcStat.read(pid);
     return (st != null && st.stopped() ? "process state " + st.state() + " (stopped); " : "") + e.getMessage();
   }
@@ -409,8 +414,10 @@ public final class Broker {
       if (!sharing.readsArchive() || e.failure() != DaemonStartException.Failure.EXITED) {
         throw e;
       }
-      // A damaged class-data archive can crash a JDK 17 JVM before main: drop it and start once
-      // without (a fresh archive is written at the next normal exit). Same log, same spawn record.
+      // A damaged class-data archive can stop a JVM before main: a JDK 17 hits SIGBUS mapping it and
+      // its error handler exits with status 1, so the exit status cannot tell it from a daemon
+      // failing for its own reasons (which then starts twice and loses its archive). Drop the archive and start once without (a fresh one is
+      // written at the next normal exit). Same log, same spawn record.
       SharedArchive.delete(sharing.archive());
       return spawnOnce(definition, paths, reason, detail, start, logFrom,
           SharedArchive.plan(definition, paths.directory()));

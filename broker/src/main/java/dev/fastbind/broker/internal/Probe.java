@@ -1,9 +1,12 @@
 package dev.fastbind.broker.internal;
 
 import java.io.IOException;
+import java.net.ConnectException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 
 /**
@@ -20,9 +23,12 @@ public final class Probe {
       ch.configureBlocking(false);
       ch.connect(UnixDomainSocketAddress.of(socket));
       return true;
+    } catch (ConnectException refused) {
+      return false; // a socket file nobody listens on
     } catch (IOException | RuntimeException e) {
-      String msg = String.valueOf(e.getMessage());
-      return msg.contains("temporarily unavailable");
+      // Told apart by type and by the file, never by the message, which the C library translates:
+      // EAGAIN (a full backlog: a stopped or swamped daemon is present) keeps its file, ENOENT has none.
+      return Files.exists(socket, LinkOption.NOFOLLOW_LINKS);
     }
   }
 }
