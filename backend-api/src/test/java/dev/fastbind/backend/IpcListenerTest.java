@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -18,6 +19,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -55,6 +58,38 @@ class IpcListenerTest {
       assertEquals(ProcessHandle.current().pid(), error.holderPid(), error.getMessage());
       assertTrue(error.getMessage().contains(e.toString()), error.getMessage());
       assertRoundTrip(first, e);
+    }
+  }
+
+  @Test
+  void bindNextToALiveListenerWhoseBacklogIsFullFailsAtOnceInsteadOfWaiting() throws Exception {
+    Path path = dir.resolve("swamped.sock");
+    List<SocketChannel> pending = new ArrayList<>();
+    // A listener that never accepts (a stopped daemon), its backlog filled by clients that wait.
+    try (ServerSocketChannel swamped = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+      swamped.bind(UnixDomainSocketAddress.of(path), 1);
+      boolean full = false;
+      for (int i = 0; i < 64 && !full; i++) {
+        SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX);
+        pending.add(c);
+        c.configureBlocking(false);
+        try {
+          c.connect(UnixDomainSocketAddress.of(path));
+        } catch (IOException backlogFull) {
+          full = true;
+        }
+      }
+      assertTrue(full, "the backlog never filled");
+      Endpoint e = Endpoint.unixPath(path);
+      BindException.AlreadyBound error = assertTimeoutPreemptively(Duration.ofSeconds(10),
+          () -> assertThrows(BindException.AlreadyBound.class, () -> IpcListener.bind(e)),
+          "bind waited on a listener that never accepts");
+      assertTrue(error.getMessage().contains(e.toString()), error.getMessage());
+      assertTrue(Files.exists(path), "the live listener's socket file is left alone");
+    } finally {
+      for (SocketChannel c : pending) {
+        c.close();
+      }
     }
   }
 

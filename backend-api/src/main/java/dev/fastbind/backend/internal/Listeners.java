@@ -111,7 +111,10 @@ public final class Listeners {
           + (attributes.isDirectory() ? "directory" : "regular file")
           + " stands at the socket path; fastbind only ever replaces a dead socket file: move it away or choose another path");
     }
+    // Non-blocking: a blocking connect to a listener whose backlog is full (a stopped daemon) waits
+    // for as long as it stays stopped, and bind must never wait.
     try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+      probe.configureBlocking(false);
       probe.connect(UnixDomainSocketAddress.of(path));
     } catch (ConnectException refused) {
       try {
@@ -127,7 +130,12 @@ public final class Listeners {
       }
       return;
     } catch (IOException e) {
-      throw new BindException.Io(endpoint.toString(), "cannot probe the existing socket file", e);
+      if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+        return; // removed since: just bind again
+      }
+      // EAGAIN, told by type and not by the (translated) message: a live listener whose backlog is
+      // full. Asking it for its pid would wait on that backlog too, so the holder stays unnamed.
+      throw new BindException.AlreadyBound(endpoint.toString(), -1);
     }
     throw new BindException.AlreadyBound(endpoint.toString(), Junix.holderPid(path));
   }
