@@ -9,4 +9,6 @@ module dev.fastbind.broker {
   requires static micrometer.core;
 
   exports dev.fastbind.broker;
+  // The conformance kit reports a daemon's log tail exactly as the broker's own errors do.
+  exports dev.fastbind.broker.internal to dev.fastbind.conformance;
 }

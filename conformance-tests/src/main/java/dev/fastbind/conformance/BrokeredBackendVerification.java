@@ -23,6 +23,7 @@ import dev.fastbind.broker.DaemonInfo;
 import dev.fastbind.broker.DaemonStartException;
 import dev.fastbind.broker.ServiceDefinition;
 import dev.fastbind.broker.StopResult;
+import dev.fastbind.broker.internal.LogFiles;
 import dev.fastbind.conformance.internal.BindReachability;
 import dev.fastbind.conformance.internal.Forbidden;
 import dev.fastbind.conformance.internal.Processes;
@@ -386,11 +387,11 @@ public abstract class BrokeredBackendVerification {
       Optional<Integer> status = Processes.awaitExit(process, effectiveBudgets().processDeadline());
       if (status.isEmpty()) {
         fail("the daemon kept running although its endpoint " + path + " was taken; it should exit with "
-            + Daemon.EXIT_BIND_FAILED + ". Output:\n" + Processes.tail(log, 2000));
+            + Daemon.EXIT_BIND_FAILED + ". Output:\n" + LogFiles.tail(log, 0));
       }
       if (status.get() != Daemon.EXIT_BIND_FAILED) {
         fail("the daemon exited with status " + status.get() + " instead of " + Daemon.EXIT_BIND_FAILED
-            + " when its endpoint was taken. Output:\n" + Processes.tail(log, 2000));
+            + " when its endpoint was taken. Output:\n" + LogFiles.tail(log, 0));
       }
       Set<String> leftBehind = new TreeSet<>(listNames(runtime));
       leftBehind.removeAll(before);
@@ -538,7 +539,7 @@ public abstract class BrokeredBackendVerification {
     } catch (IOException e) {
       throw new AssertionError("HELLO on " + info.controlEndpoint() + " failed right after ensureRunning "
           + "(the daemon exited? serve must never return): " + e + "; log:\n"
-          + Processes.tail(def.runtimeDirectory().orElseThrow().resolve(def.name() + ".log"), 2000), e);
+          + LogFiles.tail(def.runtimeDirectory().orElseThrow().resolve(def.name() + ".log"), 0), e);
     }
     if (hello.pid() != info.pid() || !hello.instanceId().equals(info.instanceId())
         || !hello.service().equals(def.name())
@@ -548,7 +549,7 @@ public abstract class BrokeredBackendVerification {
     }
     if (Processes.awaitGone(info.pid(), budgets.serveWatch())) {
       fail("the daemon exited within " + budgets.serveWatch().toMillis() + " ms of being ready: serve returned "
-          + "or threw; log:\n" + Processes.tail(def.runtimeDirectory().orElseThrow().resolve(def.name() + ".log"), 2000));
+          + "or threw; log:\n" + LogFiles.tail(def.runtimeDirectory().orElseThrow().resolve(def.name() + ".log"), 0));
     }
   }
 
@@ -692,19 +693,52 @@ public abstract class BrokeredBackendVerification {
   // ---------------------------------------------------------------------------------------------
   // Clean-up and helpers.
 
-  /** Closes listeners, stops every daemon this test started and kills whatever is left. */
+  /**
+   * Closes listeners, stops every daemon this test started and kills whatever is left. Every step
+   * runs even when an earlier one fails (a daemon must never outlive the test in someone's CI); the
+   * first failure is rethrown at the end with the others suppressed.
+   */
   @AfterEach
   void cleanUp() throws Exception {
-    Duration deadline = effectiveBudgets().processDeadline();
+    Exception first = null;
+    Duration deadline = VerificationBudgets.defaults().processDeadline();
+    try {
+      deadline = effectiveBudgets().processDeadline();
+    } catch (RuntimeException badOverride) {
+      // the test itself already failed on it; clean up with the default deadline
+    }
     for (IpcListener l : openListeners) {
-      l.close();
+      try {
+        l.close();
+      } catch (Exception e) {
+        first = collect(first, e);
+      }
     }
     for (ServiceDefinition def : started) {
-      Broker.create().stop(def, Duration.ZERO);
+      try {
+        Broker.create().stop(def, Duration.ZERO);
+      } catch (Exception e) {
+        first = collect(first, e);
+      }
     }
     for (long pid : spawnedPids) {
-      Processes.killTree(pid, deadline);
+      try {
+        Processes.killTree(pid, deadline);
+      } catch (Exception e) {
+        first = collect(first, e);
+      }
     }
+    if (first != null) {
+      throw first;
+    }
+  }
+
+  private static Exception collect(Exception first, Exception next) {
+    if (first == null) {
+      return next;
+    }
+    first.addSuppressed(next);
+    return first;
   }
 
   private static DaemonInfo await(Future<DaemonInfo> f, long deadline) throws Exception {

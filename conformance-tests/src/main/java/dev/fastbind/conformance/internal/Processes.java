@@ -1,7 +1,6 @@
 package dev.fastbind.conformance.internal;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -76,19 +75,6 @@ public final class Processes {
     all.forEach(ProcessHandle::destroyForcibly);
     for (ProcessHandle h : all) {
       awaitGone(h.pid(), timeout);
-    }
-  }
-
-  /** The last {@code maxChars} characters of {@code log}, or a note that there is none. */
-  public static String tail(Path log, int maxChars) {
-    try {
-      if (!Files.exists(log)) {
-        return "(no output)";
-      }
-      String text = Files.readString(log);
-      return text.length() <= maxChars ? text : "…" + text.substring(text.length() - maxChars);
-    } catch (IOException e) {
-      return "(cannot read " + log + ": " + e.getMessage() + ")";
     }
   }
 }
