@@ -14,6 +14,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -138,7 +139,7 @@ public final class ColdStart {
     broker.ensureRunning(training);
     long stopStart = System.nanoTime();
     broker.stop(training);
-    out.put("aot_training_stop_ms", String.format("%.1f", (System.nanoTime() - stopStart) / 1e6));
+    out.put("aot_training_stop_ms", String.format(Locale.ROOT, "%.1f", (System.nanoTime() - stopStart) / 1e6));
     if (!Files.isRegularFile(cache)) {
       System.err.println("no AOT cache was written at " + cache + "; AOT series skipped");
       return;
@@ -285,7 +286,7 @@ public final class ColdStart {
     long wall = System.nanoTime() - start;
     stopQuietly();
     out.put("race_n", Integer.toString(n));
-    out.put("race_wall_ms", String.format("%.1f", wall / 1e6));
+    out.put("race_wall_ms", String.format(Locale.ROOT, "%.1f", wall / 1e6));
     out.put("race_daemons", Integer.toString(pids.size()));
     out.put("race_spawned", Integer.toString(spawned));
     out.put("race_failed", Integer.toString(failed));
@@ -294,9 +295,9 @@ public final class ColdStart {
 
   private void put(String key, long[] nanos) {
     Percentiles p = Percentiles.of(nanos);
-    out.put(key + "_p50_ms", String.format("%.2f", p.at(50) / 1e6));
-    out.put(key + "_p90_ms", String.format("%.2f", p.at(90) / 1e6));
-    out.put(key + "_max_ms", String.format("%.2f", p.max() / 1e6));
+    out.put(key + "_p50_ms", String.format(Locale.ROOT, "%.2f", p.at(50) / 1e6));
+    out.put(key + "_p90_ms", String.format(Locale.ROOT, "%.2f", p.at(90) / 1e6));
+    out.put(key + "_max_ms", String.format(Locale.ROOT, "%.2f", p.max() / 1e6));
   }
 
   private List<String> javaCommand(List<String> flags, String mainClass, String... args) {
