@@ -1,6 +1,7 @@
 package dev.fastbind.broker;
 
 import dev.fastbind.backend.Endpoint;
+import dev.fastbind.backend.internal.Bootstrap;
 import dev.fastbind.backend.internal.ControlClient;
 import dev.fastbind.backend.internal.ControlProtocolException;
 import dev.fastbind.backend.internal.DaemonState;
@@ -73,8 +74,6 @@ import java.util.concurrent.TimeoutException;
  */
 public final class Broker {
 
-  private static final String APP = "fastbind";
-
   private final Metrics metrics;
   private final ProcessWatch watch = new ProcessWatch();
   private volatile PathsOf lastPaths;
@@ -96,7 +95,7 @@ public final class Broker {
   /** The runtime directory {@code definition} uses: its own, or the per-user default. */
   public static Path runtimeDirectory(ServiceDefinition definition) {
     Optional<Path> given = definition.runtimeDirectory();
-    return given.isPresent() ? given.get() : RuntimeDirectory.defaultFor(APP);
+    return given.isPresent() ? given.get() : RuntimeDirectory.defaultFor(Bootstrap.APP);
   }
 
   /**

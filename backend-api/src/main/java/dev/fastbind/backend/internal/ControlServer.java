@@ -74,7 +74,10 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class ControlServer implements Closeable {
 
-  private static final System.Logger LOG = System.getLogger(ControlServer.class.getName());
+  /** Made on first use: {@code System.getLogger} starts java.util.logging, which must not delay readiness. */
+  private static final class Log {
+    static final System.Logger LOG = System.getLogger(ControlServer.class.getName());
+  }
   private static final AtomicInteger SERVERS = new AtomicInteger();
   private static final Duration MAX_ACCEPT_BACKOFF = Duration.ofSeconds(1);
 
@@ -224,7 +227,7 @@ public final class ControlServer implements Closeable {
     try {
       listener.close();
     } catch (IOException e) {
-      LOG.log(Level.WARNING, "closing control listener " + listener.endpoint() + " failed: " + e, e);
+      Log.LOG.log(Level.WARNING, "closing control listener " + listener.endpoint() + " failed: " + e, e);
     }
     for (Connection c : open) {
       c.closeChannel();
@@ -241,7 +244,7 @@ public final class ControlServer implements Closeable {
         backoffMillis = 0;
       } catch (ClosedChannelException e) {
         if (!closed.get()) {
-          LOG.log(Level.ERROR, "control listener " + listener.endpoint()
+          Log.LOG.log(Level.ERROR, "control listener " + listener.endpoint()
               + " was closed by someone else; the control endpoint no longer answers");
         }
         return;
@@ -251,7 +254,7 @@ public final class ControlServer implements Closeable {
         }
         // For example EMFILE: back off (bounded, cut short by close) instead of spinning.
         backoffMillis = Math.min(Math.max(backoffMillis * 2, 10), MAX_ACCEPT_BACKOFF.toMillis());
-        LOG.log(Level.WARNING, "accept on control endpoint " + listener.endpoint() + " failed: " + e
+        Log.LOG.log(Level.WARNING, "accept on control endpoint " + listener.endpoint() + " failed: " + e
             + "; retrying in " + backoffMillis + " ms", e);
         try {
           closedLatch.await(backoffMillis, TimeUnit.MILLISECONDS);
@@ -272,7 +275,7 @@ public final class ControlServer implements Closeable {
     int max = options.maxConnections();
     if (active.get() >= max) {
       rejected.incrementAndGet();
-      LOG.log(Level.WARNING, "control endpoint " + listener.endpoint() + ": refusing a connection, "
+      Log.LOG.log(Level.WARNING, "control endpoint " + listener.endpoint() + ": refusing a connection, "
           + max + " connections are already open (the cap)");
       closeQuietly(channel);
       return;
@@ -290,7 +293,7 @@ public final class ControlServer implements Closeable {
     } catch (RejectedExecutionException e) {
       c.finish(); // the server is closing
     } catch (RuntimeException | OutOfMemoryError e) {
-      LOG.log(Level.ERROR, "cannot start a thread for control connection " + id + ": " + e, e);
+      Log.LOG.log(Level.ERROR, "cannot start a thread for control connection " + id + ": " + e, e);
       c.finish();
     }
   }
@@ -318,7 +321,7 @@ public final class ControlServer implements Closeable {
           in.clear();
           if (channel.read(in) < 0) {
             if (decoder.bufferedBytes() > 0) {
-              LOG.log(Level.DEBUG, () -> "control connection " + id + " closed by the peer in the middle of a frame");
+              Log.LOG.log(Level.DEBUG, () -> "control connection " + id + " closed by the peer in the middle of a frame");
             }
             return;
           }
@@ -330,14 +333,14 @@ public final class ControlServer implements Closeable {
         }
       } catch (ControlProtocolException e) {
         malformed.incrementAndGet();
-        LOG.log(Level.WARNING, "closing control connection " + id + " on " + listener.endpoint()
+        Log.LOG.log(Level.WARNING, "closing control connection " + id + " on " + listener.endpoint()
             + ": malformed frame: " + e.getMessage());
       } catch (IOException e) {
         if (state.get() == CUT) {
           return; // logged by cutOff
         }
         if (!closed.get()) {
-          LOG.log(Level.DEBUG, () -> "control connection " + id + " failed: " + e);
+          Log.LOG.log(Level.DEBUG, () -> "control connection " + id + " failed: " + e);
         }
       } finally {
         finish();
@@ -358,7 +361,7 @@ public final class ControlServer implements Closeable {
             };
         frame = ControlFrames.encodeFrame(reply.toPayload());
       } catch (RuntimeException e) {
-        LOG.log(Level.ERROR, "control request " + ControlFrames.printable(payload) + " failed: " + e, e);
+        Log.LOG.log(Level.ERROR, "control request " + ControlFrames.printable(payload) + " failed: " + e, e);
         frame = ControlFrames.encodeFrame(Reply.error("internal error: " + ControlFrames.printable(e.toString())).toPayload());
       }
       ControlFrames.writeFrame(channel, frame);
@@ -371,7 +374,7 @@ public final class ControlServer implements Closeable {
     void cutOff() {
       if (state.compareAndSet(OPEN, CUT)) {
         cut.incrementAndGet();
-        LOG.log(Level.WARNING, "cutting off control connection " + id + " on " + listener.endpoint()
+        Log.LOG.log(Level.WARNING, "cutting off control connection " + id + " on " + listener.endpoint()
             + ": still open at its deadline of " + options.connectionDeadline().toMillis() + " ms after accept");
         closeQuietly(channel);
       }
@@ -406,7 +409,7 @@ public final class ControlServer implements Closeable {
     f.put("requests", Long.toString(requests.get()));
     handler.statusFields().forEach((k, v) -> {
       if (f.containsKey(k)) {
-        LOG.log(Level.WARNING, "STATUS field '" + k + "' from the handler collides with a built-in field; dropped");
+        Log.LOG.log(Level.WARNING, "STATUS field '" + k + "' from the handler collides with a built-in field; dropped");
       } else {
         f.put(k, v);
       }
@@ -418,12 +421,12 @@ public final class ControlServer implements Closeable {
     if (!shutdownRequested.compareAndSet(false, true)) {
       return;
     }
-    LOG.log(Level.INFO, "SHUTDOWN requested on control endpoint " + listener.endpoint());
+    Log.LOG.log(Level.INFO, "SHUTDOWN requested on control endpoint " + listener.endpoint());
     daemon(() -> {
       try {
         handler.shutdown();
       } catch (RuntimeException | Error e) {
-        LOG.log(Level.ERROR, "the shutdown action failed: " + e, e);
+        Log.LOG.log(Level.ERROR, "the shutdown action failed: " + e, e);
       }
     }, threadPrefix + "shutdown").start();
   }
@@ -438,7 +441,7 @@ public final class ControlServer implements Closeable {
     try {
       channel.close();
     } catch (IOException e) {
-      LOG.log(Level.DEBUG, () -> "closing a control connection failed: " + e);
+      Log.LOG.log(Level.DEBUG, () -> "closing a control connection failed: " + e);
     }
   }
 }

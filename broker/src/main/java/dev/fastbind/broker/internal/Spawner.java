@@ -1,5 +1,7 @@
 package dev.fastbind.broker.internal;
 
+import dev.fastbind.backend.internal.Bootstrap;
+import dev.fastbind.backend.internal.Readiness;
 import dev.fastbind.broker.ServiceDefinition;
 import java.io.File;
 import java.io.IOException;
@@ -26,19 +28,6 @@ public final class Spawner {
   private Spawner() {}
 
   private static final String[] SETSID = {"/usr/bin/setsid", "/bin/setsid"};
-
-  /** Environment variables the daemon bootstrap reads. */
-  public static final String ENV_SERVICE = "FASTBIND_SERVICE";
-  /** The runtime directory. */
-  public static final String ENV_RUNTIME_DIR = "FASTBIND_RUNTIME_DIR";
-  /** The main endpoint's text form. */
-  public static final String ENV_ENDPOINT = "FASTBIND_ENDPOINT";
-  /** The control endpoint's text form. */
-  public static final String ENV_CONTROL_ENDPOINT = "FASTBIND_CONTROL_ENDPOINT";
-  /** The lockfile path. */
-  public static final String ENV_LOCKFILE = "FASTBIND_LOCKFILE";
-  /** The notify socket path. */
-  public static final String ENV_NOTIFY_SOCKET = "FASTBIND_NOTIFY_SOCKET";
 
   /** Whether the spawned process leads its own process group (true where {@code setsid} was used). */
   public static boolean detaches() {
@@ -77,12 +66,12 @@ public final class Spawner {
     Map<String, String> env = pb.environment();
     env.keySet().removeIf(k -> k.startsWith("FASTBIND_"));
     env.putAll(def.environment());
-    env.put(ENV_SERVICE, def.name());
-    env.put(ENV_RUNTIME_DIR, paths.directory().toString());
-    env.put(ENV_ENDPOINT, paths.endpoint().toString());
-    env.put(ENV_CONTROL_ENDPOINT, paths.controlEndpoint().toString());
-    env.put(ENV_LOCKFILE, paths.lockfile().toString());
-    env.put(ENV_NOTIFY_SOCKET, notifySocket.toString());
+    env.put(Bootstrap.SERVICE_ENV, def.name());
+    env.put(Bootstrap.RUNTIME_DIR_ENV, paths.directory().toString());
+    env.put(Bootstrap.ENDPOINT_ENV, paths.endpoint().toString());
+    env.put(Bootstrap.CONTROL_ENDPOINT_ENV, paths.controlEndpoint().toString());
+    env.put(Bootstrap.LOCKFILE_ENV, paths.lockfile().toString());
+    env.put(Readiness.NOTIFY_SOCKET_ENV, notifySocket.toString());
     pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(paths.log().toFile()));
     pb.redirectErrorStream(true);
