@@ -12,7 +12,10 @@ import dev.fastbind.backend.internal.Lockfiles;
 import dev.fastbind.backend.internal.ProcessIdentity;
 import dev.fastbind.backend.internal.Readiness;
 import dev.fastbind.backend.internal.RuntimeDirectory;
+import dev.fastbind.backend.internal.SocketHolders;
 import dev.fastbind.broker.internal.CrashLoopGuard;
+import dev.fastbind.broker.internal.DaemonVerification;
+import dev.fastbind.broker.internal.RuntimeFileKind;
 import dev.fastbind.broker.internal.LogFiles;
 import dev.fastbind.broker.internal.Metrics;
 import dev.fastbind.broker.internal.MicrometerMetrics;
@@ -31,6 +34,8 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
@@ -109,6 +114,8 @@ public final class Broker {
    *     {@link VersionPolicy#FAIL}
    * @throws SpawnLockTimeoutException if another launcher held the spawn lock beyond the definition's
    *     {@linkplain ServiceDefinition#spawnLockPatience() patience}; nothing was changed
+   * @throws UntrustedStateException if the runtime files and the kernel disagree in a way the broker
+   *     will not guess about (see its {@link UntrustedStateException.Kind kinds}); nothing was changed
    * @throws java.nio.file.FileSystemException if the runtime directory is not owner-only
    * @throws IOException for other I/O failures in the runtime directory
    */
@@ -117,7 +124,7 @@ public final class Broker {
     long start = System.nanoTime();
     String outcome = "failed";
     try {
-      ServicePaths paths = prepare(definition);
+      ServicePaths paths = prepare(definition, true);
       Assessment hot = assess(definition, paths);
       Optional<Decision> replace = Optional.empty();
       if (hot instanceof Healthy h) {
@@ -137,35 +144,53 @@ public final class Broker {
   }
 
   /**
-   * Reports the state of {@code definition}'s daemon without changing anything. A live daemon is asked
-   * {@code HELLO}, which waits at most the probe budget.
+   * Reports the state of {@code definition}'s daemon without changing anything: it creates no file or
+   * directory, deletes nothing and signals nothing. A live daemon is asked {@code HELLO}, which waits
+   * at most the probe budget, and its answer counts only when the kernel confirms that the recorded
+   * pid, running as this user, is on the other side of the control connection and the answer names
+   * the recorded service, pid and instance; otherwise the status is {@link ServiceStatus.Untrusted}.
    *
    * @throws java.nio.file.FileSystemException if the runtime directory is not owner-only
    */
   public ServiceStatus status(ServiceDefinition definition) throws IOException {
     Objects.requireNonNull(definition, "definition");
     long start = System.nanoTime();
-    ServicePaths paths = prepare(definition);
-    Assessment a = assess(definition, paths);
-    if (a instanceof Absent) {
+    ServicePaths paths = prepare(definition, false);
+    if (paths == null) {
       return new ServiceStatus.Absent(definition.name());
     }
-    if (a instanceof Stale s) {
-      return new ServiceStatus.Stale(definition.name(), s.reason(), s.detail());
+    Assessment a = assess(definition, paths);
+    if (a instanceof Untrusted u) {
+      return untrusted(u.error());
+    }
+    if (a instanceof Absent || a instanceof Stale) {
+      Optional<UntrustedStateException> held = heldEndpoint(definition, paths, "there is "
+          + (a instanceof Absent ? "no lockfile" : "no live daemon recorded"));
+      if (held.isPresent()) {
+        return untrusted(held.get());
+      }
+      if (a instanceof Stale s) {
+        return new ServiceStatus.Stale(definition.name(), s.reason(), s.detail());
+      }
+      return new ServiceStatus.Absent(definition.name());
     }
     LockfileRecord r = ((Healthy) a).record();
+    HelloReply hello;
     try {
-      HelloReply hello = ControlClient.hello(r.controlEndpoint(), definition.probeBudget());
-      DaemonInfo info = info(definition, r, Optional.empty(), "", start);
-      return new ServiceStatus.Running(info, hello.state() == DaemonState.READY, hello.progressPercent(),
-          hello.phase());
+      hello = verifiedHello(definition, paths, r, definition.probeBudget());
+    } catch (UntrustedStateException e) {
+      return untrusted(e);
     } catch (ControlProtocolException e) {
-      throw e; // something answered, but not in our protocol: not a question of responsiveness
+      return untrusted(impostor(definition, paths, r.pid(), "it answered outside the control protocol: "
+          + e.getMessage()));
     } catch (IOException e) {
       // timed out, refused (a full backlog) or hung up (stopping, or its connection cap reached)
       return new ServiceStatus.Unresponsive(definition.name(), r.pid(), definition.probeBudget(),
           describeUnresponsive(r.pid(), e));
     }
+    DaemonInfo info = info(definition, r, Optional.empty(), "", start);
+    return new ServiceStatus.Running(info, hello.state() == DaemonState.READY, hello.progressPercent(),
+        hello.phase());
   }
 
   /** Stops {@code definition}'s daemon with the default grace period of 5 s; see {@link #stop(ServiceDefinition, Duration)}. */
@@ -180,8 +205,15 @@ public final class Broker {
    * service that is not running yields {@link StopResult#NOT_RUNNING}. Holds the service's spawn lock,
    * so no launcher spawns a new daemon halfway through.
    *
+   * <p>Only a process the kernel confirms as this service's daemon is signalled or asked to shut
+   * down (see the class doc); a record that fails the check is refused with
+   * {@link UntrustedStateException} and nothing is signalled or deleted.
+   *
    * @throws SpawnLockTimeoutException if another launcher held the spawn lock beyond the definition's
    *     {@linkplain ServiceDefinition#spawnLockPatience() patience}; nothing was changed
+   * @throws UntrustedStateException if the record names a process that is not provably the daemon, the
+   *     control endpoint answers for another process, the lockfile cannot be read while an endpoint
+   *     answers, or an endpoint is held by a process without a record
    */
   public StopResult stop(ServiceDefinition definition, Duration grace) throws IOException {
     Objects.requireNonNull(definition, "definition");
@@ -189,18 +221,25 @@ public final class Broker {
     if (grace.isNegative()) {
       throw new IllegalArgumentException("grace must not be negative, got " + grace);
     }
-    ServicePaths paths = prepare(definition);
+    ServicePaths paths = prepare(definition, true);
     try (SpawnLock lock = SpawnLock.acquire(paths.spawnLock(), definition.name(), definition.spawnLockPatience())) {
       Assessment a = assess(definition, paths);
+      if (a instanceof Untrusted u) {
+        throw u.error();
+      }
       if (a instanceof Absent) {
-        return removeLeftoverSockets(paths) ? StopResult.CLEANED_STALE : StopResult.NOT_RUNNING;
+        return clearEndpoints(definition, paths, "there is no lockfile")
+            ? StopResult.CLEANED_STALE : StopResult.NOT_RUNNING;
       }
       if (a instanceof Stale s) {
-        clearStale(paths, s);
+        if (s.processAlive() && s.record().isPresent()
+            && DaemonVerification.verify(paths, s.record().get()) instanceof DaemonVerification.Refused refused) {
+          throw unverified(definition, paths, s.record().get(), refused);
+        }
+        clearStale(definition, paths, s);
         return StopResult.CLEANED_STALE;
       }
-      StopResult result = terminate(definition, paths, ((Healthy) a).record(), grace);
-      return result;
+      return terminate(definition, paths, ((Healthy) a).record(), grace);
     }
   }
 
@@ -211,16 +250,29 @@ public final class Broker {
 
   private record Absent() implements Assessment {}
 
-  /** A stale record; {@code record} is present when the lockfile could be read. */
+  /**
+   * A record the broker understands well enough to clear: its process is gone, or it is unreadable
+   * or foreign while none of the service's endpoints answers. {@code record} is present only when it
+   * names this service's own endpoints; {@code processAlive} says that its process exists.
+   */
   private record Stale(SpawnReason reason, String detail, Optional<LockfileRecord> record, boolean processAlive)
       implements Assessment {}
+
+  /** State the broker must not act on; {@code error} says what and is thrown by the acting calls. */
+  private record Untrusted(UntrustedStateException error) implements Assessment {}
 
   /** A live daemon; {@code stat} is the one procfs reading the identity check made (null without procfs). */
   private record Healthy(LockfileRecord record, ProcessIdentity.Stat stat) implements Assessment {}
 
-  /** The directory is checked on every call; the paths in it are remembered for the last service asked about. */
-  private ServicePaths prepare(ServiceDefinition definition) throws IOException {
+  /**
+   * The directory is checked on every call; the paths in it are remembered for the last service asked
+   * about. With {@code create} false a missing directory yields null and nothing is created.
+   */
+  private ServicePaths prepare(ServiceDefinition definition, boolean create) throws IOException {
     Path dir = runtimeDirectory(definition);
+    if (!create && !Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+      return null;
+    }
     RuntimeDirectory.ensureOwnerOnly(dir);
     PathsOf last = lastPaths;
     if (last != null && last.service().equals(definition.name()) && last.directory().equals(dir)) {
@@ -233,20 +285,38 @@ public final class Broker {
 
   private record PathsOf(String service, Path directory, ServicePaths paths) {}
 
+  /**
+   * Reads the lockfile and checks the process it names. The hot path: what reaches {@link Healthy}
+   * names this service and its own two endpoints, a live process with the recorded start time in
+   * this boot, and an endpoint that accepts a connection. Who holds the endpoint, uid and
+   * {@code HELLO} identity are left to the calls that act on the daemon ({@link #verifiedHello},
+   * {@link DaemonVerification}).
+   */
   private Assessment assess(ServiceDefinition definition, ServicePaths paths) {
     Optional<LockfileRecord> read;
     try {
       read = Lockfiles.read(paths.lockfile());
     } catch (LockfileException e) {
-      return new Stale(SpawnReason.CORRUPT_LOCKFILE, e.reason() + ": " + e.getMessage(), Optional.empty(), false);
+      return unreadable(definition, paths, e);
     }
     if (read.isEmpty()) {
       return new Absent();
     }
     LockfileRecord r = read.get();
-    if (!r.service().equals(definition.name())) {
-      return new Stale(SpawnReason.CORRUPT_LOCKFILE, "FOREIGN: lockfile " + paths.lockfile()
-          + " names service '" + r.service() + "'", Optional.empty(), false);
+    if (!r.service().equals(definition.name()) || !r.endpoint().equals(paths.endpoint())
+        || !r.controlEndpoint().equals(paths.controlEndpoint())) {
+      String what = !r.service().equals(definition.name())
+          ? "names service '" + r.service() + "'"
+          : "names endpoints " + r.endpoint() + " and " + r.controlEndpoint() + ", not the service's own "
+              + paths.endpoint() + " and " + paths.controlEndpoint();
+      String detail = "FOREIGN: lockfile " + paths.lockfile() + " " + what;
+      if (answers(paths)) {
+        return new Untrusted(new UntrustedStateException(definition.name(), UntrustedStateException.Kind.FOREIGN_RECORD,
+            paths.lockfile(), -1, "daemon '" + definition.name() + "': lockfile " + paths.lockfile() + " " + what
+                + ", yet the service's endpoint answers; nothing was changed: stop whatever serves "
+                + paths.endpoint() + " (" + holdersText(paths) + ") or remove the lockfile by hand"));
+      }
+      return new Stale(SpawnReason.CORRUPT_LOCKFILE, detail, Optional.empty(), false);
     }
     if (!r.bootId().equals(ProcessIdentity.bootId())) {
       return new Stale(SpawnReason.REBOOTED, "lockfile written before the last boot (pid " + r.pid() + ")",
@@ -267,15 +337,133 @@ public final class Broker {
       return new Stale(SpawnReason.PID_REUSED, "pid " + r.pid() + " now belongs to another process (started "
           + started + ", lockfile says " + r.processStartTime() + ")", Optional.of(r), false);
     }
+    if (r.pid() <= 1 || r.pid() == ProcessIdentity.currentPid()) {
+      return new Stale(SpawnReason.CORRUPT_LOCKFILE, "FOREIGN: lockfile " + paths.lockfile() + " names pid "
+          + r.pid() + (r.pid() <= 1 ? ", which is never a daemon" : ", this launcher itself"), Optional.of(r), true);
+    }
     long t = System.nanoTime();
-    Optional<Path> socket = r.endpoint().path();
-    boolean connects = socket.isEmpty() || Probe.connects(socket.get());
+    boolean connects = Probe.connects(paths.endpoint().path().orElseThrow());
     metrics.probe(connects, System.nanoTime() - t);
     if (!connects) {
       return new Stale(SpawnReason.UNCONNECTABLE_SOCKET, "pid " + r.pid() + " is alive but " + r.endpoint()
           + " refuses connections", Optional.of(r), true);
     }
     return new Healthy(r, stat);
+  }
+
+  /**
+   * A lockfile that cannot be read as a record: what is not a regular file is never removed, and
+   * what is one is cleared only when none of the service's endpoints answers.
+   */
+  private static Assessment unreadable(ServiceDefinition definition, ServicePaths paths, LockfileException e) {
+    if (e.reason() == LockfileException.Reason.SYMLINK || e.reason() == LockfileException.Reason.NOT_A_REGULAR_FILE) {
+      return new Untrusted(new UntrustedStateException(definition.name(), UntrustedStateException.Kind.NOT_A_RUNTIME_FILE,
+          paths.lockfile(), -1, "daemon '" + definition.name() + "': " + e.getMessage()
+              + " (fastbind never removes it itself)"));
+    }
+    if (answers(paths)) {
+      String versions = e.reason() == LockfileException.Reason.FUTURE_VERSION
+          ? " This launcher reads lockfile format " + Lockfiles.FORMAT_VERSION
+              + " and older: upgrade the launcher to one that reads the daemon's format, or stop the daemon"
+              + " with the launcher that started it."
+          : " Stop whatever serves " + paths.endpoint() + " (" + holdersText(paths)
+              + "), then run again; the broker will then replace the file.";
+      return new Untrusted(new UntrustedStateException(definition.name(),
+          UntrustedStateException.Kind.UNREADABLE_LOCKFILE, paths.lockfile(), -1, "daemon '" + definition.name()
+              + "': " + e.reason() + ": " + e.getMessage() + "; yet the service's endpoint answers, so the file was"
+              + " left in place and nothing was changed." + versions));
+    }
+    return new Stale(SpawnReason.CORRUPT_LOCKFILE, e.reason() + ": " + e.getMessage(), Optional.empty(), false);
+  }
+
+  /** Whether a socket (never a link) at either of the service's endpoints accepts a connection. */
+  private static boolean answers(ServicePaths paths) {
+    return socketAnswers(paths.endpoint()) || socketAnswers(paths.controlEndpoint());
+  }
+
+  private static boolean socketAnswers(Endpoint e) {
+    Path p = e.path().orElseThrow();
+    return RuntimeFileKind.of(p) == RuntimeFileKind.SOCKET && Probe.connects(p);
+  }
+
+  private static String holdersText(ServicePaths paths) {
+    List<SocketHolders.Holder> found = new ArrayList<>(SocketHolders.holders(paths.endpoint()));
+    for (SocketHolders.Holder h : SocketHolders.holders(paths.controlEndpoint())) {
+      if (!found.contains(h)) {
+        found.add(h);
+      }
+    }
+    if (found.isEmpty()) {
+      return "its holder could not be found in /proc";
+    }
+    StringBuilder b = new StringBuilder("held by ");
+    for (int i = 0; i < found.size(); i++) {
+      b.append(i == 0 ? "" : ", ").append(found.get(i).describe());
+    }
+    return b.toString();
+  }
+
+  /**
+   * When no live daemon is recorded but an endpoint of the service still accepts, the error that names
+   * the process holding it: a child that inherited the listener from a killed daemon, or another
+   * program bound at the path. Nothing can be spawned beside it, and nothing is removed.
+   */
+  private static Optional<UntrustedStateException> heldEndpoint(ServiceDefinition definition, ServicePaths paths,
+      String situation) {
+    for (Endpoint e : new Endpoint[] {paths.endpoint(), paths.controlEndpoint()}) {
+      if (socketAnswers(e)) {
+        List<SocketHolders.Holder> holders = SocketHolders.holders(e);
+        long pid = holders.isEmpty() ? -1 : holders.get(0).pid();
+        String who = holders.isEmpty() ? "a process this user cannot see in /proc" : holders.get(0).describe();
+        return Optional.of(new UntrustedStateException(definition.name(), UntrustedStateException.Kind.ENDPOINT_HELD,
+            e.path().orElseThrow(), pid, "daemon '" + definition.name() + "': " + situation + ", but " + e
+                + " still accepts connections, held by " + who + "; no daemon can bind there beside it. "
+                + (pid > 0 ? "Stop that process (kill " + pid + ") if it is a leftover of an old daemon, then run again."
+                    : "Find and stop the process listening there, then run again.")));
+      }
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * Makes the service's endpoint paths free for a new daemon: removes socket files nobody listens on,
+   * and refuses (without removing anything) a socket that still accepts or a link, directory, FIFO or
+   * regular file in a socket's place. Returns whether a socket file was removed.
+   */
+  private static boolean clearEndpoints(ServiceDefinition definition, ServicePaths paths, String situation)
+      throws IOException {
+    Optional<UntrustedStateException> held = heldEndpoint(definition, paths, situation);
+    if (held.isPresent()) {
+      throw held.get();
+    }
+    boolean removed = false;
+    for (Endpoint e : new Endpoint[] {paths.endpoint(), paths.controlEndpoint()}) {
+      Path p = e.path().orElseThrow();
+      RuntimeFileKind kind = RuntimeFileKind.of(p);
+      if (kind == RuntimeFileKind.SOCKET) {
+        removed |= Files.deleteIfExists(p);
+      } else if (kind != RuntimeFileKind.ABSENT) {
+        throw new UntrustedStateException(definition.name(), UntrustedStateException.Kind.NOT_A_RUNTIME_FILE, p, -1,
+            "daemon '" + definition.name() + "': " + p + " is " + kind.description() + " where the service's socket"
+                + " belongs; fastbind never removes such a thing: remove it yourself, then run again");
+      }
+    }
+    return removed;
+  }
+
+  /** {@link #clearEndpoints} after a failed spawn, which must not hide the spawn's own error. */
+  private static void clearEndpointsQuietly(ServiceDefinition definition, ServicePaths paths, Throwable cause) {
+    try {
+      clearEndpoints(definition, paths, "the daemon did not start");
+    } catch (IOException e) {
+      if (cause != null) {
+        cause.addSuppressed(e);
+      }
+    }
+  }
+
+  private static ServiceStatus.Untrusted untrusted(UntrustedStateException e) {
+    return new ServiceStatus.Untrusted(e.service(), e.kind(), e.getMessage());
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -343,7 +531,9 @@ public final class Broker {
       Assessment a = assess(definition, paths);
       SpawnReason reason;
       String detail;
-      if (a instanceof Healthy h) {
+      if (a instanceof Untrusted u) {
+        throw u.error();
+      } else if (a instanceof Healthy h) {
         String instance = h.record().instanceId();
         Decision d = hotDecision.isPresent() && hotDecision.get().instanceId().equals(instance)
             ? hotDecision.get() : decide(definition, h, start);
@@ -356,46 +546,53 @@ public final class Broker {
       } else if (a instanceof Stale s) {
         reason = s.reason();
         detail = s.detail();
-        clearStale(paths, s);
+        clearStale(definition, paths, s);
       } else {
         reason = SpawnReason.ABSENT;
         detail = "no lockfile at " + paths.lockfile();
-        removeLeftoverSockets(paths);
+        clearEndpoints(definition, paths, "there is no lockfile");
       }
       return spawn(definition, paths, reason, detail, start);
     }
   }
 
-  private void clearStale(ServicePaths paths, Stale s) throws IOException {
-    if (s.processAlive() && s.record().isPresent() && ProcStat.isDaemonOf(s.record().get().pid(), paths.service())) {
-      ProcessHandle.of(s.record().get().pid()).ifPresent(Broker::killRecorded);
+  /**
+   * Clears a stale record: a live process it names is killed only when the kernel confirms it is this
+   * service's daemon (an unverified one is left alone, and only the claim about it is dropped); the
+   * lockfile goes only while it is a regular file; socket files go only while nobody listens.
+   *
+   * @throws UntrustedStateException if an endpoint still accepts connections afterwards (named holder)
+   *     or something other than a socket stands at a socket path
+   */
+  private void clearStale(ServiceDefinition definition, ServicePaths paths, Stale s) throws IOException {
+    if (s.processAlive() && s.record().isPresent()
+        && DaemonVerification.verify(paths, s.record().get()) instanceof DaemonVerification.Verified v) {
+      ProcessHandle.of(v.pid()).ifPresent(h -> ProcessTree.killTree(h, v.leadsOwnGroup(),
+          System.nanoTime() + KILL_WAIT.toNanos()));
     }
     if (s.record().isPresent()) {
       Lockfiles.deleteIfOwnedBy(paths.lockfile(), s.record().get().instanceId());
-    } else {
+    } else if (RuntimeFileKind.of(paths.lockfile()) == RuntimeFileKind.REGULAR) {
       Files.deleteIfExists(paths.lockfile());
     }
-    removeLeftoverSockets(paths);
+    clearEndpoints(definition, paths, "the recorded daemon is gone (" + s.detail() + ")");
   }
 
-  private static void killRecorded(ProcessHandle h) {
-    ProcStat st = ProcStat.read(h.pid());
-    ProcessTree.killTree(h, st != null && st.processGroup() == h.pid(), 2000);
-  }
+  /** How long a kill waits for the process tree to be gone, after {@code SIGKILL}. */
+  static final Duration KILL_WAIT = Duration.ofSeconds(2);
 
-  /** Removes socket files nobody listens on; returns whether any was removed. */
-  private static boolean removeLeftoverSockets(ServicePaths paths) throws IOException {
-    boolean removed = false;
-    for (Endpoint e : new Endpoint[] {paths.endpoint(), paths.controlEndpoint()}) {
-      Path p = e.path().orElseThrow();
-      if (Files.exists(p, LinkOption.NOFOLLOW_LINKS) && !Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)
-          && !Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) && !Probe.connects(p)) {
-        removed |= Files.deleteIfExists(p);
-      }
-    }
-    return removed;
-  }
+  /**
+   * How far past its probe budget a failed spawn may run: the {@code SIGKILL} of the child's group and
+   * the wait for the child (the broker's own child, so reaped at once) to be gone. Grandchildren
+   * receive the same {@code SIGKILL} but are not waited for past this margin.
+   */
+  static final Duration SPAWN_KILL_MARGIN = Duration.ofMillis(250);
 
+  /**
+   * Spawns the daemon, within one deadline: the definition's probe budget from the moment the spawn
+   * starts, for the first attempt and the class-data-sharing retry together, plus
+   * {@link #SPAWN_KILL_MARGIN} to kill a child that missed it.
+   */
   private DaemonInfo spawn(ServiceDefinition definition, ServicePaths paths, SpawnReason reason, String detail,
       long start) throws IOException {
     long now = System.nanoTime();
@@ -406,39 +603,44 @@ public final class Broker {
           wait.get(), paths.log(), LogFiles.tail(paths.log(), 0));
     }
     long logFrom = LogFiles.prepare(paths.log());
+    long budget = definition.probeBudget().toNanos();
+    long deadline = System.nanoTime() + budget;
     SharedArchive.Plan sharing = SharedArchive.plan(definition, paths.directory());
     try {
-      return spawnOnce(definition, paths, reason, detail, start, logFrom, sharing);
+      return spawnOnce(definition, paths, reason, detail, start, logFrom, sharing, deadline);
     } catch (DaemonStartException e) {
-      if (!sharing.readsArchive() || e.failure() != DaemonStartException.Failure.EXITED) {
-        throw e;
-      }
       // A damaged class-data archive can stop a JVM before main: a JDK 17 hits SIGBUS mapping it and
       // its error handler exits with status 1, so the exit status cannot tell it from a daemon
-      // failing for its own reasons (which then starts twice and loses its archive). Drop the archive and start once without (a fresh one is
-      // written at the next normal exit). Same log, same spawn record.
+      // failing for its own reasons (which then starts twice and loses its archive). Drop the archive
+      // and start once without (a fresh one is written at the next normal exit), in what is left of
+      // the same budget, and only when at least half of it is left: a retry that cannot finish would
+      // only hide the first failure's reason. Same log, same spawn record.
+      if (!sharing.readsArchive() || e.failure() != DaemonStartException.Failure.EXITED
+          || deadline - System.nanoTime() < budget / 2) {
+        throw e;
+      }
       SharedArchive.delete(sharing.archive());
       return spawnOnce(definition, paths, reason, detail, start, logFrom,
-          SharedArchive.plan(definition, paths.directory()));
+          SharedArchive.plan(definition, paths.directory()), deadline);
     }
   }
 
   private DaemonInfo spawnOnce(ServiceDefinition definition, ServicePaths paths, SpawnReason reason, String detail,
-      long start, long logFrom, SharedArchive.Plan sharing) throws IOException {
+      long start, long logFrom, SharedArchive.Plan sharing, long deadline) throws IOException {
     String mode = definition.javaMainClass().isPresent() ? "java" : "command";
     try (ReadinessWait notify = ReadinessWait.bind(paths.notifySocket())) {
       long spawnStart = System.nanoTime();
-      long deadline = spawnStart + definition.probeBudget().toNanos();
       Process child = Spawner.spawn(definition, paths, notify.path(), sharing);
       metrics.spawn(mode, System.nanoTime() - spawnStart);
       boolean ready = false;
       String readiness = "failed";
+      DaemonStartException failed = null;
       try {
         ReadinessWait.Outcome outcome = notify.await(child, deadline);
         if (outcome instanceof ReadinessWait.Message m && m.message().kind() == Readiness.Kind.READY) {
           Readiness.Message msg = m.message();
           if (!Probe.connects(paths.endpoint().path().orElseThrow())) {
-            throw failure(definition, paths, DaemonStartException.Failure.NOT_CONNECTABLE, spawnStart, -1,
+            throw failed = failure(definition, paths, DaemonStartException.Failure.NOT_CONNECTABLE, spawnStart, -1,
                 "READY from pid " + msg.pid() + " but nothing listens at " + paths.endpoint(), logFrom);
           }
           DaemonInfo info = readyInfo(definition, paths, msg, reason, detail, start);
@@ -447,23 +649,25 @@ public final class Broker {
           return info;
         }
         if (outcome instanceof ReadinessWait.Message m) {
-          throw failure(definition, paths, DaemonStartException.Failure.REPORTED_FAILURE, spawnStart,
+          throw failed = failure(definition, paths, DaemonStartException.Failure.REPORTED_FAILURE, spawnStart,
               exitStatusIfExited(child), "it said: " + m.message().reason(), logFrom);
         }
         if (outcome instanceof ReadinessWait.Exited e) {
-          throw failure(definition, paths, DaemonStartException.Failure.EXITED, spawnStart, e.status(), "", logFrom);
+          throw failed = failure(definition, paths, DaemonStartException.Failure.EXITED, spawnStart, e.status(), "",
+              logFrom);
         }
         readiness = "timeout";
-        throw failure(definition, paths, DaemonStartException.Failure.TIMED_OUT, spawnStart, -1,
+        throw failed = failure(definition, paths, DaemonStartException.Failure.TIMED_OUT, spawnStart, -1,
             "no READY on the notify socket", logFrom);
       } finally {
         if (!ready) {
-          killChild(child);
+          ProcessTree.killTree(child.toHandle(), Spawner.detaches(),
+              Math.max(deadline, System.nanoTime()) + SPAWN_KILL_MARGIN.toNanos());
           Optional<LockfileRecord> left = readQuietly(paths);
           if (left.isPresent() && left.get().pid() == child.pid()) {
             Lockfiles.deleteIfOwnedBy(paths.lockfile(), left.get().instanceId());
           }
-          removeLeftoverSockets(paths);
+          clearEndpointsQuietly(definition, paths, failed);
         }
         metrics.readiness(readiness, System.nanoTime() - spawnStart);
       }
@@ -476,17 +680,6 @@ public final class Broker {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return -1;
-    }
-  }
-
-  private static void killChild(Process child) {
-    ProcessTree.killTree(child.toHandle(), Spawner.detaches(), 2000);
-    try {
-      child.onExit().get(2, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } catch (ExecutionException | TimeoutException e) {
-      // The kill above was SIGKILL; a child that outlives it is reported by the caller's log tail.
     }
   }
 
@@ -524,59 +717,122 @@ public final class Broker {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Trust: who is on the other side.
+
+  /**
+   * Asks {@code HELLO} of the recorded daemon and accepts the answer only from the recorded pid,
+   * running as this user (the kernel's peer credentials), naming the recorded service, pid and
+   * instance.
+   *
+   * @throws UntrustedStateException ({@link UntrustedStateException.Kind#IMPOSTOR}) on any mismatch
+   */
+  private static HelloReply verifiedHello(ServiceDefinition definition, ServicePaths paths, LockfileRecord r,
+      Duration timeout) throws IOException {
+    Endpoint control = paths.controlEndpoint();
+    HelloReply hello;
+    try {
+      hello = ControlClient.hello(control, timeout, ControlClient.expecting(control, r.pid()));
+    } catch (ControlClient.PeerMismatchException e) {
+      throw impostor(definition, paths, e.peer().pid(), e.getMessage());
+    }
+    if (!hello.service().equals(definition.name()) || hello.pid() != r.pid()
+        || !hello.instanceId().equals(r.instanceId())) {
+      throw impostor(definition, paths, r.pid(), "its HELLO names service '" + hello.service() + "', pid "
+          + hello.pid() + ", instance " + hello.instanceId() + "; the lockfile names '" + r.service() + "', pid "
+          + r.pid() + ", instance " + r.instanceId());
+    }
+    return hello;
+  }
+
+  private static UntrustedStateException impostor(ServiceDefinition definition, ServicePaths paths, long pid,
+      String what) {
+    return new UntrustedStateException(definition.name(), UntrustedStateException.Kind.IMPOSTOR,
+        paths.controlEndpoint().path().orElseThrow(), pid, "daemon '" + definition.name() + "': the control endpoint "
+            + paths.controlEndpoint() + " does not answer as the daemon recorded in " + paths.lockfile() + ": " + what
+            + "; nothing was signalled or shut down. Find out who serves it (" + holdersText(paths)
+            + ") and stop that process yourself, or remove the lockfile if it is wrong");
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Stop.
 
+  /**
+   * Ends the recorded daemon once the kernel has confirmed it ({@link DaemonVerification}): a live
+   * one is asked {@code SHUTDOWN} after a {@linkplain #verifiedHello verified HELLO}, then signalled.
+   */
   private StopResult terminate(ServiceDefinition definition, ServicePaths paths, LockfileRecord r, Duration grace)
       throws IOException {
     long deadline = System.nanoTime() + grace.toNanos();
+    DaemonVerification.Verdict verdict = DaemonVerification.verify(paths, r);
+    if (verdict instanceof DaemonVerification.Refused refused) {
+      throw unverified(definition, paths, r, refused);
+    }
     Optional<ProcessHandle> handle = ProcessHandle.of(r.pid());
-    if (handle.isEmpty() || !ProcessIdentity.isSameProcess(r.pid(), r.processStartTime())) {
+    if (verdict instanceof DaemonVerification.Gone || handle.isEmpty()) {
       Lockfiles.deleteIfOwnedBy(paths.lockfile(), r.instanceId());
-      removeLeftoverSockets(paths);
+      clearEndpoints(definition, paths, "the recorded daemon is gone");
       return StopResult.CLEANED_STALE;
     }
+    DaemonVerification.Verified v = (DaemonVerification.Verified) verdict;
     ProcessHandle h = handle.get();
-    ProcStat st = ProcStat.read(r.pid());
-    boolean leadsGroup = st != null && st.processGroup() == r.pid();
     StopResult result;
     boolean acknowledged = false;
-    long askBudget = Math.min(definition.probeBudget().toNanos(), Math.max(1, deadline - System.nanoTime()));
-    if (st != null && st.stopped()) {
-      if (leadsGroup) {
-        ProcessTree.signalGroup(r.pid(), "TERM");
+    if (v.stopped()) {
+      signal(v, "TERM", h);
+      if (v.leadsOwnGroup()) {
         ProcessTree.signalGroup(r.pid(), "CONT");
-      } else {
-        h.destroy();
       }
     } else {
+      long askBudget = Math.min(definition.probeBudget().toNanos(), Math.max(1, deadline - System.nanoTime()));
       try {
-        ControlClient.shutdown(r.controlEndpoint(), Duration.ofNanos(askBudget));
+        verifiedHello(definition, paths, r, Duration.ofNanos(askBudget));
+        ControlClient.shutdown(paths.controlEndpoint(), Duration.ofNanos(askBudget),
+            ControlClient.expecting(paths.controlEndpoint(), r.pid()));
         acknowledged = true;
+      } catch (UntrustedStateException e) {
+        throw e;
+      } catch (ControlClient.PeerMismatchException e) {
+        throw impostor(definition, paths, e.peer().pid(), e.getMessage());
       } catch (IOException e) {
-        acknowledged = false;
+        acknowledged = false; // wedged, or not speaking the protocol: the verified process gets signals
       }
     }
     if (acknowledged && awaitExit(h, deadline - (deadline - System.nanoTime()) / 4)) {
       result = StopResult.SHUT_DOWN;
     } else {
-      if (leadsGroup) {
-        ProcessTree.signalGroup(r.pid(), "TERM");
-      } else {
-        h.destroy();
-      }
+      signal(v, "TERM", h);
       if (awaitExit(h, deadline)) {
         result = StopResult.TERMINATED;
       } else {
-        ProcessTree.killTree(h, leadsGroup, 2000);
+        ProcessTree.killTree(h, v.leadsOwnGroup(), System.nanoTime() + KILL_WAIT.toNanos());
         result = StopResult.KILLED;
       }
     }
     Lockfiles.deleteIfOwnedBy(paths.lockfile(), r.instanceId());
-    removeLeftoverSockets(paths);
+    clearEndpoints(definition, paths, "the daemon was stopped");
     // A daemon ended on purpose did not crash: its spawns must not count toward the crash-loop limit,
     // or a launcher that restarts its daemon (stop, version change) would soon be refused.
     CrashLoopGuard.forget(paths.spawns());
     return result;
+  }
+
+  private static UntrustedStateException unverified(ServiceDefinition definition, ServicePaths paths,
+      LockfileRecord r, DaemonVerification.Refused refused) {
+    return new UntrustedStateException(definition.name(), UntrustedStateException.Kind.UNVERIFIED_PROCESS,
+        paths.lockfile(), r.pid(), "daemon '" + definition.name() + "': refusing to signal pid " + r.pid()
+            + " named by " + paths.lockfile() + ": " + refused.why() + ". Nothing was signalled or removed; "
+            + (answers(paths) ? "the service's endpoint is " + holdersText(paths) + ". " : "")
+            + "if pid " + r.pid() + " is not the daemon, remove the lockfile");
+  }
+
+  private static void signal(DaemonVerification.Verified v, String signal, ProcessHandle h) {
+    if (v.leadsOwnGroup()) {
+      ProcessTree.signalGroup(v.pid(), signal);
+    } else if ("KILL".equals(signal)) {
+      h.destroyForcibly();
+    } else {
+      h.destroy();
+    }
   }
 
   private static boolean awaitExit(ProcessHandle h, long deadline) {

@@ -6,8 +6,8 @@ import java.util.Optional;
 
 /**
  * What {@link Broker#status} found for a service: a running daemon (with its {@code HELLO} answer),
- * one whose process exists but does not answer, a stale record (with the reason), or nothing.
- * Switch over the four records; {@code status} never spawns, stops or cleans anything.
+ * one whose process exists but does not answer, a stale record (with the reason), state the broker
+ * does not trust enough to act on, or nothing. Switch over the five records; {@code status} never spawns, stops or cleans anything.
  */
 public sealed interface ServiceStatus {
 
@@ -67,6 +67,24 @@ public sealed interface ServiceStatus {
     public Stale {
       Objects.requireNonNull(service, "service");
       Objects.requireNonNull(reason, "reason");
+      Objects.requireNonNull(detail, "detail");
+    }
+  }
+
+  /**
+   * The runtime files and the kernel disagree in a way the broker will not act on; {@link
+   * Broker#ensureRunning} and {@link Broker#stop} would throw {@link UntrustedStateException} with the
+   * same {@code kind} and {@code detail}, and change nothing.
+   *
+   * @param service the service name
+   * @param kind what was found
+   * @param detail what was found and what to do
+   */
+  record Untrusted(String service, UntrustedStateException.Kind kind, String detail) implements ServiceStatus {
+    /** Validates the components. */
+    public Untrusted {
+      Objects.requireNonNull(service, "service");
+      Objects.requireNonNull(kind, "kind");
       Objects.requireNonNull(detail, "detail");
     }
   }

@@ -95,12 +95,19 @@ class StaleStateTest {
   }
 
   @Test
-  void symlinkedLockfileIsNeverFollowed() throws Exception {
+  void symlinkedLockfileIsReportedNeverFollowedNorRemoved() throws Exception {
     Path target = tmp.resolve("elsewhere.lock");
     Lockfiles.write(target, record(ProcessHandle.current().pid(), ProcessIdentity.startTime(ProcessHandle.current().pid()).orElseThrow()));
     Files.createSymbolicLink(lockfile(), target);
-    staleThenRespawned(SpawnReason.CORRUPT_LOCKFILE, "SYMLINK");
+    ServiceStatus.Untrusted status = assertInstanceOf(ServiceStatus.Untrusted.class, broker.status(def));
+    assertEquals(UntrustedStateException.Kind.NOT_A_RUNTIME_FILE, status.kind());
+    UntrustedStateException e = assertThrows(UntrustedStateException.class, () -> broker.ensureRunning(def));
+    assertTrue(e.getMessage().contains(lockfile().toString()) && e.getMessage().contains("symbolic link"),
+        e.getMessage());
+    assertThrows(UntrustedStateException.class, () -> broker.stop(def));
+    assertTrue(Files.isSymbolicLink(lockfile()), "the link is never removed");
     assertTrue(Files.exists(target), "the link's target is untouched");
+    assertTrue(Fixtures.marked(dir()).isEmpty(), "nothing was spawned");
   }
 
   @Test

@@ -24,6 +24,7 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketCredentials;
 
 /**
  * Talks to a daemon's control endpoint: what the broker (and tests) call.
@@ -49,9 +50,72 @@ public final class ControlClient {
 
   private ControlClient() {}
 
+  /**
+   * Who is on the other side of a control connection, as the kernel reports it ({@code SO_PEERCRED}):
+   * the process that called {@code listen()} on the control endpoint, which for the SDK's control
+   * endpoint is always the daemon itself (it binds that endpoint on its own, even when its main
+   * endpoint was inherited).
+   *
+   * @param pid the peer's process id
+   * @param uid the peer's user id
+   */
+  public record Peer(long pid, long uid) {}
+
+  /**
+   * Decides, once the connection is accepted and before any byte is sent, whether the peer may be
+   * talked to; throws {@link PeerMismatchException} when not.
+   */
+  @FunctionalInterface
+  public interface PeerCheck {
+    /** Throws if {@code peer} is not the expected daemon. */
+    void check(Peer peer) throws PeerMismatchException;
+  }
+
+  /** The peer of a control connection is not the process the caller expected. */
+  public static final class PeerMismatchException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    private final transient Peer peer;
+
+    /** Creates the error; {@code message} names the endpoint and both identities. */
+    public PeerMismatchException(String message, Peer peer) {
+      super(message);
+      this.peer = peer;
+    }
+
+    /** Who answered instead. */
+    public Peer peer() {
+      return peer;
+    }
+  }
+
+  /**
+   * A check that the peer runs as this user and is process {@code pid}: what the broker requires
+   * before it trusts a daemon's answer or asks it to shut down.
+   */
+  public static PeerCheck expecting(Endpoint control, long pid) {
+    return peer -> {
+      if (peer.uid() != ProcessIdentity.currentUid() || peer.pid() != pid) {
+        throw new PeerMismatchException("control endpoint " + control + " is served by pid " + peer.pid() + " (uid "
+            + peer.uid() + "), not by the recorded daemon (pid " + pid + ", uid " + ProcessIdentity.currentUid()
+            + ")", peer);
+      }
+    };
+  }
+
   /** Asks {@code HELLO} and returns the daemon's identity and warm-up state; see the class doc for errors. */
   public static HelloReply hello(Endpoint control, Duration timeout) throws IOException {
-    Reply reply = request(control, Command.HELLO, timeout);
+    return hello(control, timeout, null);
+  }
+
+  /**
+   * Asks {@code HELLO} of a peer that passes {@code check} (null: any peer). The peer's credentials
+   * are read through junixsocket, so the first such call in a JVM loads its native library.
+   *
+   * @throws PeerMismatchException if the peer fails {@code check}; nothing was sent
+   */
+  public static HelloReply hello(Endpoint control, Duration timeout, PeerCheck check) throws IOException {
+    Reply reply = request(control, Command.HELLO, timeout, check);
     try {
       return HelloReply.fromFields(reply.fields());
     } catch (ControlProtocolException e) {
@@ -69,7 +133,16 @@ public final class ControlClient {
    * its own time. See the class doc for errors.
    */
   public static void shutdown(Endpoint control, Duration timeout) throws IOException {
-    request(control, Command.SHUTDOWN, timeout);
+    request(control, Command.SHUTDOWN, timeout, null);
+  }
+
+  /**
+   * Asks a peer that passes {@code check} to stop; see {@link #shutdown(Endpoint, Duration)}.
+   *
+   * @throws PeerMismatchException if the peer fails {@code check}; nothing was sent
+   */
+  public static void shutdown(Endpoint control, Duration timeout, PeerCheck check) throws IOException {
+    request(control, Command.SHUTDOWN, timeout, check);
   }
 
   /**
@@ -78,8 +151,13 @@ public final class ControlClient {
    * @throws ControlProtocolException if the reply is {@code ERR} or malformed
    */
   public static Reply request(Endpoint control, Command command, Duration timeout) throws IOException {
+    return request(control, command, timeout, null);
+  }
+
+  private static Reply request(Endpoint control, Command command, Duration timeout, PeerCheck check)
+      throws IOException {
     Objects.requireNonNull(command, "command");
-    Reply reply = exchange(control, command.name(), timeout);
+    Reply reply = exchange(control, command.name(), timeout, check);
     if (!reply.ok()) {
       throw new ControlProtocolException("control endpoint " + control + " answered " + command
           + " with ERR: " + reply.error());
@@ -92,20 +170,30 @@ public final class ControlClient {
    * For tests and diagnostics; prefer the typed methods.
    */
   public static Reply exchange(Endpoint control, String requestPayload, Duration timeout) throws IOException {
+    return exchange(control, requestPayload, timeout, null);
+  }
+
+  private static Reply exchange(Endpoint control, String requestPayload, Duration timeout, PeerCheck check)
+      throws IOException {
     Objects.requireNonNull(control, "control");
     Objects.requireNonNull(requestPayload, "requestPayload");
     Objects.requireNonNull(timeout, "timeout");
     if (timeout.isNegative() || timeout.isZero()) {
       throw new IllegalArgumentException("timeout must be positive, got " + timeout);
     }
-    Call call = new Call(control, timeout);
     ByteBuf frame = ControlFrames.encodeFrame(requestPayload);
-    try (SocketChannel channel = open(control);
+    try (SocketChannel channel = open(control, check != null);
         Selector selector = channel.provider().openSelector();
         ControlFrames.Decoder decoder = new ControlFrames.Decoder()) {
+      // The deadline starts once the channel exists: loading junixsocket's native library on its first
+      // use in a JVM (100 ms or more) is this process's cost, not the daemon's slowness.
+      Call call = new Call(control, timeout);
       channel.configureBlocking(false);
       SelectionKey key = channel.register(selector, 0);
-      connect(call, channel, selector, key, address(control));
+      connect(call, channel, selector, key, check != null ? junixAddress(control) : address(control));
+      if (check != null) {
+        check.check(peerOf(control, (AFUNIXSocketChannel) channel));
+      }
       try {
         return converse(call, channel, selector, key, decoder, frame);
       } catch (InterruptedIOException | ClosedByInterruptException | EOFException | ControlProtocolException e) {
@@ -184,11 +272,30 @@ public final class ControlClient {
     }
   }
 
-  private static SocketChannel open(Endpoint control) throws IOException {
+  private static SocketChannel open(Endpoint control, boolean needsPeer) throws IOException {
+    if (needsPeer) {
+      return AFUNIXSocketChannel.open();
+    }
     return switch (control.kind()) {
       case UNIX_PATH -> SocketChannel.open(StandardProtocolFamily.UNIX);
       case ABSTRACT -> AFUNIXSocketChannel.open();
     };
+  }
+
+  private static SocketAddress junixAddress(Endpoint control) throws IOException {
+    return switch (control.kind()) {
+      case UNIX_PATH -> AFUNIXSocketAddress.of(control.path().orElseThrow());
+      case ABSTRACT -> AFUNIXSocketAddress.inAbstractNamespace(control.abstractName().orElseThrow());
+    };
+  }
+
+  private static Peer peerOf(Endpoint control, AFUNIXSocketChannel channel) throws IOException {
+    AFUNIXSocketCredentials c = channel.getPeerCredentials();
+    if (c == null || c.getPid() <= 0) {
+      throw new PeerMismatchException("control endpoint " + control
+          + ": the kernel did not report the peer's credentials, so it cannot be verified", new Peer(-1, -1));
+    }
+    return new Peer(c.getPid(), c.getUid());
   }
 
   private static SocketAddress address(Endpoint control) throws IOException {

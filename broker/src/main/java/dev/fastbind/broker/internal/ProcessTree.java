@@ -1,12 +1,12 @@
 package dev.fastbind.broker.internal;
 
+import dev.fastbind.backend.internal.ProcessIdentity;
 import java.io.File;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Kills a daemon and everything it started: its process group (the daemon leads its own session and
@@ -16,6 +16,11 @@ import java.util.concurrent.TimeoutException;
 public final class ProcessTree {
   private ProcessTree() {}
 
+  private static long ownGroup() {
+    ProcessIdentity.Stat self = ProcessIdentity.stat(ProcessIdentity.currentPid());
+    return self == null ? -1 : self.processGroup();
+  }
+
   private static final String[] KILL_PROGRAMS = {"/bin/kill", "/usr/bin/kill"};
 
   /**
@@ -23,8 +28,9 @@ public final class ProcessTree {
    * reported success (false when the group no longer exists).
    */
   public static boolean signalGroup(long pgid, String signal) {
-    if (pgid <= 1) {
-      throw new IllegalArgumentException("refusing to signal process group " + pgid);
+    if (pgid <= 1 || pgid == ownGroup()) {
+      throw new IllegalArgumentException("refusing to signal process group " + pgid
+          + (pgid > 1 ? " (this launcher's own)" : ""));
     }
     String kill = null;
     for (String k : KILL_PROGRAMS) {
@@ -56,10 +62,19 @@ public final class ProcessTree {
   }
 
   /**
-   * Kills {@code root}'s process group (when {@code root} leads one) and all of its descendants with
-   * SIGKILL, then waits up to {@code waitMillis} for them to be gone. Returns whether all are gone.
+   * Kills {@code root}'s process group (when {@code rootLeadsGroup}) and all of its descendants with
+   * SIGKILL, then waits until they are gone or {@code deadlineNanos} ({@link System#nanoTime()})
+   * passes. Returns whether all are gone. A zombie counts as gone: it holds no resources, and one
+   * whose parent is not reaping (a grandchild re-parented to a container's init) may stay a zombie
+   * for a long time, which must not stretch a caller's budget.
+   *
+   * <p>Only for a process the caller has verified (see {@link DaemonVerification}) or spawned itself:
+   * the descendant walk starts from {@code root}.
    */
-  public static boolean killTree(ProcessHandle root, boolean rootLeadsGroup, long waitMillis) {
+  public static boolean killTree(ProcessHandle root, boolean rootLeadsGroup, long deadlineNanos) {
+    if (root.pid() <= 1 || root.pid() == ProcessHandle.current().pid()) {
+      throw new IllegalArgumentException("refusing to kill the tree of pid " + root.pid());
+    }
     List<ProcessHandle> all = new ArrayList<>();
     all.add(root);
     root.descendants().forEach(all::add);
@@ -69,21 +84,38 @@ public final class ProcessTree {
     for (ProcessHandle h : all) {
       h.destroyForcibly();
     }
-    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMillis);
-    for (ProcessHandle h : all) {
-      long left = deadline - System.nanoTime();
+    return awaitGone(all, deadlineNanos);
+  }
+
+  /** Waits, parking 1 ms doubling to 10 ms, until every process is gone or a zombie; false at the deadline. */
+  public static boolean awaitGone(List<ProcessHandle> processes, long deadlineNanos) {
+    long pause = TimeUnit.MILLISECONDS.toNanos(1);
+    while (true) {
+      boolean allGone = true;
+      for (ProcessHandle h : processes) {
+        if (!gone(h)) {
+          allGone = false;
+          break;
+        }
+      }
+      if (allGone) {
+        return true;
+      }
+      long left = deadlineNanos - System.nanoTime();
       if (left <= 0) {
-        return all.stream().noneMatch(ProcessHandle::isAlive);
-      }
-      try {
-        h.onExit().get(left, TimeUnit.NANOSECONDS);
-      } catch (TimeoutException | ExecutionException e) {
-        return false;
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
         return false;
       }
+      LockSupport.parkNanos(Math.min(pause, left));
+      pause = Math.min(pause * 2, TimeUnit.MILLISECONDS.toNanos(10));
     }
-    return true;
+  }
+
+  private static boolean gone(ProcessHandle h) {
+    if (!h.isAlive()) {
+      return true;
+    }
+    ProcessIdentity.Stat st = ProcessIdentity.stat(h.pid());
+    // the handle is alive but procfs has no such pid (reaped meanwhile) or shows a zombie
+    return st == null ? !h.isAlive() : st.exited();
   }
 }
