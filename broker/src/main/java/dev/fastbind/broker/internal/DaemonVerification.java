@@ -56,11 +56,8 @@ public final class DaemonVerification {
     if (!record.bootId().equals(ProcessIdentity.bootId())) {
       return new Gone("the lockfile was written before the last boot");
     }
-    if (pid <= 1) {
+    if (pid <= 0) {
       return new Refused("pid " + pid + " is never a daemon");
-    }
-    if (pid == ProcessIdentity.currentPid()) {
-      return new Refused("pid " + pid + " is this launcher itself");
     }
     ProcessIdentity.Stat st = ProcessIdentity.stat(pid);
     if (st == null) {
@@ -75,6 +72,12 @@ public final class DaemonVerification {
     if (!st.startTime().equals(record.processStartTime())) {
       return new Gone("pid " + pid + " now belongs to another process (started " + st.startTime()
           + ", lockfile says " + record.processStartTime() + ")");
+    }
+    if (pid == 1) {
+      return new Refused("pid " + pid + " is never a daemon");
+    }
+    if (pid == ProcessIdentity.currentPid()) {
+      return new Refused("pid " + pid + " is this launcher itself");
     }
     long me = ProcessIdentity.currentUid();
     long real = SocketHolders.realUid(pid);

@@ -1,0 +1,118 @@
+package dev.fastbind.broker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.fastbind.backend.internal.LockfileRecord;
+import dev.fastbind.backend.internal.Lockfiles;
+import dev.fastbind.backend.internal.ProcessIdentity;
+import dev.fastbind.backend.internal.RuntimeDirectory;
+import dev.fastbind.broker.internal.DaemonVerification;
+import dev.fastbind.broker.internal.ProcessTree;
+import dev.fastbind.broker.internal.ServicePaths;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What the kernel must confirm before the broker signals a recorded process. Records here only ever
+ * name pid 1 (to be refused, never signalled), this JVM, or processes this test started.
+ */
+class DaemonVerificationTest {
+
+  @TempDir Path tmp;
+
+  private ServicePaths paths;
+  private Process bystander;
+
+  @BeforeEach
+  void directory() throws Exception {
+    RuntimeDirectory.ensureOwnerOnly(tmp.resolve("rt"));
+    paths = ServicePaths.of("svc", tmp.resolve("rt"));
+  }
+
+  @AfterEach
+  void noProcessLeft() throws Exception {
+    if (bystander != null) {
+      bystander.destroyForcibly();
+      bystander.onExit().get(10, TimeUnit.SECONDS);
+    }
+    Fixtures.killMarked(tmp.resolve("rt"));
+  }
+
+  private LockfileRecord naming(long pid, String startTime) {
+    return new LockfileRecord("svc", pid, startTime, ProcessIdentity.bootId(), paths.endpoint(),
+        paths.controlEndpoint(), "1.0", LockfileRecord.newInstanceId());
+  }
+
+  private LockfileRecord namingExactly(long pid) {
+    return naming(pid, ProcessIdentity.startTime(pid).orElseThrow());
+  }
+
+  @Test
+  void pidOneIsNeverADaemonEvenWithItsRealStartTime() {
+    assertInstanceOf(DaemonVerification.Refused.class, DaemonVerification.verify(paths, namingExactly(1)));
+  }
+
+  @Test
+  void theLauncherItselfIsNeverTheDaemon() {
+    DaemonVerification.Verdict v = DaemonVerification.verify(paths, namingExactly(ProcessIdentity.currentPid()));
+    assertTrue(((DaemonVerification.Refused) v).why().contains("this launcher"), v.toString());
+  }
+
+  @Test
+  void aLiveProcessThatDoesNotHoldTheServicesEndpointsIsRefused() throws Exception {
+    bystander = new ProcessBuilder("sleep", "60").start();
+    DaemonVerification.Verdict v = DaemonVerification.verify(paths, namingExactly(bystander.pid()));
+    assertTrue(((DaemonVerification.Refused) v).why().contains("does not hold"), v.toString());
+  }
+
+  @Test
+  void aProcessOfAnotherUserIsRefused() throws Exception {
+    assumeTrue(ProcessIdentity.currentUid() == 0 && Files.isExecutable(Path.of("/usr/sbin/runuser")),
+        "needs root and runuser");
+    bystander = new ProcessBuilder("/usr/sbin/runuser", "-u", "nobody", "--", "sleep", "60").start();
+    // runuser forks: the sleep is its child, running as nobody.
+    Fixtures.await(Fixtures.PATIENT, () -> bystander.descendants().findAny().isPresent(), () -> "no sleep started");
+    long sleep = bystander.descendants().findFirst().orElseThrow().pid();
+    DaemonVerification.Verdict v = DaemonVerification.verify(paths, namingExactly(sleep));
+    assertTrue(((DaemonVerification.Refused) v).why().contains("uid"), v.toString());
+  }
+
+  @Test
+  void aDeadPidOrAnotherStartTimeIsGone() throws Exception {
+    Process p = new ProcessBuilder("true").start();
+    long pid = p.pid();
+    String started = ProcessIdentity.startTime(pid).orElse("ticks:1");
+    p.onExit().get(10, TimeUnit.SECONDS);
+    assertInstanceOf(DaemonVerification.Gone.class, DaemonVerification.verify(paths, naming(pid, started)));
+    assertInstanceOf(DaemonVerification.Gone.class,
+        DaemonVerification.verify(paths, naming(ProcessIdentity.currentPid(), "ticks:1")));
+  }
+
+  @Test
+  void theServicesOwnDaemonIsVerifiedAndLeadsItsGroup() throws Exception {
+    ServiceDefinition def = Fixtures.daemon(tmp.resolve("rt"), "svc", "good").build();
+    DaemonInfo info = Broker.create().ensureRunning(def);
+    LockfileRecord r = Lockfiles.read(paths.lockfile()).orElseThrow();
+    DaemonVerification.Verified v = assertInstanceOf(DaemonVerification.Verified.class,
+        DaemonVerification.verify(paths, r));
+    assertEquals(info.pid(), v.pid());
+    assertTrue(v.leadsOwnGroup(), "a spawned daemon leads its own group after setsid");
+  }
+
+  @Test
+  void theLaunchersOwnProcessGroupIsNeverSignalled() {
+    long ownGroup = ProcessIdentity.stat(ProcessIdentity.currentPid()).processGroup();
+    // Signal 0 only tests for existence, so even a missing guard would harm nothing.
+    assertThrows(IllegalArgumentException.class, () -> ProcessTree.signalGroup(ownGroup, "0"));
+    assertThrows(IllegalArgumentException.class, () -> ProcessTree.signalGroup(1, "0"));
+  }
+}
