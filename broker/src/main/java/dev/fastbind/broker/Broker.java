@@ -46,8 +46,9 @@ import java.util.concurrent.TimeoutException;
  * Makes sure a service's daemon is running, reports on it, and stops it. What a launcher embeds.
  *
  * <p><b>{@link #ensureRunning}</b> first takes the hot path, without any lock: read the lockfile,
- * check that its pid is alive with the recorded start time and boot id, and that the endpoint accepts
- * a connection. That is what every launcher invocation pays, so it is kept to twelve system calls
+ * check that it names this service and the service's own two endpoints, that its pid is alive with
+ * the recorded start time and boot id, and that the endpoint accepts a connection. That is what every
+ * launcher invocation pays, so it is kept to twelve system calls
  * and no exception, regular expression or lambda: one {@code lstat} of the runtime directory, one of
  * the lockfile and one read of it, one read of {@code /proc/<pid>/stat} (through a handle this broker
  * keeps open on the daemon it last found, which stays bound to that process, so pid reuse cannot fool
@@ -58,10 +59,27 @@ import java.util.concurrent.TimeoutException;
  * guard, then a detached spawn and a wait for the daemon's {@code READY} on a notify socket, confirmed
  * by a connect, all within the definition's probe budget. A daemon that exits first or stays silent
  * has its whole process group killed and its lockfile removed, and the call throws
- * {@link DaemonStartException} with the exit status and the daemon's log tail.
+ * {@link DaemonStartException} with the exit status and the daemon's log tail. The budget covers the
+ * whole spawn, the class-data-sharing retry included; the call returns at most
+ * {@link #SPAWN_KILL_MARGIN} after it (measured: 505 to 512 ms for a 500 ms budget and a hung daemon
+ * with a grandchild, in {@code BudgetTest}), plus the time spent waiting for the spawn lock.
  *
- * <p><b>{@link #status}</b> reads without changing anything; for a live daemon it asks
- * {@code HELLO} on the control endpoint. <b>{@link #stop}</b> asks {@code SHUTDOWN}, then sends
+ * <p><b>Trust.</b> A lockfile is a claim; what the broker acts on is what the kernel confirms. The
+ * hot path trusts a record only as far as above (its own endpoints, a live pid with the recorded start
+ * time, an accepting endpoint), which is enough to hand out an endpoint the definition owns. Before
+ * anything more (signalling, {@code SHUTDOWN}, reporting a daemon as running) the process must pass
+ * {@code DaemonVerification}: same boot, start time, real and effective uid, and it holds a listening
+ * socket at one of the service's endpoints (from {@code /proc/net/unix} and {@code /proc/<pid>/fd});
+ * pid 1, this process and this process's group are never signalled. {@code HELLO} counts only from
+ * the recorded pid as this user (the kernel's peer credentials), naming the recorded service, pid and
+ * instance. What the broker cannot understand (an unreadable, future-format or foreign lockfile
+ * beside an endpoint that still accepts, an endpoint held by a process without a record, a link,
+ * directory or file where a socket or lockfile belongs) is reported as
+ * {@link UntrustedStateException} or {@link ServiceStatus.Untrusted} and never deleted; such a refusal
+ * spawns nothing and does not count toward the crash-loop limit.
+ *
+ * <p><b>{@link #status}</b> reads without changing anything (it does not even create the runtime
+ * directory); for a live daemon it asks {@code HELLO} on the control endpoint. <b>{@link #stop}</b> asks {@code SHUTDOWN}, then sends
  * {@code SIGTERM}, then kills the daemon's process group when the grace period ends; it is
  * idempotent.
  *
@@ -579,14 +597,14 @@ public final class Broker {
   }
 
   /** How long a kill waits for the process tree to be gone, after {@code SIGKILL}. */
-  static final Duration KILL_WAIT = Duration.ofSeconds(2);
+  private static final Duration KILL_WAIT = Duration.ofSeconds(2);
 
   /**
    * How far past its probe budget a failed spawn may run: the {@code SIGKILL} of the child's group and
    * the wait for the child (the broker's own child, so reaped at once) to be gone. Grandchildren
    * receive the same {@code SIGKILL} but are not waited for past this margin.
    */
-  static final Duration SPAWN_KILL_MARGIN = Duration.ofMillis(250);
+  public static final Duration SPAWN_KILL_MARGIN = Duration.ofMillis(250);
 
   /**
    * Spawns the daemon, within one deadline: the definition's probe budget from the moment the spawn
