@@ -3,6 +3,9 @@ package dev.fastbind.broker.internal;
 import dev.fastbind.backend.internal.ProcessIdentity;
 import java.io.File;
 import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -64,7 +67,8 @@ public final class ProcessTree {
   /**
    * Kills {@code root}'s process group (when {@code rootLeadsGroup}) and all of its descendants with
    * SIGKILL, then waits until they are gone or {@code deadlineNanos} ({@link System#nanoTime()})
-   * passes. Returns whether all are gone. A zombie counts as gone: it holds no resources, and one
+   * passes. Returns whether all are gone. A zombie counts as gone once its last thread has exited: it
+   * holds nothing then, and one
    * whose parent is not reaping (a grandchild re-parented to a container's init) may stay a zombie
    * for a long time, which must not stretch a caller's budget.
    *
@@ -111,11 +115,26 @@ public final class ProcessTree {
   }
 
   private static boolean gone(ProcessHandle h) {
-    if (!h.isAlive()) {
-      return true;
-    }
     ProcessIdentity.Stat st = ProcessIdentity.stat(h.pid());
-    // the handle is alive but procfs has no such pid (reaped meanwhile) or shows a zombie
-    return st == null ? !h.isAlive() : st.exited();
+    if (st == null) {
+      return !h.isAlive(); // reaped (or no procfs: the JDK's answer is all there is)
+    }
+    // Neither the JDK's isAlive nor a zombie state is enough: a multi-threaded process shows its leader
+    // as a zombie while its other threads are still exiting and still hold its descriptors (a listener
+    // among them), and /proc/<pid>/fd of that leader is already empty. It is gone once no thread but
+    // the zombie leader is left.
+    return st.exited() && onlyTheLeaderIsLeft(h.pid());
+  }
+
+  private static boolean onlyTheLeaderIsLeft(long pid) {
+    int threads = 0;
+    try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc", Long.toString(pid), "task"))) {
+      for (Path ignored : tasks) {
+        threads++;
+      }
+    } catch (IOException | RuntimeException e) {
+      return true; // reaped meanwhile
+    }
+    return threads <= 1;
   }
 }
