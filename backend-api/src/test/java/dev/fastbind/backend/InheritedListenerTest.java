@@ -43,7 +43,11 @@ class InheritedListenerTest {
     command.addAll(DaemonProcess.javaCommand(EchoDaemon.class, List.of(), List.of()));
     try (DaemonProcess daemon = DaemonProcess.start(runtime, Map.of(), command,
         ProcessBuilder.Redirect.from(new File("/dev/null")))) {
-      IpcListenerTest.waitUntil(() -> Files.exists(sock), Duration.ofSeconds(10));
+      // Listening, not merely bound: the socket file appears between bind and listen.
+      Endpoint activated = Endpoint.unixPath(sock);
+      IpcListenerTest.waitUntil(
+          () -> !dev.fastbind.backend.internal.SocketHolders.listeningInodes(activated).isEmpty(),
+          Duration.ofSeconds(10));
       // systemd-socket-activate starts the daemon on the first connection; that client is served.
       try (SocketChannel client = SocketChannel.open(UnixDomainSocketAddress.of(sock))) {
         client.write(ByteBuffer.wrap("sd".getBytes(StandardCharsets.US_ASCII)));
