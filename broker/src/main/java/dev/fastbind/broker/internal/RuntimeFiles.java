@@ -195,7 +195,11 @@ public final class RuntimeFiles {
    * @throws RuntimeFileException if something other than a regular file is there, or it cannot be opened
    */
   public static Optional<Regular> openRegular(Path file) throws RuntimeFileException {
-    Found f = lstat(file);
+    return openRegular(file, lstat(file));
+  }
+
+  /** {@link #openRegular(Path)} once {@code lstat} has said {@code f}; a test passes another file's to stand for a swap. */
+  static Optional<Regular> openRegular(Path file, Found f) throws RuntimeFileException {
     if (f.kind() == Kind.ABSENT) {
       return Optional.empty();
     }
@@ -301,7 +305,11 @@ public final class RuntimeFiles {
    * @throws RuntimeFileException if something other than a regular file is there, or it cannot be opened
    */
   public static FileChannel openLockFile(Path file) throws RuntimeFileException {
-    Found f = lstat(file);
+    return openLockFile(file, lstat(file));
+  }
+
+  /** {@link #openLockFile(Path)} once {@code lstat} has said {@code f}. */
+  static FileChannel openLockFile(Path file, Found f) throws RuntimeFileException {
     if (f.kind() != Kind.ABSENT && f.kind() != Kind.REGULAR) {
       throw refused(file, f.kind(), Kind.REGULAR);
     }
