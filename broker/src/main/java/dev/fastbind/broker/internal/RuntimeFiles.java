@@ -329,24 +329,24 @@ public final class RuntimeFiles {
    * @throws RuntimeFileException if something other than a regular file is there, or it cannot be created
    */
   public static Found createIfAbsent(Path file) throws RuntimeFileException {
-    for (int attempt = 0; ; attempt++) {
-      Found f = lstat(file);
-      if (f.kind() == Kind.REGULAR) {
-        return f;
-      }
-      if (f.kind() != Kind.ABSENT) {
-        throw refused(file, f.kind(), Kind.REGULAR);
-      }
+    Found f = lstat(file);
+    if (f.kind() == Kind.ABSENT) {
       try {
         FileChannel.open(file, NEW_FILE, ownerOnly()).close();
       } catch (FileAlreadyExistsException e) {
-        if (attempt > 0) {
-          throw failure(file, "create", e);
-        }
+        // made by another process in between: look at what it is below
       } catch (IOException e) {
         throw failure(file, "create", e);
       }
+      f = lstat(file);
     }
+    if (f.kind() != Kind.REGULAR) {
+      throw f.kind() == Kind.ABSENT
+          ? new RuntimeFileException(file, "runtime file " + file + " vanished as it was created; retry, and find "
+              + "the process that removes files in " + file.toAbsolutePath().getParent(), null)
+          : refused(file, f.kind(), Kind.REGULAR);
+    }
+    return f;
   }
 
   /**
