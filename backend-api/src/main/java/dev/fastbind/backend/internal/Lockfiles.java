@@ -10,6 +10,7 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -59,8 +60,8 @@ import java.util.zip.CRC32;
  * is not read back.
  *
  * <p>{@link #write} is atomic (temp file, fsync, rename, directory fsync) and creates the file
- * owner-only; {@link #read} never follows symbolic links and caps what it reads at
- * {@value #MAX_BYTES} bytes. Both are safe to call from any thread; concurrent readers of a file
+ * owner-only; {@link #read} never follows symbolic links, cannot block on a FIFO and caps what it
+ * reads at {@value #MAX_BYTES} bytes. Both are safe to call from any thread; concurrent readers of a file
  * being rewritten see either the old or the new complete record.
  */
 public final class Lockfiles {
@@ -93,6 +94,8 @@ public final class Lockfiles {
   private static final String[] KEYS = {K_SERVICE, K_PID, K_START, K_BOOT, K_ENDPOINT, K_CONTROL, K_VERSION, K_INSTANCE,
       K_WRITTEN};
   private static final Set<OpenOption> READ_NO_LINKS = Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
+  private static final Set<OpenOption> READ_WRITE_NO_LINKS =
+      Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
 
   private Lockfiles() {}
 
@@ -183,9 +186,14 @@ public final class Lockfiles {
   /**
    * Reads the lockfile at {@code file}; empty when no file is there.
    *
-   * <p>A symbolic link at the path is refused, never followed. At most {@value #MAX_BYTES} bytes are
-   * read. The file is checked and then opened; if it is swapped for something else in between, the
-   * open without links or the decode refuses it.
+   * <p>A symbolic link at the path is refused, never followed, and so is anything else that is not a
+   * regular file. At most {@value #MAX_BYTES} bytes are read. The file is checked ({@code lstat}) and
+   * then opened without following links; if it is swapped for something else in between, the open,
+   * the read or the decode refuses it. Nothing at the path can block the call: the open is
+   * read-write (on Linux a read-write open of a FIFO returns at once, where a read-only one waits for
+   * a writer) and the reads are positional, which fail on a FIFO ({@code ESPIPE}) instead of waiting.
+   * A lockfile this user may not write is opened read-only, which only a FIFO swapped in by a racing
+   * process between the check and the open could block. The file is never written.
    *
    * @throws LockfileException if a file is there but is not a valid lockfile this code can read
    */
@@ -199,9 +207,14 @@ public final class Lockfiles {
     } catch (IOException e) {
       throw unreadable(file, e);
     }
+    return read(file, attrs);
+  }
+
+  /** {@link #read(Path)} once {@code lstat} has said {@code attrs}; a test passes attributes of another file to stand for a swap. */
+  static Optional<LockfileRecord> read(Path file, BasicFileAttributes attrs) throws LockfileException {
     checkType(file, attrs);
     byte[] bytes;
-    try (FileChannel ch = FileChannel.open(file, READ_NO_LINKS)) {
+    try (FileChannel ch = openWithoutBlocking(file)) {
       ByteBuffer buf = ByteBuffer.allocate((int) Math.min(Math.max(attrs.size(), 0) + 1, MAX_BYTES + 1L));
       while (true) {
         if (!buf.hasRemaining()) {
@@ -215,7 +228,7 @@ public final class Lockfiles {
         }
         // Done at end of file, or once exactly the size lstat saw is in and a read stopped short of the
         // one spare byte: a file that grew in between fills the spare byte and is read on.
-        if (ch.read(buf) < 0 || buf.position() == attrs.size() && buf.hasRemaining()) {
+        if (ch.read(buf, buf.position()) < 0 || buf.position() == attrs.size() && buf.hasRemaining()) {
           break;
         }
       }
@@ -235,6 +248,18 @@ public final class Lockfiles {
       throw unreadable(file, e);
     }
     return Optional.of(decode(bytes, file));
+  }
+
+  /** Read-write, so that a FIFO cannot block the open; read-only when this user may not write the file. */
+  private static FileChannel openWithoutBlocking(Path file) throws IOException {
+    try {
+      return FileChannel.open(file, READ_WRITE_NO_LINKS);
+    } catch (NoSuchFileException e) {
+      throw e;
+    } catch (FileSystemException e) {
+      // EACCES, EROFS, EPERM; EISDIR, ENXIO and the like fail again, or at the first read
+      return FileChannel.open(file, READ_NO_LINKS);
+    }
   }
 
   private static void checkType(Path file, BasicFileAttributes attrs) throws LockfileException {

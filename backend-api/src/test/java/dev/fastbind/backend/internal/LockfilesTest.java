@@ -3,15 +3,20 @@ package dev.fastbind.backend.internal;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.fastbind.backend.Endpoint;
 import dev.fastbind.backend.internal.LockfileException.Reason;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -265,6 +270,26 @@ class LockfilesTest {
     Path f = Files.createDirectory(dir.resolve("cache.lock"));
     LockfileException e = assertThrows(LockfileException.class, () -> Lockfiles.read(f));
     assertEquals(Reason.NOT_A_REGULAR_FILE, e.reason());
+  }
+
+  @Test
+  void readOfAFifoSwappedInAfterTheCheckFailsAtOnceInsteadOfBlocking() throws Exception {
+    Path real = dir.resolve("real.lock");
+    Lockfiles.write(real, record());
+    BasicFileAttributes regular = Files.readAttributes(real, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    Path fifo = dir.resolve("cache.lock");
+    Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).start();
+    assertTrue(mkfifo.waitFor(10, TimeUnit.SECONDS) && mkfifo.exitValue() == 0, "mkfifo");
+    try {
+      // lstat saw a regular file, then a FIFO took its place: the open and read must not wait for a writer.
+      LockfileException e = assertTimeoutPreemptively(Duration.ofSeconds(20),
+          () -> assertThrows(LockfileException.class, () -> Lockfiles.read(fifo, regular)));
+      assertEquals(Reason.NOT_A_REGULAR_FILE, e.reason());
+      assertTrue(e.getMessage().contains(fifo.toString()) && e.getMessage().contains("remove it"), e.getMessage());
+    } finally {
+      // Completes an open still blocked on the FIFO, so no thread stays stuck if the test fails.
+      FileChannel.open(fifo, StandardOpenOption.READ, StandardOpenOption.WRITE).close();
+    }
   }
 
   @Test

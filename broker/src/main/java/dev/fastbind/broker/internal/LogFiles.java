@@ -1,22 +1,20 @@
 package dev.fastbind.broker.internal;
 
+import dev.fastbind.broker.RuntimeFileException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.nio.file.OpenOption;
-import java.util.Set;
+import java.util.Optional;
 
-/** The daemon's log: prepared before a spawn, and its tail read for error messages. */
+/**
+ * The daemon's log: prepared before a spawn, and its tail read for error messages. Both go through
+ * {@link RuntimeFiles}: a link, directory or FIFO at the log's path is reported, never opened, and
+ * the tail reads at most {@value #TAIL_BYTES} bytes however large the log is.
+ */
 public final class LogFiles {
   private LogFiles() {}
 
@@ -27,24 +25,28 @@ public final class LogFiles {
 
   /**
    * Makes sure {@code log} is a regular owner-only file (rotating it when large) and returns its
-   * current size, from which {@link #tail} reads this spawn's output.
+   * current size, from which {@link #tail} reads this spawn's output. The log is never opened here:
+   * it is created when absent, and its size comes from {@code lstat}.
    *
-   * @throws AccessDeniedException if the log path is a symbolic link or not a regular file
+   * @throws RuntimeFileException if the log path (or {@code <log>.1}, when rotating) holds something
+   *     other than a regular file, or the log cannot be created or rotated
    */
   public static long prepare(Path log) throws IOException {
-    if (Files.isSymbolicLink(log) || (Files.exists(log, LinkOption.NOFOLLOW_LINKS)
-        && !Files.isRegularFile(log, LinkOption.NOFOLLOW_LINKS))) {
-      throw new AccessDeniedException(log.toString(), null,
-          "the daemon log must be a regular file, not a link or special file; remove it");
+    RuntimeFiles.Found f = RuntimeFiles.createIfAbsent(log);
+    if (f.size() <= ROTATE_BYTES) {
+      return f.size();
     }
-    if (Files.exists(log, LinkOption.NOFOLLOW_LINKS) && Files.size(log) > ROTATE_BYTES) {
-      Files.move(log, log.resolveSibling(log.getFileName() + ".1"), StandardCopyOption.REPLACE_EXISTING);
+    Path old = log.resolveSibling(log.getFileName() + ".1");
+    RuntimeFiles.Kind k = RuntimeFiles.kindOf(old);
+    if (k != RuntimeFiles.Kind.ABSENT && k != RuntimeFiles.Kind.REGULAR) {
+      throw RuntimeFiles.refused(old, k, RuntimeFiles.Kind.REGULAR);
     }
-    try (SeekableByteChannel ch = Files.newByteChannel(log,
-        Set.<OpenOption>of(StandardOpenOption.CREATE, StandardOpenOption.APPEND, LinkOption.NOFOLLOW_LINKS),
-        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))) {
-      return ch.size();
+    try {
+      Files.move(log, old, StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException e) {
+      throw RuntimeFiles.failure(old, "rotate the log to", e);
     }
+    return RuntimeFiles.createIfAbsent(log).size();
   }
 
   /**
@@ -52,22 +54,25 @@ public final class LogFiles {
    * Never throws: a log that cannot be read yields a note saying so.
    */
   public static String tail(Path log, long from) {
-    try (SeekableByteChannel ch = Files.newByteChannel(log, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
-      long size = ch.size();
-      long start = Math.max(Math.max(0, from), size - TAIL_BYTES);
-      if (start >= size) {
+    try {
+      Optional<RuntimeFiles.Regular> opened = RuntimeFiles.openRegular(log);
+      if (opened.isEmpty()) {
         return "";
       }
-      ByteBuffer buf = ByteBuffer.allocate((int) (size - start));
-      ch.position(start);
-      while (buf.hasRemaining() && ch.read(buf) > 0) {
-        // reads until the buffer is full or the file ends
+      byte[] bytes;
+      long start;
+      try (RuntimeFiles.Regular r = opened.get()) {
+        long size = r.size();
+        start = Math.max(Math.max(0, from), size - TAIL_BYTES);
+        if (start >= size) {
+          return "";
+        }
+        bytes = r.read(start, (int) (size - start));
       }
-      buf.flip();
       String text = StandardCharsets.UTF_8.newDecoder()
           .onMalformedInput(CodingErrorAction.REPLACE)
           .onUnmappableCharacter(CodingErrorAction.REPLACE)
-          .decode(buf).toString();
+          .decode(ByteBuffer.wrap(bytes)).toString();
       String[] lines = text.split("\n", -1);
       int end = lines.length;
       if (end > 0 && lines[end - 1].isEmpty()) {
@@ -79,8 +84,6 @@ public final class LogFiles {
         b.append("  | ").append(lines[i]).append('\n');
       }
       return b.toString();
-    } catch (NoSuchFileException e) {
-      return "";
     } catch (IOException e) {
       return "  (log unreadable: " + e.getMessage() + ")\n";
     }

@@ -1,6 +1,7 @@
 package dev.fastbind.broker.internal;
 
 import dev.fastbind.backend.internal.Readiness;
+import dev.fastbind.broker.RuntimeFileException;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -11,10 +12,10 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
@@ -25,7 +26,8 @@ import java.util.concurrent.TimeUnit;
  * <p>{@link #await} waits in one {@link Selector} for a message, for the child's exit (its
  * {@code onExit} wakes the selector) and for the deadline, whichever comes first: no polling. Lines
  * from a pid other than the child or its descendants are ignored. The socket file is removed on
- * {@link #close()}.
+ * {@link #close()}, and only if it is still the one bound here; nothing but a dead socket file is
+ * ever removed from the path ({@link RuntimeFiles#clearDeadSocket}).
  */
 public final class ReadinessWait implements AutoCloseable {
 
@@ -44,41 +46,60 @@ public final class ReadinessWait implements AutoCloseable {
   public record TimedOut() implements Outcome {}
 
   private final Path path;
+  private final Object bound;
   private final ServerSocketChannel server;
   private final Selector selector;
 
-  private ReadinessWait(Path path, ServerSocketChannel server, Selector selector) {
+  private ReadinessWait(Path path, Object bound, ServerSocketChannel server, Selector selector) {
     this.path = path;
+    this.bound = bound;
     this.server = server;
     this.selector = selector;
   }
 
-  /** Binds the notify socket at {@code path}, replacing a leftover socket file (never a link or a regular file). */
+  /**
+   * Binds the notify socket at {@code path}. A leftover socket file nobody listens on is replaced;
+   * anything else there (a link, a directory, a regular file, a FIFO, a live socket) is reported and
+   * left alone.
+   *
+   * @throws RuntimeFileException if something other than a dead socket stands at {@code path}
+   */
   public static ReadinessWait bind(Path path) throws IOException {
-    if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
-      if (!Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS) && !Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS)
-          && !Files.isSymbolicLink(path)) {
-        Files.delete(path);
-      } else {
-        throw new IOException("cannot bind the notify socket: " + path
-            + " exists and is not a socket; remove it");
-      }
+    if (RuntimeFiles.clearDeadSocket(path) == RuntimeFiles.SocketState.LIVE) {
+      throw new RuntimeFileException(path, "notify socket " + path + " accepts connections, so another process "
+          + "listens on it; end that process or remove " + path + " (fastbind never deletes a live socket)", null);
     }
     ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
     Selector selector = null;
+    Object bound = null;
     try {
       server.bind(UnixDomainSocketAddress.of(path), 4);
+      bound = RuntimeFiles.lstat(path).fileKey();
       server.configureBlocking(false);
       selector = Selector.open();
       server.register(selector, SelectionKey.OP_ACCEPT);
-      return new ReadinessWait(path, server, selector);
+      return new ReadinessWait(path, bound, server, selector);
     } catch (IOException | RuntimeException e) {
       server.close();
       if (selector != null) {
         selector.close();
       }
-      Files.deleteIfExists(path);
+      if (bound != null) {
+        removeOwn(path, bound);
+      }
+      if (e instanceof java.net.BindException be) {
+        throw new RuntimeFileException(path, "cannot bind the notify socket at " + path + " (" + be.getMessage()
+            + "): another process made a file there meanwhile; retry, or end that process", be);
+      }
       throw e;
+    }
+  }
+
+  /** Removes the socket file at {@code path} only if it is still the one this wait bound (file key {@code bound}). */
+  private static void removeOwn(Path path, Object bound) throws IOException {
+    RuntimeFiles.Found f = RuntimeFiles.lstat(path);
+    if (f.kind() == RuntimeFiles.Kind.SOCKET && Objects.equals(f.fileKey(), bound)) {
+      Files.deleteIfExists(path);
     }
   }
 
@@ -170,14 +191,14 @@ public final class ReadinessWait implements AutoCloseable {
     return pid == child.pid() || child.descendants().anyMatch(h -> h.pid() == pid);
   }
 
-  /** Closes the socket and removes its file. */
+  /** Closes the socket and removes its file, if the path still holds the socket this wait bound. */
   @Override
   public void close() throws IOException {
     try {
       selector.close();
       server.close();
     } finally {
-      Files.deleteIfExists(path);
+      removeOwn(path, bound);
     }
   }
 }

@@ -5,18 +5,15 @@ import java.io.File;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
-import java.nio.file.OpenOption;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
+import java.util.Optional;
 
 /**
  * Class-data sharing for daemons started with {@link ServiceDefinition.Builder#javaMain}: a dynamic
@@ -58,7 +55,6 @@ public final class SharedArchive {
 
   private static final String SUFFIX = ".jsa";
   private static final String QUIET = "-Xlog:cds*=off";
-  private static final Set<OpenOption> READ_NO_LINKS = Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
 
   /** JVM options the daemon's author uses to run class sharing their own way; the broker then adds nothing. */
   private static final String[] OWN_SHARING = {
@@ -115,55 +111,95 @@ public final class SharedArchive {
 
   /** JDK 19+: the JVM validates, uses or rewrites the archive itself. */
   private static Plan automatic(Path archive) {
-    boolean usable = usable(archive);
+    State state = state(archive);
+    if (state == State.OBSTRUCTED) {
+      return Plan.NONE;
+    }
     List<String> options = new ArrayList<>(3);
     options.add("-XX:SharedArchiveFile=" + archive);
     options.add("-XX:+AutoCreateSharedArchive");
     options.add(QUIET);
-    return new Plan(List.copyOf(options), archive, usable);
+    return new Plan(List.copyOf(options), archive, state == State.USABLE);
   }
 
   /** JDK 17 and 18: map a good archive, or write one at exit; stale archives of this key are removed. */
   private static Plan twoPhase(Path dir, String prefix, String stamp) {
     Path archive = dir.resolve(prefix + stamp + SUFFIX);
-    if (usable(archive)) {
+    State state = state(archive);
+    if (state == State.USABLE) {
       return new Plan(List.of("-XX:SharedArchiveFile=" + archive, QUIET), archive, true);
+    }
+    if (state == State.OBSTRUCTED) {
+      return Plan.NONE;
     }
     deleteStale(dir, prefix, archive);
     return new Plan(List.of("-XX:ArchiveClassesAtExit=" + archive, QUIET), archive, false);
   }
 
-  /**
-   * Whether {@code archive} is a regular file that starts like a dynamic archive. Anything else at
-   * that path that is a regular file (an empty file, a torn write, a foreign file) is deleted so that
-   * a fresh archive replaces it; a link or a directory is left alone and reported unusable.
-   */
+  /** What an archive path holds, for {@link #plan}. */
+  enum State {
+    /** A regular file that starts like a dynamic archive. */
+    USABLE,
+    /** Nothing (any regular file that was not an archive has just been deleted). */
+    MISSING,
+    /**
+     * A link, directory, FIFO or anything else that is not a regular file, or a path that cannot be
+     * examined: left alone, and the daemon runs without an archive (a JVM told to map or write one
+     * there would block on a FIFO or fail).
+     */
+    OBSTRUCTED
+  }
+
+  /** Whether {@code archive} is a regular file that starts like a dynamic archive; see {@link #state}. */
   static boolean usable(Path archive) {
-    BasicFileAttributes attrs;
+    return state(archive) == State.USABLE;
+  }
+
+  /**
+   * What is at {@code archive}. A regular file there that is not an archive (an empty file, a torn
+   * write, a foreign file) is deleted so that a fresh archive replaces it; anything else is left
+   * alone. The file is examined with {@code lstat} and only its first four bytes are read, through
+   * {@link RuntimeFiles}, so nothing at the path can block or exhaust the launcher.
+   */
+  static State state(Path archive) {
+    RuntimeFiles.Found f;
     try {
-      attrs = Files.readAttributes(archive, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+      f = RuntimeFiles.lstat(archive);
     } catch (IOException e) {
-      return false;
+      return State.OBSTRUCTED;
     }
-    if (!attrs.isRegularFile()) {
-      return false;
+    if (f.kind() == RuntimeFiles.Kind.ABSENT) {
+      return State.MISSING;
     }
-    if (attrs.size() >= 4096 && startsWithMagic(archive)) {
-      return true;
+    if (f.kind() != RuntimeFiles.Kind.REGULAR) {
+      return State.OBSTRUCTED;
+    }
+    if (f.size() >= 4096 && startsWithMagic(archive)) {
+      return State.USABLE;
     }
     delete(archive);
-    return false;
+    return RuntimeFiles.Kind.ABSENT == kindOrOther(archive) ? State.MISSING : State.OBSTRUCTED;
+  }
+
+  private static RuntimeFiles.Kind kindOrOther(Path archive) {
+    try {
+      return RuntimeFiles.kindOf(archive);
+    } catch (IOException e) {
+      return RuntimeFiles.Kind.OTHER;
+    }
   }
 
   private static boolean startsWithMagic(Path archive) {
-    try (FileChannel ch = FileChannel.open(archive, READ_NO_LINKS)) {
-      ByteBuffer head = ByteBuffer.allocate(4).order(ByteOrder.nativeOrder());
-      while (head.hasRemaining()) {
-        if (ch.read(head) < 0) {
-          return false;
-        }
+    try {
+      Optional<RuntimeFiles.Regular> opened = RuntimeFiles.openRegular(archive);
+      if (opened.isEmpty()) {
+        return false;
       }
-      return head.getInt(0) == DYNAMIC_MAGIC;
+      byte[] head;
+      try (RuntimeFiles.Regular r = opened.get()) {
+        head = r.read(0, 4);
+      }
+      return head.length == 4 && ByteBuffer.wrap(head).order(ByteOrder.nativeOrder()).getInt() == DYNAMIC_MAGIC;
     } catch (IOException e) {
       return false;
     }
@@ -184,10 +220,10 @@ public final class SharedArchive {
     }
   }
 
-  /** Deletes an archive file, best effort (the next spawn writes a new one). */
+  /** Deletes an archive file if it is a regular file, best effort (the next spawn writes a new one). */
   public static void delete(Path archive) {
     try {
-      Files.deleteIfExists(archive);
+      RuntimeFiles.deleteIfRegular(archive);
     } catch (IOException e) {
       // A file we cannot delete is not mapped either: usable() refuses it again next time.
     }

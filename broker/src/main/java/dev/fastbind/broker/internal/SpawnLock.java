@@ -1,5 +1,6 @@
 package dev.fastbind.broker.internal;
 
+import dev.fastbind.broker.RuntimeFileException;
 import dev.fastbind.broker.SpawnLockTimeoutException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -9,11 +10,7 @@ import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.nio.file.OpenOption;
 import java.time.Duration;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -26,7 +23,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Each lock file is opened through exactly one {@link FileChannel} per JVM, kept open for the life
  * of the JVM: POSIX drops every lock a process holds on a file when <em>any</em> descriptor of that
  * file is closed, so opening and closing a second channel would silently unlock a concurrent holder.
- * The file is opened without following symbolic links and created owner-only.
+ * The file is created owner-only and opened through {@link RuntimeFiles#openLockFile}: never through a
+ * link, and read-write, so that a FIFO planted at its path is refused at once instead of blocking
+ * the open forever; such a file fails {@link #acquire} with a {@link RuntimeFileException} naming it.
  */
 public final class SpawnLock implements AutoCloseable {
 
@@ -52,6 +51,8 @@ public final class SpawnLock implements AutoCloseable {
    *
    * @throws SpawnLockTimeoutException naming the holder when {@code patience} passes first
    * @throws InterruptedIOException if the thread is interrupted while it waits (its flag is set again)
+   * @throws RuntimeFileException if something other than a regular file is at {@code file}, or it
+   *     cannot be opened; at once, not after {@code patience}
    */
   public static SpawnLock acquire(Path file, String service, Duration patience) throws IOException {
     long start = System.nanoTime();
@@ -70,9 +71,7 @@ public final class SpawnLock implements AutoCloseable {
       long pauseNanos = TimeUnit.MILLISECONDS.toNanos(1);
       while (true) {
         if (slot.channel == null || !slot.channel.isOpen()) {
-          slot.channel = FileChannel.open(file,
-              Set.<OpenOption>of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
-              PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+          slot.channel = RuntimeFiles.openLockFile(file);
         }
         FileLock lock = slot.channel.tryLock();
         if (lock != null) {

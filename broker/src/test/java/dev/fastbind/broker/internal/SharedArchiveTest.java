@@ -5,16 +5,21 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fastbind.broker.ServiceDefinition;
 import java.io.File;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
+import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -123,6 +128,28 @@ class SharedArchiveTest {
     Files.createSymbolicLink(archive, real);
     assertFalse(plan(java().build(), 25).readsArchive());
     assertTrue(Files.isSymbolicLink(archive));
+  }
+
+  @Test
+  void aFifoOrLinkAtTheArchivePathMeansNoSharingSoTheDaemonNeitherBlocksOnItNorWritesThroughIt() throws Exception {
+    for (int feature : new int[] {25, 17}) {
+      Path archive = plan(java().build(), feature).archive();
+      Process mkfifo = new ProcessBuilder("mkfifo", archive.toString()).start();
+      assertTrue(mkfifo.waitFor(10, TimeUnit.SECONDS) && mkfifo.exitValue() == 0, "mkfifo");
+      try {
+        // A JVM told -XX:SharedArchiveFile=<a FIFO> waits in its open for a writer that never comes.
+        assertSame(SharedArchive.Plan.NONE, assertTimeoutPreemptively(Duration.ofSeconds(20),
+            () -> plan(java().build(), feature)), "JDK " + feature);
+        assertTrue(Files.exists(archive), "the FIFO is left alone");
+      } finally {
+        FileChannel.open(archive, StandardOpenOption.READ, StandardOpenOption.WRITE).close();
+        Files.delete(archive);
+      }
+      Files.createSymbolicLink(archive, tmp.resolve("elsewhere.jsa"));
+      assertSame(SharedArchive.Plan.NONE, plan(java().build(), feature), "JDK " + feature + ", link");
+      assertTrue(Files.isSymbolicLink(archive));
+      Files.delete(archive);
+    }
   }
 
   @Test
