@@ -15,7 +15,7 @@ import dev.fastbind.backend.internal.RuntimeDirectory;
 import dev.fastbind.backend.internal.SocketHolders;
 import dev.fastbind.broker.internal.CrashLoopGuard;
 import dev.fastbind.broker.internal.DaemonVerification;
-import dev.fastbind.broker.internal.RuntimeFileKind;
+import dev.fastbind.broker.internal.RuntimeFiles;
 import dev.fastbind.broker.internal.LogFiles;
 import dev.fastbind.broker.internal.Metrics;
 import dev.fastbind.broker.internal.MicrometerMetrics;
@@ -241,6 +241,7 @@ public final class Broker {
     }
     ServicePaths paths = prepare(definition, true);
     try (SpawnLock lock = SpawnLock.acquire(paths.spawnLock(), definition.name(), definition.spawnLockPatience())) {
+      RuntimeFiles.removeStaleTemps(paths);
       Assessment a = assess(definition, paths);
       if (a instanceof Untrusted u) {
         throw u.error();
@@ -401,7 +402,11 @@ public final class Broker {
 
   private static boolean socketAnswers(Endpoint e) {
     Path p = e.path().orElseThrow();
-    return RuntimeFileKind.of(p) == RuntimeFileKind.SOCKET && Probe.connects(p);
+    try {
+      return RuntimeFiles.kindOf(p) == RuntimeFiles.Kind.SOCKET && Probe.connects(p);
+    } catch (RuntimeFileException unexaminable) {
+      return false; // reported by the clean-up that needs the path
+    }
   }
 
   private static String holdersText(ServicePaths paths) {
@@ -457,14 +462,12 @@ public final class Broker {
     boolean removed = false;
     for (Endpoint e : new Endpoint[] {paths.endpoint(), paths.controlEndpoint()}) {
       Path p = e.path().orElseThrow();
-      RuntimeFileKind kind = RuntimeFileKind.of(p);
-      if (kind == RuntimeFileKind.SOCKET) {
-        removed |= Files.deleteIfExists(p);
-      } else if (kind != RuntimeFileKind.ABSENT) {
+      RuntimeFiles.Kind kind = RuntimeFiles.kindOf(p);
+      if (kind != RuntimeFiles.Kind.ABSENT && kind != RuntimeFiles.Kind.SOCKET) {
         throw new UntrustedStateException(definition.name(), UntrustedStateException.Kind.NOT_A_RUNTIME_FILE, p, -1,
-            "daemon '" + definition.name() + "': " + p + " is " + kind.description() + " where the service's socket"
-                + " belongs; fastbind never removes such a thing: remove it yourself, then run again");
+            "daemon '" + definition.name() + "': " + RuntimeFiles.refusal(p, kind, RuntimeFiles.Kind.SOCKET));
       }
+      removed |= RuntimeFiles.clearDeadSocket(p) == RuntimeFiles.SocketState.REMOVED;
     }
     return removed;
   }
@@ -546,6 +549,7 @@ public final class Broker {
   private DaemonInfo coldPath(ServiceDefinition definition, ServicePaths paths, long start,
       Optional<Decision> hotDecision) throws IOException {
     try (SpawnLock lock = SpawnLock.acquire(paths.spawnLock(), definition.name(), definition.spawnLockPatience())) {
+      RuntimeFiles.removeStaleTemps(paths);
       Assessment a = assess(definition, paths);
       SpawnReason reason;
       String detail;
@@ -590,8 +594,8 @@ public final class Broker {
     }
     if (s.record().isPresent()) {
       Lockfiles.deleteIfOwnedBy(paths.lockfile(), s.record().get().instanceId());
-    } else if (RuntimeFileKind.of(paths.lockfile()) == RuntimeFileKind.REGULAR) {
-      Files.deleteIfExists(paths.lockfile());
+    } else {
+      RuntimeFiles.deleteIfRegular(paths.lockfile()); // what is not a regular file was reported in assess()
     }
     clearEndpoints(definition, paths, "the recorded daemon is gone (" + s.detail() + ")");
   }
@@ -613,6 +617,8 @@ public final class Broker {
    */
   private DaemonInfo spawn(ServiceDefinition definition, ServicePaths paths, SpawnReason reason, String detail,
       long start) throws IOException {
+    // The log first: a hostile file there is reported without using up a crash-loop slot.
+    long logFrom = LogFiles.prepare(paths.log());
     long now = System.nanoTime();
     Optional<Duration> wait = CrashLoopGuard.tryRecord(paths.spawns(), definition.crashLoopSpawns(),
         definition.crashLoopPeriod(), now);
@@ -620,7 +626,6 @@ public final class Broker {
       throw new CrashLoopException(definition.name(), definition.crashLoopSpawns(), definition.crashLoopPeriod(),
           wait.get(), paths.log(), LogFiles.tail(paths.log(), 0));
     }
-    long logFrom = LogFiles.prepare(paths.log());
     long budget = definition.probeBudget().toNanos();
     long deadline = System.nanoTime() + budget;
     SharedArchive.Plan sharing = SharedArchive.plan(definition, paths.directory());

@@ -159,17 +159,19 @@ class HostileRuntimeFilesTest {
   }
 
   @Test
-  void aFifoAtTheLogNeitherHangsTheCrashLoopErrorNorIsOpenedForASpawn() throws Exception {
+  void aFifoAtTheLogIsReportedBeforeTheCrashLoopGuardAndNeverOpened() throws Exception {
     ServiceDefinition def = definition();
     Path log = fifo("svc.log");
-    // Three recent spawns in this boot: the crash-loop error, whose message carries the log's tail.
+    // Three recent spawns in this boot: the log is checked first, so the report names the FIFO (the
+    // crash-loop error would read the log's tail) and no spawn slot is used up.
     long now = System.nanoTime();
     Path spawns = dir().resolve("svc.spawns");
-    Files.writeString(spawns, "fastbind-spawns 1\nboot " + ProcessIdentity.bootId() + "\n" + now + "\n" + now + "\n"
-        + now + "\n", StandardCharsets.US_ASCII);
-    CrashLoopException loop = assertTimeoutPreemptively(NET,
-        () -> assertThrows(CrashLoopException.class, () -> broker.ensureRunning(def)));
-    assertTrue(loop.getMessage().contains("log unreadable: runtime file " + log + " is a FIFO"), loop.getMessage());
+    String recent = "fastbind-spawns 1\nboot " + ProcessIdentity.bootId() + "\n" + now + "\n" + now + "\n" + now + "\n";
+    Files.writeString(spawns, recent, StandardCharsets.US_ASCII);
+    RuntimeFileException first = assertTimeoutPreemptively(NET,
+        () -> assertThrows(RuntimeFileException.class, () -> broker.ensureRunning(def)));
+    assertNamesPathAndFix(log, "is a FIFO", first);
+    assertEquals(recent, Files.readString(spawns, StandardCharsets.US_ASCII), "a crash-loop slot was used up");
 
     Files.delete(spawns);
     RuntimeFileException e = assertTimeoutPreemptively(NET,
