@@ -191,4 +191,20 @@ class HostileRuntimeFilesTest {
     assertTrue(Files.exists(notify, LinkOption.NOFOLLOW_LINKS) && !Files.isRegularFile(notify), "the FIFO is kept");
     assertNothingSpawned();
   }
+
+  @Test
+  void tempFilesLeftByKilledWritersAreRemovedUnderTheSpawnLock() throws Exception {
+    Process writer = new ProcessBuilder("true").start();
+    writer.onExit().get(10, java.util.concurrent.TimeUnit.SECONDS); // a writer that is gone
+    Path lockTemp = dir().resolve(".svc.lock." + Long.toHexString(writer.pid()) + "-1a2b3c.tmp");
+    Path spawnsTemp = dir().resolve("svc.spawns.tmp");
+    Path mine = dir().resolve(".svc.lock." + Long.toHexString(ProcessHandle.current().pid()) + "-4d5e.tmp");
+    Files.writeString(lockTemp, "torn");
+    Files.writeString(spawnsTemp, "torn");
+    Files.writeString(mine, "a live writer's");
+    broker.ensureRunning(definition());
+    assertFalse(Files.exists(lockTemp), "a dead writer's lockfile temp was kept");
+    assertFalse(Files.exists(spawnsTemp), "the spawns temp was kept");
+    assertTrue(Files.exists(mine), "a live writer's temp was removed");
+  }
 }
