@@ -11,7 +11,7 @@ import java.util.Objects;
  * shared by every launcher; it clears itself once the period has passed since the oldest spawn.
  * The message ends with the daemon's recent log, which usually says why it keeps dying.
  */
-public final class CrashLoopException extends IOException {
+public final class CrashLoopException extends BrokerException {
   private static final long serialVersionUID = 1L;
 
   private final String service;

@@ -15,7 +15,7 @@ import java.util.OptionalInt;
  * elapsed time, the exit status or signal and ends with the last lines of the daemon's log: usually
  * everything needed to see what went wrong.
  */
-public final class DaemonStartException extends IOException {
+public final class DaemonStartException extends BrokerException {
   private static final long serialVersionUID = 1L;
 
   /** How the start failed. */

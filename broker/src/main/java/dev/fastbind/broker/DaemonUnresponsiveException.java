@@ -10,7 +10,7 @@ import java.util.Objects;
  * as the definition's {@link UnresponsivePolicy#REPORT} asks; resume it, or stop it with
  * {@link Broker#stop}, or define the service with {@link UnresponsivePolicy#REPLACE}.
  */
-public final class DaemonUnresponsiveException extends IOException {
+public final class DaemonUnresponsiveException extends BrokerException {
   private static final long serialVersionUID = 1L;
 
   private final String service;

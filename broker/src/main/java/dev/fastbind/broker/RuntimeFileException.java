@@ -11,7 +11,7 @@ import java.util.Objects;
  * so nothing was changed; the one-line message names the path, what was found and the fix (usually
  * "remove it").
  */
-public final class RuntimeFileException extends IOException {
+public final class RuntimeFileException extends BrokerException {
   private static final long serialVersionUID = 1L;
 
   private final transient Path path;

@@ -13,7 +13,7 @@ import java.util.OptionalLong;
  * ({@code Ctrl-Z}, {@code SIGSTOP}, a debugger) or wedged. Nothing was changed. The message names
  * the holder's pid and process state when the kernel reports them ({@code /proc/locks}).
  */
-public final class SpawnLockTimeoutException extends IOException {
+public final class SpawnLockTimeoutException extends BrokerException {
   private static final long serialVersionUID = 1L;
 
   private final String service;

@@ -19,7 +19,7 @@ import java.util.OptionalLong;
  *
  * <p>The message names the file or endpoint, what was found and what to do.
  */
-public final class UntrustedStateException extends IOException {
+public final class UntrustedStateException extends BrokerException {
   private static final long serialVersionUID = 1L;
 
   /** What the broker found. */

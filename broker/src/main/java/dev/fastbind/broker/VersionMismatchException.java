@@ -7,7 +7,7 @@ import java.util.Objects;
  * The running daemon's version differs from the definition's, and the definition's
  * {@link VersionPolicy#FAIL} asks to report it instead of restarting. The daemon was left running.
  */
-public final class VersionMismatchException extends IOException {
+public final class VersionMismatchException extends BrokerException {
   private static final long serialVersionUID = 1L;
 
   private final String service;

@@ -10,7 +10,6 @@ import dev.fastbind.backend.internal.LockfileRecord;
 import dev.fastbind.backend.internal.Lockfiles;
 import dev.fastbind.backend.internal.ProcessIdentity;
 import dev.fastbind.backend.internal.RuntimeDirectory;
-import dev.fastbind.backend.internal.UnsafeRuntimeDirectoryException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -155,7 +154,7 @@ class StaleStateTest {
   @Test
   void runtimeDirectoryOpenToOthersIsRefusedWithTheFix() throws Exception {
     Files.setPosixFilePermissions(dir(), PosixFilePermissions.fromString("rwxr-xr-x"));
-    UnsafeRuntimeDirectoryException e = assertThrows(UnsafeRuntimeDirectoryException.class,
+    RuntimeFileException e = assertThrows(RuntimeFileException.class,
         () -> broker.ensureRunning(def));
     assertTrue(e.getMessage().contains("chmod 700"), e.getMessage());
     assertTrue(Fixtures.marked(dir()).isEmpty(), "nothing was spawned");
@@ -166,6 +165,8 @@ class StaleStateTest {
     Path link = tmp.resolve("link");
     Files.createSymbolicLink(link, dir());
     ServiceDefinition viaLink = Fixtures.daemon(link, "svc", "good").build();
-    assertThrows(UnsafeRuntimeDirectoryException.class, () -> broker.ensureRunning(viaLink));
+    RuntimeFileException e = assertThrows(RuntimeFileException.class, () -> broker.ensureRunning(viaLink));
+    assertEquals(link, e.path());
+    assertTrue(e.getMessage().contains("symbolic link"), e.getMessage());
   }
 }

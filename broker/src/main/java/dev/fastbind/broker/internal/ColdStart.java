@@ -1,0 +1,159 @@
+package dev.fastbind.broker.internal;
+
+import dev.fastbind.backend.internal.LockfileException;
+import dev.fastbind.backend.internal.LockfileRecord;
+import dev.fastbind.backend.internal.Lockfiles;
+import dev.fastbind.backend.internal.Readiness;
+import dev.fastbind.broker.CrashLoopException;
+import dev.fastbind.broker.DaemonInfo;
+import dev.fastbind.broker.DaemonStartException;
+import dev.fastbind.broker.ServiceDefinition;
+import dev.fastbind.broker.SpawnReason;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The cold start: the crash-loop guard, a detached spawn, the wait for {@code READY} confirmed by a
+ * connect, and the clean-up of a start that failed, all within one deadline (see {@link #spawn}).
+ * The caller holds the service's spawn lock and has cleared the way ({@link Trust#clearEndpoints}).
+ */
+public final class ColdStart {
+
+  private final Metrics metrics;
+
+  /** A cold start that records spawn and readiness timings in {@code metrics}. */
+  public ColdStart(Metrics metrics) {
+    this.metrics = metrics;
+  }
+
+  /**
+   * How far past its probe budget a failed spawn may run: the {@code SIGKILL} of the child's group and
+   * the wait for the child (the broker's own child, so reaped at once) to be gone. Grandchildren
+   * receive the same {@code SIGKILL} but are not waited for past this margin.
+   */
+  public static final Duration KILL_MARGIN = Duration.ofMillis(250);
+
+  /**
+   * Spawns the daemon, within one deadline: the definition's probe budget from the moment the spawn
+   * starts, for the first attempt and the class-data-sharing retry together, plus
+   * {@link #KILL_MARGIN} to kill a child that missed it.
+   */
+  public DaemonInfo spawn(ServiceDefinition definition, ServicePaths paths, SpawnReason reason, String detail,
+      long start) throws IOException {
+    // The log first: a hostile file there is reported without using up a crash-loop slot.
+    long logFrom = LogFiles.prepare(paths.log());
+    long now = System.nanoTime();
+    Optional<Duration> wait = CrashLoopGuard.tryRecord(paths.spawns(), definition.crashLoopSpawns(),
+        definition.crashLoopPeriod(), now);
+    if (wait.isPresent()) {
+      throw new CrashLoopException(definition.name(), definition.crashLoopSpawns(), definition.crashLoopPeriod(),
+          wait.get(), paths.log(), LogFiles.tail(paths.log(), 0));
+    }
+    long budget = definition.probeBudget().toNanos();
+    long deadline = System.nanoTime() + budget;
+    SharedArchive.Plan sharing = SharedArchive.plan(definition, paths.directory());
+    try {
+      return spawnOnce(definition, paths, reason, detail, start, logFrom, sharing, deadline);
+    } catch (DaemonStartException e) {
+      // A damaged class-data archive can stop a JVM before main: a JDK 17 hits SIGBUS mapping it and
+      // its error handler exits with status 1, so the exit status cannot tell it from a daemon
+      // failing for its own reasons (which then starts twice and loses its archive). Drop the archive
+      // and start once without (a fresh one is written at the next normal exit), in what is left of
+      // the same budget, and only when at least half of it is left: a retry that cannot finish would
+      // only hide the first failure's reason. Same log, same spawn record.
+      if (!sharing.readsArchive() || e.failure() != DaemonStartException.Failure.EXITED
+          || deadline - System.nanoTime() < budget / 2) {
+        throw e;
+      }
+      SharedArchive.delete(sharing.archive());
+      return spawnOnce(definition, paths, reason, detail, start, logFrom,
+          SharedArchive.plan(definition, paths.directory()), deadline);
+    }
+  }
+
+  private DaemonInfo spawnOnce(ServiceDefinition definition, ServicePaths paths, SpawnReason reason, String detail,
+      long start, long logFrom, SharedArchive.Plan sharing, long deadline) throws IOException {
+    String mode = definition.javaMainClass().isPresent() ? "java" : "command";
+    try (ReadinessWait notify = ReadinessWait.bind(paths.notifySocket())) {
+      long spawnStart = System.nanoTime();
+      Process child = Spawner.spawn(definition, paths, notify.path(), sharing);
+      metrics.spawn(mode, System.nanoTime() - spawnStart);
+      boolean ready = false;
+      String readiness = "failed";
+      DaemonStartException failed = null;
+      try {
+        ReadinessWait.Outcome outcome = notify.await(child, deadline);
+        if (outcome instanceof ReadinessWait.Message m && m.message().kind() == Readiness.Kind.READY) {
+          Readiness.Message msg = m.message();
+          if (!Probe.connects(paths.endpoint().path().orElseThrow())) {
+            throw failed = failure(definition, paths, DaemonStartException.Failure.NOT_CONNECTABLE, spawnStart, -1,
+                "READY from pid " + msg.pid() + " but nothing listens at " + paths.endpoint(), logFrom);
+          }
+          DaemonInfo info = readyInfo(definition, paths, msg, reason, detail, start);
+          ready = true;
+          readiness = "ready";
+          return info;
+        }
+        if (outcome instanceof ReadinessWait.Message m) {
+          throw failed = failure(definition, paths, DaemonStartException.Failure.REPORTED_FAILURE, spawnStart,
+              exitStatusIfExited(child), "it said: " + m.message().reason(), logFrom);
+        }
+        if (outcome instanceof ReadinessWait.Exited e) {
+          throw failed = failure(definition, paths, DaemonStartException.Failure.EXITED, spawnStart, e.status(), "",
+              logFrom);
+        }
+        readiness = "timeout";
+        throw failed = failure(definition, paths, DaemonStartException.Failure.TIMED_OUT, spawnStart, -1,
+            "no READY on the notify socket", logFrom);
+      } finally {
+        if (!ready) {
+          ProcessTree.killTree(child.toHandle(), Spawner.detaches(),
+              Math.max(deadline, System.nanoTime()) + KILL_MARGIN.toNanos());
+          Optional<LockfileRecord> left = readQuietly(paths);
+          if (left.isPresent() && left.get().pid() == child.pid()) {
+            Lockfiles.deleteIfOwnedBy(paths.lockfile(), left.get().instanceId());
+          }
+          Trust.clearEndpointsQuietly(definition, paths, failed);
+        }
+        metrics.readiness(readiness, System.nanoTime() - spawnStart);
+      }
+    }
+  }
+
+  private static int exitStatusIfExited(Process child) {
+    try {
+      return child.waitFor(50, TimeUnit.MILLISECONDS) ? child.exitValue() : -1;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return -1;
+    }
+  }
+
+  private static DaemonStartException failure(ServiceDefinition definition, ServicePaths paths,
+      DaemonStartException.Failure failure, long spawnStart, int status, String detail, long logFrom) {
+    Duration elapsed = Duration.ofNanos(System.nanoTime() - spawnStart);
+    int signal = status > 128 && status < 128 + 65 ? status - 128 : -1;
+    return new DaemonStartException(definition.name(), failure, elapsed, signal > 0 ? -1 : status, signal,
+        detail, paths.log(), LogFiles.tail(paths.log(), logFrom));
+  }
+
+  private static Optional<LockfileRecord> readQuietly(ServicePaths paths) {
+    try {
+      return Lockfiles.read(paths.lockfile());
+    } catch (LockfileException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static DaemonInfo readyInfo(ServiceDefinition definition, ServicePaths paths, Readiness.Message msg,
+      SpawnReason reason, String detail, long start) {
+    Optional<LockfileRecord> r = readQuietly(paths).filter(rec -> rec.instanceId().equals(msg.instanceId()));
+    if (r.isPresent()) {
+      return Assessor.info(definition, r.get(), Optional.of(reason), detail, start);
+    }
+    return new DaemonInfo(definition.name(), paths.endpoint(), paths.controlEndpoint(), msg.pid(), msg.instanceId(),
+        Optional.empty(), Optional.of(reason), detail, Duration.ofNanos(System.nanoTime() - start));
+  }
+}

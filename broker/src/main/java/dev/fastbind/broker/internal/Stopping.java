@@ -1,0 +1,138 @@
+package dev.fastbind.broker.internal;
+
+import dev.fastbind.backend.internal.ControlClient;
+import dev.fastbind.backend.internal.LockfileRecord;
+import dev.fastbind.backend.internal.Lockfiles;
+import dev.fastbind.broker.ServiceDefinition;
+import dev.fastbind.broker.StopResult;
+import dev.fastbind.broker.UntrustedStateException;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Ending a daemon on purpose: {@link #terminate} a verified one ({@code SHUTDOWN}, then
+ * {@code SIGTERM}, then {@code SIGKILL} of its tree), or {@link #clearStale} a record whose daemon is
+ * gone. Nothing here signals a process that {@link DaemonVerification} has not confirmed. The caller
+ * holds the service's spawn lock.
+ */
+public final class Stopping {
+  private Stopping() {}
+
+  /** How long a kill waits for the process tree to be gone, after {@code SIGKILL}. */
+  static final Duration KILL_WAIT = Duration.ofSeconds(2);
+
+  /**
+   * Clears a stale record: a live process it names is killed only when the kernel confirms it is this
+   * service's daemon (an unverified one is left alone, and only the claim about it is dropped); the
+   * lockfile goes only while it is a regular file; socket files go only while nobody listens.
+   *
+   * @throws UntrustedStateException if an endpoint still accepts connections afterwards (named holder)
+   *     or something other than a socket stands at a socket path
+   */
+  public static void clearStale(ServiceDefinition definition, ServicePaths paths, Assessment.Stale s) throws IOException {
+    if (s.processAlive() && s.record().isPresent()
+        && DaemonVerification.verify(paths, s.record().get()) instanceof DaemonVerification.Verified v) {
+      ProcessHandle.of(v.pid()).ifPresent(h -> ProcessTree.killTree(h, v.leadsOwnGroup(),
+          System.nanoTime() + KILL_WAIT.toNanos()));
+    }
+    if (s.record().isPresent()) {
+      Lockfiles.deleteIfOwnedBy(paths.lockfile(), s.record().get().instanceId());
+    } else {
+      RuntimeFiles.deleteIfRegular(paths.lockfile()); // what is not a regular file was reported in assess()
+    }
+    Trust.clearEndpoints(definition, paths, "the recorded daemon is gone (" + s.detail() + ")");
+  }
+
+  /**
+   * Ends the recorded daemon once the kernel has confirmed it ({@link DaemonVerification}): a live
+   * one is asked {@code SHUTDOWN} after a {@linkplain #verifiedHello verified HELLO}, then signalled.
+   */
+  public static StopResult terminate(ServiceDefinition definition, ServicePaths paths, LockfileRecord r, Duration grace)
+      throws IOException {
+    long deadline = System.nanoTime() + grace.toNanos();
+    DaemonVerification.Verdict verdict = DaemonVerification.verify(paths, r);
+    if (verdict instanceof DaemonVerification.Refused refused) {
+      throw Trust.unverified(definition, paths, r, refused);
+    }
+    Optional<ProcessHandle> handle = ProcessHandle.of(r.pid());
+    if (verdict instanceof DaemonVerification.Gone || handle.isEmpty()) {
+      Lockfiles.deleteIfOwnedBy(paths.lockfile(), r.instanceId());
+      Trust.clearEndpoints(definition, paths, "the recorded daemon is gone");
+      return StopResult.CLEANED_STALE;
+    }
+    DaemonVerification.Verified v = (DaemonVerification.Verified) verdict;
+    ProcessHandle h = handle.get();
+    StopResult result;
+    boolean acknowledged = false;
+    if (v.stopped()) {
+      signal(v, "TERM", h);
+      if (v.leadsOwnGroup()) {
+        ProcessTree.signalGroup(r.pid(), "CONT");
+      }
+    } else {
+      long askBudget = Math.min(definition.probeBudget().toNanos(), Math.max(1, deadline - System.nanoTime()));
+      try {
+        Trust.verifiedHello(definition, paths, r, Duration.ofNanos(askBudget));
+        ControlClient.shutdown(paths.controlEndpoint(), Duration.ofNanos(askBudget),
+            ControlClient.expecting(paths.controlEndpoint(), r.pid()));
+        acknowledged = true;
+      } catch (UntrustedStateException e) {
+        throw e;
+      } catch (ControlClient.PeerMismatchException e) {
+        throw Trust.impostor(definition, paths, e.peer().pid(), e.getMessage());
+      } catch (IOException e) {
+        acknowledged = false; // wedged, or not speaking the protocol: the verified process gets signals
+      }
+    }
+    if (acknowledged && awaitExit(h, deadline - (deadline - System.nanoTime()) / 4)) {
+      result = StopResult.SHUT_DOWN;
+    } else {
+      signal(v, "TERM", h);
+      if (awaitExit(h, deadline)) {
+        result = StopResult.TERMINATED;
+      } else {
+        ProcessTree.killTree(h, v.leadsOwnGroup(), System.nanoTime() + KILL_WAIT.toNanos());
+        result = StopResult.KILLED;
+      }
+    }
+    Lockfiles.deleteIfOwnedBy(paths.lockfile(), r.instanceId());
+    Trust.clearEndpoints(definition, paths, "the daemon was stopped");
+    // A daemon ended on purpose did not crash: its spawns must not count toward the crash-loop limit,
+    // or a launcher that restarts its daemon (stop, version change) would soon be refused.
+    CrashLoopGuard.forget(paths.spawns());
+    return result;
+  }
+
+  private static void signal(DaemonVerification.Verified v, String signal, ProcessHandle h) {
+    if (v.leadsOwnGroup()) {
+      ProcessTree.signalGroup(v.pid(), signal);
+    } else if ("KILL".equals(signal)) {
+      h.destroyForcibly();
+    } else {
+      h.destroy();
+    }
+  }
+
+  private static boolean awaitExit(ProcessHandle h, long deadline) {
+    long left = deadline - System.nanoTime();
+    if (!h.isAlive()) {
+      return true;
+    }
+    if (left <= 0) {
+      return false;
+    }
+    try {
+      h.onExit().get(left, TimeUnit.NANOSECONDS);
+      return true;
+    } catch (TimeoutException | ExecutionException e) {
+      return !h.isAlive();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return !h.isAlive();
+    }
+  }
+}
