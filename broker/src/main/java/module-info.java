@@ -6,6 +6,12 @@
  * It is also transitive, because {@code Broker.create(MeterRegistry)} names one of its types: a module
  * that reads the broker can then call that method without requiring Micrometer itself.
  */
+// "module": javac compiles this descriptor before the kit exists, so it reports dev.fastbind.conformance
+// in the qualified export below as "module not found"; in the reactor it always exists.
+// "requires-automatic", "requires-transitive-automatic": micrometer.core is an automatic module. Its
+// name is stable (Automatic-Module-Name in its manifest), which is what the warnings are about; only
+// Micrometer can give it a descriptor.
+@SuppressWarnings({"module", "requires-automatic", "requires-transitive-automatic"})
 module dev.fastbind.broker {
   requires transitive dev.fastbind.backend;
   requires static transitive micrometer.core;
