@@ -164,6 +164,7 @@ public final class Broker {
    * {@code hotReplace} is the hot path's decision to replace, reused when it was about the same
    * instance; null when the hot path found no healthy daemon.
    */
+  @SuppressWarnings("try") // the spawn lock is held for the block's duration, never referenced in it
   private DaemonInfo coldPath(ServiceDefinition definition, ServicePaths paths, long start,
       Decision.Replace hotReplace) throws IOException {
     try (SpawnLock lock = SpawnLock.acquire(paths.spawnLock(), definition.name(), definition.spawnLockPatience())) {
@@ -268,6 +269,7 @@ public final class Broker {
    *     control endpoint answers for another process, the lockfile cannot be read while an endpoint
    *     answers, or an endpoint is held by a process without a record
    */
+  @SuppressWarnings("try") // the spawn lock is held for the block's duration, never referenced in it
   public StopResult stop(ServiceDefinition definition, Duration grace) throws IOException {
     Objects.requireNonNull(definition, "definition");
     Objects.requireNonNull(grace, "grace");
