@@ -80,6 +80,29 @@ final class Junix {
     }
   }
 
+  /**
+   * The pid of the process that holds {@code path} once it listens: for a bind that lost to a
+   * listener between its {@code bind(2)} and {@code listen(2)}. Retries the look-up for at most
+   * {@value #HALF_STARTED_WAIT_MILLIS} ms (1 ms, doubling), then gives up with -1. Only a failed
+   * bind waits here, to name its winner; a winning bind never does.
+   */
+  static long holderPidOnceListening(Path path) {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(HALF_STARTED_WAIT_MILLIS);
+    long pauseNanos = 1_000_000;
+    while (true) {
+      long pid = holderPid(path);
+      long left = deadline - System.nanoTime();
+      if (pid > 0 || left <= 0) {
+        return pid;
+      }
+      // No event tells when another process calls listen(); a short, bounded, growing pause.
+      java.util.concurrent.locks.LockSupport.parkNanos(Math.min(pauseNanos, left));
+      pauseNanos = Math.min(pauseNanos * 2, 50_000_000);
+    }
+  }
+
+  static final long HALF_STARTED_WAIT_MILLIS = 1000;
+
   /** A listener on a junixsocket channel: abstract names and adopted descriptors. */
   static final class JunixListener extends PeerCheckedListener {
     JunixListener(Endpoint endpoint, ServerSocketChannel channel, boolean inherited) {

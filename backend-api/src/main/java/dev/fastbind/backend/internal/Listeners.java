@@ -9,10 +9,12 @@ import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.EnumSet;
@@ -89,9 +91,21 @@ public final class Listeners {
   }
 
   /**
-   * A file already stands at the path. If it is a socket nobody listens on, delete it so the caller
-   * can bind again; if it is a live socket, report {@link BindException.AlreadyBound}; anything else
-   * (a regular file, a directory, a symlink) is never deleted.
+   * A file already stands at the path. If it is a socket nobody has bound, delete it so the caller
+   * can bind again; if a live or half-started listener holds it, report
+   * {@link BindException.AlreadyBound}; anything else (a regular file, a directory, a symlink) is
+   * never deleted.
+   *
+   * <p><b>The bind is the election.</b> When daemons start at once on one endpoint, each calls
+   * {@code bind(2)}: exactly one creates the socket file, the others get {@code EADDRINUSE} and come
+   * here. The winner may still be between {@code bind(2)} and {@code listen(2)} (microseconds that a
+   * busy machine stretches to milliseconds), and a socket bound but not yet listening refuses a
+   * connect exactly as a dead one does. Deleting it on the probe alone would let a loser bind a second
+   * file while the winner listens on an unlinked inode nobody can reach (and the loser's close would
+   * later remove the only file left). So a refused probe is checked against the kernel's own table
+   * of bound sockets ({@code /proc/net/unix}, Linux): while any socket is bound to this path the file
+   * is kept and the bind fails with {@code AlreadyBound}. Only a file that no socket holds is removed,
+   * and {@link #removeIfStill} makes sure it is still that file.
    */
   private static void reclaimIfStale(Endpoint endpoint, Path path) throws BindException {
     BasicFileAttributes attributes;
@@ -117,12 +131,19 @@ public final class Listeners {
       probe.configureBlocking(false);
       probe.connect(UnixDomainSocketAddress.of(path));
     } catch (ConnectException refused) {
+      SocketTable.State held = SocketTable.stateOf(path);
+      if (held == SocketTable.State.BOUND) {
+        // Half-started: the winner of the bind has not called listen() yet. It will in a moment;
+        // wait (bounded, this bind has lost anyway) only to name it.
+        throw new BindException.AlreadyBound(endpoint.toString(), Junix.holderPidOnceListening(path));
+      }
+      if (held == SocketTable.State.LISTENING) {
+        // Listening on this path but refusing: a listener whose file was replaced, so another inode
+        // answers the name; it is alive, and the file is left alone.
+        throw new BindException.AlreadyBound(endpoint.toString(), -1);
+      }
       try {
-        Object probed = attributes.fileKey();
-        Object now = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
-        if (probed == null || probed.equals(now)) {
-          Files.deleteIfExists(path);
-        }
+        removeIfStill(path, attributes.fileKey());
       } catch (NoSuchFileException gone) {
         // someone else reclaimed it first
       } catch (IOException e) {
@@ -138,6 +159,37 @@ public final class Listeners {
       throw new BindException.AlreadyBound(endpoint.toString(), -1);
     }
     throw new BindException.AlreadyBound(endpoint.toString(), Junix.holderPid(path));
+  }
+
+  /**
+   * Removes the dead socket file at {@code path} if it is still the file whose key was probed.
+   *
+   * <p>Checking the key and then unlinking the path leaves a window in which another reclaimer may
+   * remove the same dead file and bind its own: the unlink would then take a live successor's file.
+   * So the file is first renamed aside (atomic: whatever stood at the path is now at a private name),
+   * its key checked there, and only a match is deleted; a mismatch (a successor's file) is linked
+   * back to the path, which fails rather than overwrite if yet another file stands there.
+   */
+  static void removeIfStill(Path path, Object probedKey) throws IOException {
+    if (probedKey == null) {
+      Files.deleteIfExists(path); // no file keys on this file system: the check cannot be made
+      return;
+    }
+    Path aside = path.resolveSibling("." + path.getFileName() + ".stale-" + ProcessHandle.current().pid()
+        + "-" + Long.toHexString(System.nanoTime()));
+    Files.move(path, aside, StandardCopyOption.ATOMIC_MOVE);
+    Object moved = Files.readAttributes(aside, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+    if (probedKey.equals(moved)) {
+      Files.delete(aside);
+      return;
+    }
+    try {
+      Files.createLink(path, aside);
+      Files.delete(aside);
+    } catch (FileAlreadyExistsException third) {
+      // A third binder already holds the path; the successor's file stays at its private name,
+      // reachable for whoever looks, rather than be deleted.
+    }
   }
 
   private static ServerSocketChannel openUnix(Endpoint endpoint) throws BindException {
