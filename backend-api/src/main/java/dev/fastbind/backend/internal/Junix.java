@@ -53,8 +53,8 @@ final class Junix {
   static IpcListener adoptDescriptor(int fd) throws IOException {
     FileDescriptorCast cast = FileDescriptorCast.unsafeUsing(fd);
     if (!cast.isAvailable(AFUNIXServerSocketChannel.class)) {
-      throw new IOException("inherited descriptor " + fd + " is not a listening Unix-domain socket (it can be used as "
-          + cast.availableTypes() + "); configure the socket unit with ListenStream=/path/to/socket");
+      throw new IOException("inherited descriptor " + fd + " (LISTEN_FDS) is not a listening Unix-domain socket but "
+          + describeDescriptor(fd) + "; configure the socket unit with ListenStream=/path/to/socket");
     }
     AFUNIXServerSocketChannel channel = cast.as(AFUNIXServerSocketChannel.class);
     channel.setDeleteOnClose(false); // the socket file belongs to whoever bound it
@@ -68,6 +68,28 @@ final class Junix {
       throw new IOException("inherited descriptor " + fd + " is a Unix-domain socket without an address");
     }
     return new JunixListener(endpoint, channel, true);
+  }
+
+  /** What descriptor {@code fd} of this process is, in words, from procfs: "a pipe", "the file /dev/null". */
+  static String describeDescriptor(int fd) {
+    String target;
+    try {
+      target = java.nio.file.Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
+    } catch (java.nio.file.NoSuchFileException e) {
+      return "not open at all";
+    } catch (IOException | RuntimeException e) {
+      return "something else (procfs cannot say what)";
+    }
+    if (target.startsWith("socket:")) {
+      return "another kind of socket (TCP, datagram, or not listening)";
+    }
+    if (target.startsWith("pipe:")) {
+      return "a pipe";
+    }
+    if (target.startsWith("anon_inode:")) {
+      return "an anonymous inode (" + target.substring("anon_inode:".length()) + ")";
+    }
+    return java.nio.file.Files.isDirectory(Path.of(target)) ? "the directory " + target : "the file " + target;
   }
 
   /** The pid of the process that accepts connections at {@code path}, or -1 if it cannot be learned. */

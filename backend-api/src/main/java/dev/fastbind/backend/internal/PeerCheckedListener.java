@@ -24,8 +24,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * spinning; {@link #close()} cuts the wait short), until a descriptor is free. The daemon's accept
  * loop never sees these errors, so descriptor pressure can slow a daemon but never end it.
  *
- * <p><b>Bounded log.</b> Rejected peers and exhaustion are logged through a {@link LogLimiter}: one
- * full line per kind of event per 10 s, then one summary line with the count left out.
+ * <p><b>Bounded log.</b> Rejected peers are logged through a {@link LogLimiter}, exhaustion on stderr
+ * at the same rate: one full line per kind of event per 10 s, then one summary line with the count
+ * left out.
  */
 abstract class PeerCheckedListener implements IpcListener {
   /** Created on the first logged event, so that binding never initialises the logging framework. */
@@ -35,6 +36,8 @@ abstract class PeerCheckedListener implements IpcListener {
 
   /** The longest wait between two accept attempts while descriptors are exhausted. */
   static final long MAX_BACKOFF_MILLIS = 100;
+  /** How often exhaustion is reported: a compile-time constant, so reporting loads no other class. */
+  private static final long EXHAUSTION_REPORT_NANOS = 10_000_000_000L;
 
   private final Endpoint endpoint;
   private final ServerSocketChannel channel;
@@ -46,6 +49,9 @@ abstract class PeerCheckedListener implements IpcListener {
   private final Object closeSignal = new Object();
   /** Made on the first event worth logging: nothing of it on the bind path. */
   private volatile LogLimiter limiter;
+  /** When exhaustion was last reported (System.nanoTime, 0 for never), and retries since; under closeSignal. */
+  private long exhaustionLoggedAt;
+  private long exhaustionSuppressed;
 
   PeerCheckedListener(Endpoint endpoint, ServerSocketChannel channel, boolean inherited) {
     this.endpoint = endpoint;
@@ -163,20 +169,35 @@ abstract class PeerCheckedListener implements IpcListener {
         + (who.equals(LogLimiter.OTHER_KEY) ? "other peers" : who) + " in the last " + seconds + " s";
   }
 
+  /**
+   * Reports exhaustion on stderr, once per 10 s with a count of
+   * the retries in between. Deliberately uses nothing but this class, {@code String} and
+   * {@code System.err}: with no descriptor free, loading a class from a directory on the class path
+   * or opening the logging configuration fails, and a {@code NoClassDefFoundError} here would end
+   * the daemon this method exists to keep alive.
+   */
   private void logExhaustion(IOException e) {
     long n = exhausted.incrementAndGet();
-    LogLimiter.Verdict v = limiter().event("exhausted");
-    if (v.suppressed() > 0) {
-      Log.LOG.log(System.Logger.Level.WARNING, "accept on " + endpoint + " failed " + v.suppressed()
-          + " more times in the last " + v.windowSeconds() + " s for lack of descriptors or memory; "
-          + n + " times in all");
+    long now = System.nanoTime();
+    long suppressed;
+    synchronized (closeSignal) {
+      if (exhaustionLoggedAt != 0 && now - exhaustionLoggedAt < EXHAUSTION_REPORT_NANOS) {
+        exhaustionSuppressed++;
+        return;
+      }
+      suppressed = exhaustionSuppressed;
+      exhaustionSuppressed = 0;
+      exhaustionLoggedAt = now == 0 ? 1 : now;
     }
-    if (v.logThis()) {
-      Log.LOG.log(System.Logger.Level.WARNING, "accept on " + endpoint + " failed: " + e.getMessage()
-          + "; new connections wait in the backlog and accept is retried every " + MAX_BACKOFF_MILLIS
-          + " ms at most until descriptors are free; raise the daemon's limit (ulimit -n, systemd LimitNOFILE=)"
-          + " or find what holds its descriptors (ls /proc/" + ProcessHandle.current().pid() + "/fd)");
+    if (suppressed > 0) {
+      System.err.println("fastbind: accept on " + endpoint + " failed " + suppressed + " more times in the last "
+          + EXHAUSTION_REPORT_NANOS / 1_000_000_000L + " s for lack of descriptors or memory, "
+          + n + " times in all; still retrying");
     }
+    System.err.println("fastbind: accept on " + endpoint + " failed: " + e.getMessage()
+        + "; new connections wait in the backlog and accept is retried every " + MAX_BACKOFF_MILLIS
+        + " ms at most: raise the daemon's descriptor limit (ulimit -n, systemd LimitNOFILE=) or find what"
+        + " holds its descriptors (ls -l /proc/" + ProcessHandle.current().pid() + "/fd)");
   }
 
   /** How many times accept found the process out of descriptors or memory and backed off. */
@@ -216,10 +237,8 @@ abstract class PeerCheckedListener implements IpcListener {
         LogLimiter l = limiter;
         if (l != null) {
           for (LogLimiter.Summary s : l.drain()) {
-            Log.LOG.log(System.Logger.Level.WARNING, s.key().equals("exhausted")
-                ? "accept on " + endpoint + " failed " + s.suppressed() + " more times for lack of descriptors"
-                    + " or memory before the listener closed"
-                : rejectionSummary(s.suppressed(), s.key().substring(s.key().indexOf(' ') + 1), s.windowSeconds()));
+            Log.LOG.log(System.Logger.Level.WARNING,
+                rejectionSummary(s.suppressed(), s.key().substring(s.key().indexOf(' ') + 1), s.windowSeconds()));
           }
         }
       }
