@@ -12,8 +12,10 @@ import dev.fastbind.backend.testing.RacingEchoDaemon;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -30,12 +32,13 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Daemons started directly (no broker, no spawn lock) and released at the same moment on one
  * endpoint: the bind is the election, so exactly one serves with all its files in place and every
- * other one exits {@value Daemon#EXIT_BIND_FAILED} naming the winner.
+ * other one exits {@value Daemon#EXIT_BIND_FAILED} naming the winner. Every second round starts
+ * with dead socket files at both endpoints, which all the racers reclaim at once.
  */
 class RacingDaemonsTest {
 
   private static final int DAEMONS = 8;
-  private static final int ROUNDS = 3;
+  private static final int ROUNDS = 4;
   private static final Duration START = Duration.ofSeconds(20);
 
   @TempDir Path runtime;
@@ -66,6 +69,11 @@ class RacingDaemonsTest {
       for (DaemonProcess d : racers) {
         Await.until(() -> logOf(d).contains("armed") || !d.process().isAlive(), START, () -> "daemon armed: " + logOf(d));
       }
+      if (round % 2 == 0) {
+        // As a daemon killed with kill -9 leaves them: every racer finds them dead and reclaims at once.
+        leaveStaleSocketFile(sock);
+        leaveStaleSocketFile(ctl);
+      }
       for (DaemonProcess d : racers) {
         OutputStream gate = d.process().getOutputStream();
         gate.write('g');
@@ -78,7 +86,8 @@ class RacingDaemonsTest {
       List<DaemonProcess> alive = racers.stream().filter(d -> d.process().isAlive()).toList();
       assertEquals(1, alive.size(), "round " + round + ": exactly one daemon serves; logs:\n" + logs(racers));
       DaemonProcess winner = alive.get(0);
-      assertTrue(Files.exists(sock, LinkOption.NOFOLLOW_LINKS), "round " + round + ": socket file in place");
+      assertTrue(Files.exists(sock, LinkOption.NOFOLLOW_LINKS), "round " + round + ": socket file in place; files: "
+          + listing() + "; logs:\n" + logs(racers));
       assertTrue(Files.exists(ctl, LinkOption.NOFOLLOW_LINKS), "round " + round + ": control socket in place");
       Await.until(() -> Files.exists(lock, LinkOption.NOFOLLOW_LINKS), START, () -> "the winner's lockfile");
       LockfileRecord record = Lockfiles.read(lock).orElseThrow();
@@ -103,6 +112,19 @@ class RacingDaemonsTest {
       }
       started.removeAll(racers);
     }
+  }
+
+  private String listing() throws IOException {
+    try (var files = Files.list(runtime)) {
+      return files.map(p -> p.getFileName().toString()).sorted().toList().toString();
+    }
+  }
+
+  private static void leaveStaleSocketFile(Path path) throws IOException {
+    try (ServerSocketChannel dead = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+      dead.bind(UnixDomainSocketAddress.of(path));
+    }
+    assertTrue(Files.exists(path, LinkOption.NOFOLLOW_LINKS), "closing a listener leaves its socket file");
   }
 
   private static String echo(Path sock, String text) throws IOException {

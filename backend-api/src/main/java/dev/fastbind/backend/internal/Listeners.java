@@ -14,7 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.EnumSet;
@@ -71,21 +70,25 @@ public final class Listeners {
     return new JdkUnixListener(endpoint, channel, address.getPath(), null, true);
   }
 
+  /** How many times a bind is tried after finding a dead socket file at its path and removing it. */
+  private static final int BIND_ATTEMPTS = 3;
+
   private static ServerSocketChannel bindPath(Endpoint endpoint, Path path) throws BindException {
-    for (int attempt = 0; ; attempt++) {
+    for (int attempt = 1; ; attempt++) {
       ServerSocketChannel channel = openUnix(endpoint);
       try {
         channel.bind(UnixDomainSocketAddress.of(path), BACKLOG);
         return channel;
       } catch (IOException e) {
         closeQuietly(channel);
-        if (!isAddressInUse(e) || attempt > 0) {
-          if (isAddressInUse(e)) {
-            throw new BindException.AlreadyBound(endpoint.toString(), Junix.holderPid(path));
-          }
+        if (!isAddressInUse(e)) {
           throw new BindException.Io(endpoint.toString(), describeBindFailure(path), e);
         }
-        reclaimIfStale(endpoint, path);
+        if (attempt == BIND_ATTEMPTS) {
+          // Dead files removed and rebound twice, and still taken: others won each time.
+          throw new BindException.AlreadyBound(endpoint.toString(), Junix.holderPidOnceListening(path));
+        }
+        reclaimIfStale(endpoint, path); // throws AlreadyBound if something lives there
       }
     }
   }
@@ -132,18 +135,14 @@ public final class Listeners {
       probe.connect(UnixDomainSocketAddress.of(path));
     } catch (ConnectException refused) {
       SocketTable.State held = SocketTable.stateOf(path);
-      if (held == SocketTable.State.BOUND) {
-        // Half-started: the winner of the bind has not called listen() yet. It will in a moment;
-        // wait (bounded, this bind has lost anyway) only to name it.
+      if (held == SocketTable.State.BOUND || held == SocketTable.State.LISTENING) {
+        // Half-started: the winner of the bind had not called listen() at our probe (it may have
+        // by now). Wait (bounded; this bind has lost anyway) only to name it. A listener whose file
+        // was replaced by a dead one also lands here: alive, so the file is left alone, unnamed.
         throw new BindException.AlreadyBound(endpoint.toString(), Junix.holderPidOnceListening(path));
       }
-      if (held == SocketTable.State.LISTENING) {
-        // Listening on this path but refusing: a listener whose file was replaced, so another inode
-        // answers the name; it is alive, and the file is left alone.
-        throw new BindException.AlreadyBound(endpoint.toString(), -1);
-      }
       try {
-        removeIfStill(path, attributes.fileKey());
+        removeIfStill(path, attributes);
       } catch (NoSuchFileException gone) {
         // someone else reclaimed it first
       } catch (IOException e) {
@@ -161,35 +160,90 @@ public final class Listeners {
     throw new BindException.AlreadyBound(endpoint.toString(), Junix.holderPid(path));
   }
 
+  /** How old a reclaim claim must be before another binder treats its claimant as dead. */
+  private static final long STALE_CLAIM_MILLIS = 10_000;
+
   /**
-   * Removes the dead socket file at {@code path} if it is still the file whose key was probed.
+   * Removes the dead socket file at {@code path} if it is still the file whose key was probed, and
+   * never a successor's.
    *
-   * <p>Checking the key and then unlinking the path leaves a window in which another reclaimer may
-   * remove the same dead file and bind its own: the unlink would then take a live successor's file.
-   * So the file is first renamed aside (atomic: whatever stood at the path is now at a private name),
-   * its key checked there, and only a match is deleted; a mismatch (a successor's file) is linked
-   * back to the path, which fails rather than overwrite if yet another file stands there.
+   * <p>Checking the key and then unlinking the path leaves a window in which another binder that
+   * found the same dead file removes it and binds its own, which the unlink would then take. Moving
+   * the file aside first to check it there opens a worse one: for a moment the path is empty and a
+   * third binder wins it too. So binders that find the same dead file first elect one remover with a
+   * create-if-absent that the file system makes atomic: a hard link named after the dead file's
+   * device and inode ({@code .NAME.reclaim-dev-D-ino-I} next to it). Exactly one {@code link(2)}
+   * succeeds. The winner checks that its link is the dead file (not a successor's that took the
+   * path meanwhile, even one that reuses the dead file's inode number: see {@link #sameFile}; then
+   * it removes only its link and binds again, to find the successor), unlinks
+   * the path, then its link. The path can change under it only if it is unlinked, and only the
+   * elected remover unlinks it. Others see the claim exist and simply bind again.
+   *
+   * <p>A claimant killed inside those few microseconds leaves its link; a claim older than
+   * {@value #STALE_CLAIM_MILLIS} ms is taken for dead and removed by the next binder.
    */
-  static void removeIfStill(Path path, Object probedKey) throws IOException {
+  static void removeIfStill(Path path, BasicFileAttributes probed) throws IOException {
+    Object probedKey = probed.fileKey();
     if (probedKey == null) {
       Files.deleteIfExists(path); // no file keys on this file system: the check cannot be made
       return;
     }
-    Path aside = path.resolveSibling("." + path.getFileName() + ".stale-" + ProcessHandle.current().pid()
-        + "-" + Long.toHexString(System.nanoTime()));
-    Files.move(path, aside, StandardCopyOption.ATOMIC_MOVE);
-    Object moved = Files.readAttributes(aside, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
-    if (probedKey.equals(moved)) {
-      Files.delete(aside);
+    Path claim = path.resolveSibling("." + path.getFileName() + ".reclaim-" + keyName(probedKey));
+    try {
+      Files.createLink(claim, path);
+    } catch (FileAlreadyExistsException taken) {
+      // link(2) sets the inode's change time: it says when the claim was made.
+      java.nio.file.attribute.FileTime made = (java.nio.file.attribute.FileTime) Files.getAttribute(claim,
+          "unix:ctime", LinkOption.NOFOLLOW_LINKS);
+      BasicFileAttributes claimed = Files.readAttributes(claim, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+      if (System.currentTimeMillis() - made.toMillis() > STALE_CLAIM_MILLIS && sameFile(probed, claimed)) {
+        Files.deleteIfExists(claim); // its claimant died mid-reclaim; the next attempt claims anew
+      }
+      return; // another binder is removing it: bind again
+    } catch (UnsupportedOperationException | java.nio.file.FileSystemException noLinks) {
+      if (noLinks instanceof NoSuchFileException) {
+        throw (NoSuchFileException) noLinks;
+      }
+      Files.deleteIfExists(path); // a file system without hard links: the check cannot be made
       return;
     }
     try {
-      Files.createLink(path, aside);
-      Files.delete(aside);
-    } catch (FileAlreadyExistsException third) {
-      // A third binder already holds the path; the successor's file stays at its private name,
-      // reachable for whoever looks, rather than be deleted.
+      BasicFileAttributes claimed = Files.readAttributes(claim, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+      if (sameFile(probed, claimed)) {
+        Files.deleteIfExists(path);
+      }
+    } finally {
+      Files.deleteIfExists(claim);
     }
+  }
+
+  /**
+   * Whether two looks at a path saw the same file: same device and inode, and the same modification
+   * time. Inode numbers are reused (ext4 hands a freed one to the next file at once), so a successor's
+   * socket can have the dead one's inode; a socket's modification time is set when it is bound and
+   * changed by neither link(2) nor chmod, so the pair tells them apart.
+   */
+  private static boolean sameFile(BasicFileAttributes a, BasicFileAttributes b) {
+    return a.fileKey().equals(b.fileKey()) && a.lastModifiedTime().equals(b.lastModifiedTime());
+  }
+
+  /** {@code (dev=803,ino=1234)} as {@code dev-803-ino-1234}: a file-name-safe form of a file key. */
+  private static String keyName(Object key) {
+    String text = key.toString();
+    StringBuilder b = new StringBuilder(text.length());
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+        b.append(c);
+      } else if (b.length() > 0 && b.charAt(b.length() - 1) != '-') {
+        b.append('-');
+      }
+    }
+    int end = b.length();
+    while (end > 0 && b.charAt(end - 1) == '-') {
+      end--;
+    }
+    return b.substring(0, end);
   }
 
   private static ServerSocketChannel openUnix(Endpoint endpoint) throws BindException {
