@@ -198,27 +198,32 @@ public final class Bootstrap {
    * directories, least of all from the file-system root down.
    */
   static Optional<String> missingOutsideDirectory(Settings settings) {
-    List<String> what = new ArrayList<>(3);
-    List<Path> where = new ArrayList<>(3);
-    what.add("the lockfile " + settings.lockfile());
-    where.add(settings.lockfile().getParent());
-    if (settings.endpoint().path().isPresent()) {
-      what.add("the endpoint " + settings.endpoint());
-      where.add(settings.endpoint().path().get().getParent());
+    // No strings are built on the common path (everything in the runtime directory): it runs on the
+    // way to readiness.
+    Path lockDir = settings.lockfile().getParent();
+    if (isMissingOutside(lockDir, settings)) {
+      return Optional.of(missingDirectory(lockDir, "the lockfile " + settings.lockfile(), settings));
     }
-    if (settings.controlEndpoint().path().isPresent()) {
-      what.add("the control endpoint " + settings.controlEndpoint());
-      where.add(settings.controlEndpoint().path().get().getParent());
+    Optional<Path> main = settings.endpoint().path();
+    if (main.isPresent() && isMissingOutside(main.get().getParent(), settings)) {
+      return Optional.of(missingDirectory(main.get().getParent(), "the endpoint " + settings.endpoint(), settings));
     }
-    for (int i = 0; i < where.size(); i++) {
-      Path dir = where.get(i);
-      if (dir != null && !dir.equals(settings.runtimeDir()) && !Files.isDirectory(dir)) {
-        return Optional.of("the directory " + dir + " of " + what.get(i) + " does not exist, and the daemon creates"
-            + " no directory but its runtime directory " + settings.runtimeDir() + ": create it (mkdir -m 700 " + dir
-            + ") or fix the setting");
-      }
+    Optional<Path> ctl = settings.controlEndpoint().path();
+    if (ctl.isPresent() && isMissingOutside(ctl.get().getParent(), settings)) {
+      return Optional.of(missingDirectory(ctl.get().getParent(), "the control endpoint " + settings.controlEndpoint(),
+          settings));
     }
     return Optional.empty();
+  }
+
+  private static boolean isMissingOutside(Path dir, Settings settings) {
+    return dir != null && !dir.equals(settings.runtimeDir()) && !Files.isDirectory(dir);
+  }
+
+  private static String missingDirectory(Path dir, String what, Settings settings) {
+    return "the directory " + dir + " of " + what + " does not exist, and the daemon creates no directory but"
+        + " its runtime directory " + settings.runtimeDir() + ": create it (mkdir -m 700 " + dir
+        + ") or fix the setting";
   }
 
   /**
