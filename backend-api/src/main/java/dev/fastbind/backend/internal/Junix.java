@@ -51,6 +51,12 @@ final class Junix {
    * first one at 3). Fails with a clear message when the descriptor is not such a socket.
    */
   static IpcListener adoptDescriptor(int fd) throws IOException {
+    String what = describeDescriptor(fd);
+    if (!what.startsWith("another kind of socket") && !what.startsWith("something else")) {
+      // Told by procfs alone: no native library loaded (and no JVM warning printed) to report it.
+      throw new IOException("inherited descriptor " + fd + " (LISTEN_FDS) is not a listening Unix-domain socket but "
+          + what + "; configure the socket unit with ListenStream=/path/to/socket");
+    }
     FileDescriptorCast cast = FileDescriptorCast.unsafeUsing(fd);
     if (!cast.isAvailable(AFUNIXServerSocketChannel.class)) {
       throw new IOException("inherited descriptor " + fd + " (LISTEN_FDS) is not a listening Unix-domain socket but "
