@@ -200,11 +200,6 @@ abstract class PeerCheckedListener implements IpcListener {
         + " holds its descriptors (ls -l /proc/" + ProcessHandle.current().pid() + "/fd)");
   }
 
-  /** How many times accept found the process out of descriptors or memory and backed off. */
-  final long exhaustionRetries() {
-    return exhausted.get();
-  }
-
   @Override
   public final long rejectedPeers() {
     return rejected.get();
