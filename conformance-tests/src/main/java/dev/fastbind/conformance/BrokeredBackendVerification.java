@@ -693,13 +693,14 @@ public abstract class BrokeredBackendVerification {
 
   /**
    * Rule 307: a daemon that runs out of descriptors keeps serving, and serves again once they are
-   * free. The kit lowers the running daemon's soft limit on open files ({@code prlimit}) below every
-   * descriptor it has open, so that nothing more can be opened, and sends two connections: the
-   * first is accepted with the descriptor a blocked {@code accept} already holds (Linux reserves it
-   * when the call starts), so what the backend does for it then runs with no descriptor to spare;
-   * the second meets {@code EMFILE} in {@code accept}. The daemon must not exit within the
-   * serve-watch period. Then the limit is restored, and both connections, a fresh one and
-   * {@code HELLO} must be answered. Each client sends one byte ({@code \n}), ends its output and
+   * free. The kit lowers the running daemon's soft limit on open files ({@code prlimit}) in two
+   * steps, and the daemon must not exit within the serve-watch period after either. First below
+   * every descriptor it has open, and sends two connections: any {@code accept} that starts now meets
+   * {@code EMFILE} (one already blocked may complete: Linux reserves its descriptor when the call
+   * starts). Then to one above its lowest free descriptor, raised one at a time while nothing happens
+   * (a blocked {@code accept} holds a descriptor {@code /proc} does not list): a queued connection is
+   * accepted on the one free descriptor, and whatever the backend opens for it meets
+   * {@code EMFILE}; both connections must be answered. Last the limit is restored, and a fresh connection and {@code HELLO} must be answered. Each client sends one byte ({@code \n}), ends its output and
    * waits for the daemon to close the connection (after an answer or not): a backend whose protocol
    * waits for more sees the end of stream and is expected to close. Skipped where {@code /proc} or
    * {@code prlimit} is missing.
@@ -738,22 +739,37 @@ public abstract class BrokeredBackendVerification {
     SocketChannel second = null;
     try {
       // At most 3, below every descriptor a JVM opens past stdin, stdout and stderr: no descriptor
-      // that closes later can make room.
+      // that closes later can make room, and any accept that starts from now meets EMFILE.
       Descriptors.setSoftLimit(pid, Math.min(3, Descriptors.lowestFree(pid)), budgets.processDeadline());
       first = sendOneByte(sock, pid, log);
       second = sendOneByte(sock, pid, log);
       if (Processes.awaitGone(pid, budgets.serveWatch())) {
-        fail("the daemon exited while no descriptor was free: EMFILE in its accept loop or in what it does for a"
-            + " connection ended serve; log:\n" + LogFiles.tail(log, 0));
+        fail("the daemon exited while no descriptor was free: EMFILE in its accept loop, or in what it does for a"
+            + " connection accepted just before, ended serve; log:\n" + LogFiles.tail(log, 0));
+      }
+      // Room for exactly one more descriptor: a queued connection is accepted on it, and whatever the
+      // backend opens for that connection meets EMFILE. A thread blocked in accept holds a descriptor
+      // number /proc does not list yet (the control endpoint's acceptor, say), so the limit is raised
+      // one at a time until the daemon takes the last connection (or dies).
+      long limit = Descriptors.lowestFree(pid) + 1;
+      for (int step = 0; step < 16; step++, limit++) {
+        Descriptors.setSoftLimit(pid, limit, budgets.processDeadline());
+        if (closedWithin(second, budgets.serveWatch().toNanos(), pid)) {
+          break;
+        }
+      }
+      try (SocketChannel a = first; SocketChannel b = second) {
+        awaitAnswer(a, deadline, "the first connection sent while no descriptor was free", pid, log);
+        awaitAnswer(b, deadline, "the second connection sent while no descriptor was free", pid, log);
+      }
+      if (Processes.awaitGone(pid, budgets.serveWatch())) {
+        fail("the daemon exited while only one descriptor was free, the one its connection took: EMFILE in what it"
+            + " does for a connection ended serve; log:\n" + LogFiles.tail(log, 0));
       }
     } finally {
       if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
         Descriptors.setSoftLimit(pid, original, budgets.processDeadline());
       }
-    }
-    try (SocketChannel a = first; SocketChannel b = second) {
-      awaitAnswer(a, deadline, "the connection accepted while no descriptor was free", pid, log);
-      awaitAnswer(b, deadline, "the connection that waited in the backlog while no descriptor was free", pid, log);
     }
     requireAnswer(sock, deadline, "a connection after the descriptor limit was restored", log);
     try {
@@ -800,6 +816,15 @@ public abstract class BrokeredBackendVerification {
    */
   private static void awaitAnswer(SocketChannel c, long timeoutNanos, String what, long pid, Path log)
       throws Exception {
+    if (!closedWithin(c, timeoutNanos, pid)) {
+      boolean gone = pid > 0 && Processes.awaitGone(pid, Duration.ZERO);
+      fail(what + " was not closed by the daemon " + (gone ? "before the daemon died" : "within the deadline")
+          + "; log:\n" + LogFiles.tail(log, 0));
+    }
+  }
+
+  /** Whether the daemon closes {@code c} within {@code timeoutNanos}; false early if it has died. */
+  private static boolean closedWithin(SocketChannel c, long timeoutNanos, long pid) throws IOException {
     long end = System.nanoTime() + timeoutNanos;
     try (java.nio.channels.Selector selector = java.nio.channels.Selector.open()) {
       c.register(selector, java.nio.channels.SelectionKey.OP_READ);
@@ -808,15 +833,14 @@ public abstract class BrokeredBackendVerification {
         try {
           b.clear();
           if (c.read(b) < 0) {
-            return; // the end of stream, after whatever answer
+            return true; // the end of stream, after whatever answer
           }
         } catch (IOException reset) {
-          return; // closed with our byte unread: accepted and closed, that is handled
+          return true; // closed with our byte unread: accepted and closed, that is handled
         }
         long left = end - System.nanoTime();
         if (left <= 0 || pid > 0 && !ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
-          fail(what + " was not closed by the daemon " + (left <= 0 ? "within the deadline" : "before the daemon died")
-              + "; log:\n" + LogFiles.tail(log, 0));
+          return false;
         }
         selector.select(Math.max(1, TimeUnit.NANOSECONDS.toMillis(Math.min(left, 200_000_000L))));
         selector.selectedKeys().clear();
