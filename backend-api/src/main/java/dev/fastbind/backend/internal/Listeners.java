@@ -134,8 +134,8 @@ public final class Listeners {
       probe.configureBlocking(false);
       probe.connect(UnixDomainSocketAddress.of(path));
     } catch (ConnectException refused) {
-      SocketTable.State held = SocketTable.stateOf(path);
-      if (held == SocketTable.State.BOUND || held == SocketTable.State.LISTENING) {
+      SocketHolders.BindState held = SocketHolders.stateOf(path);
+      if (held == SocketHolders.BindState.BOUND || held == SocketHolders.BindState.LISTENING) {
         // Half-started: the winner of the bind had not called listen() at our probe (it may have
         // by now). Wait (bounded; this bind has lost anyway) only to name it. A listener whose file
         // was replaced by a dead one also lands here: alive, so the file is left alone, unnamed.
