@@ -2,7 +2,6 @@ package dev.fastbind.backend;
 
 import dev.fastbind.backend.internal.Bootstrap;
 import java.util.List;
-import java.util.Objects;
 
 /**
  * The daemon-side bootstrap: the one call a daemon's {@code main} makes.
@@ -51,13 +50,19 @@ import java.util.Objects;
  *   <tr><td></td><td>{@code FASTBIND_SERVICE}</td><td>if set, must equal the service name given here</td></tr>
  * </table>
  *
+ * <p>The daemon creates no directory but its runtime directory: a lockfile or endpoint outside it must
+ * be in a directory that exists.
+ *
  * <p>Arguments the bootstrap does not recognise are passed to the backend in
  * {@link ServeContext#arguments()}.
  *
  * <h2>Exit statuses</h2>
  *
- * {@value #EXIT_USAGE} invalid configuration; {@value #EXIT_BIND_FAILED} the endpoint could not be bound
- * (the {@link BindException} is printed on stderr and {@code serve} never runs);
+ * {@value #EXIT_USAGE} invalid configuration (a bad service name or version given to the builder, a
+ * setting that names a file in a directory that does not exist, an inherited descriptor that is not a
+ * listening Unix-domain socket); {@value #EXIT_BIND_FAILED} the endpoint could not be bound (the
+ * {@link BindException} is printed on stderr and {@code serve} never runs; when daemons race for one
+ * endpoint, every one but the winner exits so, naming the winner's pid);
  * {@value #EXIT_CANNOT_CREATE} the runtime directory or lockfile could not be created safely;
  * {@value #EXIT_SERVE_FAILED} {@code serve} threw or returned. Every failure prints one line on stderr
  * that starts with {@code fastbind: SERVICE:} and says what to do.
@@ -79,11 +84,23 @@ public final class Daemon {
   /**
    * Starts configuring a daemon for {@code service}, served by {@code backend}.
    *
+   * <p>Nothing is checked here: a service name that breaks the rule below, a null backend or a blank
+   * version make {@link Builder#run} print one line and exit with {@value #EXIT_USAGE}, like every
+   * other configuration error, instead of ending {@code main} with a stack trace.
+   *
    * @param service a short lowercase name: a letter, then letters, digits and dashes, at most 32
-   * @throws IllegalArgumentException if the service name breaks that rule
    */
   public static Builder builder(String service, BrokeredBackend backend) {
     return new Builder(service, backend);
+  }
+
+  private static String printable(String s) {
+    StringBuilder b = new StringBuilder(Math.min(s.length(), 64));
+    for (int i = 0; i < s.length() && i < 64; i++) {
+      char c = s.charAt(i);
+      b.append(c < 0x20 || c == 0x7f ? '?' : c);
+    }
+    return s.length() > 64 ? b.append("...").toString() : b.toString();
   }
 
   /** Whether {@code name} is a valid service name: {@code [a-z][a-z0-9-]{0,31}}. */
@@ -105,22 +122,31 @@ public final class Daemon {
     private final String service;
     private final BrokeredBackend backend;
     private String version = "0";
+    /** The first configuration error, reported by {@link #run}; null while there is none. */
+    private String problem;
 
     private Builder(String service, BrokeredBackend backend) {
-      Objects.requireNonNull(service, "service");
-      if (!isValidServiceName(service)) {
-        throw new IllegalArgumentException("invalid service name '" + service
-            + "': use a letter, then letters, digits and dashes, lowercase, at most 32 characters");
-      }
       this.service = service;
-      this.backend = Objects.requireNonNull(backend, "backend");
+      this.backend = backend;
+      if (!isValidServiceName(service)) {
+        problem = "invalid service name " + (service == null ? "null" : "'" + printable(service) + "'")
+            + ": use a letter, then letters, digits and dashes, lowercase, at most 32 characters";
+      } else if (backend == null) {
+        problem = "no backend: Daemon.builder was given null instead of a BrokeredBackend";
+      }
     }
 
-    /** The daemon's version, recorded in the lockfile and answered in {@code HELLO}. Default {@code "0"}. */
+    /**
+     * The daemon's version, recorded in the lockfile and answered in {@code HELLO}. Default {@code "0"}.
+     * A null or blank version is reported by {@link #run}.
+     */
     public Builder version(String version) {
-      Objects.requireNonNull(version, "version");
-      if (version.isBlank()) {
-        throw new IllegalArgumentException("version must not be blank");
+      if (version == null || version.isBlank()) {
+        if (problem == null) {
+          problem = "the version must not be " + (version == null ? "null" : "blank") + ": pass the daemon's release"
+              + " version to Daemon.builder(...).version(...)";
+        }
+        return this;
       }
       this.version = version;
       return this;
@@ -131,8 +157,13 @@ public final class Daemon {
      * daemon stops or fails, with the statuses listed on {@link Daemon}.
      */
     public Never run(String... args) {
-      Objects.requireNonNull(args, "args");
-      int status = Bootstrap.run(service, version, backend, List.of(args), System.getenv());
+      int status;
+      if (problem != null) {
+        System.err.println("fastbind: " + (service == null ? "null" : printable(service)) + ": " + problem);
+        status = EXIT_USAGE;
+      } else {
+        status = Bootstrap.run(service, version, backend, args == null ? List.of() : List.of(args), System.getenv());
+      }
       Runtime.getRuntime().exit(status);
       throw new AssertionError("unreachable: the JVM is exiting");
     }

@@ -18,9 +18,19 @@ import java.nio.channels.SocketChannel;
  * so a daemon never serves another user by accident, even on an abstract endpoint that has no file
  * permissions to protect it.
  *
+ * <p><b>Descriptor exhaustion.</b> {@link #accept()} never fails because the process or the system is
+ * out of descriptors ({@code EMFILE}, {@code ENFILE}) or kernel memory: it waits (1 ms doubling to
+ * 100 ms, no spinning; {@link #close()} ends the wait) and tries again, while new connections wait
+ * in the kernel's backlog, and reports the shortage on stderr once per 10 s. An accept loop over
+ * this listener therefore survives descriptor pressure; what it does per connection must too.
+ *
+ * <p><b>Bounded log.</b> Connections from other users are logged once per peer per 10 s, with a
+ * summary of how many more were rejected; a peer that connects in a loop cannot fill the log.
+ *
  * <p><b>Closing.</b> {@link #close()} removes the socket file only if the file at the path is still
- * the one this listener created (same device and inode): a successor daemon that already bound the
- * same path keeps its endpoint. Inherited listeners never remove the file; whoever bound it owns it.
+ * the one this listener created (same device and inode), and does so while still listening, so no
+ * other binder can have replaced it in between: a successor daemon that already bound the same path
+ * keeps its endpoint. Inherited listeners never remove the file; whoever bound it owns it.
  *
  * <p>Implementations are thread-safe: one thread may block in {@code accept} while another closes.
  */
@@ -29,8 +39,13 @@ public interface IpcListener extends Closeable {
   /**
    * Binds {@code endpoint} and starts listening, in microseconds and without touching daemon state.
    *
-   * <p>A leftover socket file that nobody listens on (a daemon killed with {@code kill -9}) is
-   * reclaimed; a live listener is never replaced. The socket file is made owner-only.
+   * <p>The bind is the election: when several processes bind one path at once, exactly one creates
+   * the socket file and the others get {@link BindException.AlreadyBound} naming its pid. A leftover
+   * socket file that no socket holds (a daemon killed with {@code kill -9}) is reclaimed; a live
+   * listener, or one bound but not yet listening, is never replaced (Linux asks the kernel's socket
+   * table, {@code /proc/net/unix}, before removing a file that refuses connections); and of several
+   * binders that find one dead file, exactly one removes it, so none removes a successor's. The
+   * socket file is made owner-only.
    *
    * @throws BindException.InvalidEndpoint if the endpoint cannot be bound as written
    * @throws BindException.AlreadyBound if a live listener answers at the endpoint

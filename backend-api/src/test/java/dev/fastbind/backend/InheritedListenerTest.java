@@ -43,13 +43,8 @@ class InheritedListenerTest {
     command.addAll(DaemonProcess.javaCommand(EchoDaemon.class, List.of(), List.of()));
     try (DaemonProcess daemon = DaemonProcess.start(runtime, Map.of(), command,
         ProcessBuilder.Redirect.from(new File("/dev/null")))) {
-      // Listening, not merely bound: the socket file appears between bind and listen.
-      Endpoint activated = Endpoint.unixPath(sock);
-      IpcListenerTest.waitUntil(
-          () -> !dev.fastbind.backend.internal.SocketHolders.listeningInodes(activated).isEmpty(),
-          Duration.ofSeconds(10));
       // systemd-socket-activate starts the daemon on the first connection; that client is served.
-      try (SocketChannel client = SocketChannel.open(UnixDomainSocketAddress.of(sock))) {
+      try (SocketChannel client = connectOnceListening(sock, Duration.ofSeconds(10))) {
         client.write(ByteBuffer.wrap("sd".getBytes(StandardCharsets.US_ASCII)));
         Readiness.Message ready = daemon.awaitNotification(DaemonProcessTest.START);
         assertEquals(Readiness.Kind.READY, ready.kind(), daemon.log());
@@ -62,6 +57,24 @@ class InheritedListenerTest {
       ControlClient.shutdown(record.controlEndpoint(), DaemonProcessTest.CALL);
       assertEquals(0, daemon.awaitExit(DaemonProcessTest.START), daemon.log());
       assertFalse(Files.exists(runtime.resolve("echo.lock")));
+    }
+  }
+
+  /**
+   * Connects once something listens at {@code sock}: the file appears at bind(2), a moment before
+   * listen(2), and a connect in between is refused (nothing else happens, so retrying is harmless).
+   */
+  private static SocketChannel connectOnceListening(Path sock, Duration timeout) throws Exception {
+    long end = System.nanoTime() + timeout.toNanos();
+    while (true) {
+      try {
+        return SocketChannel.open(UnixDomainSocketAddress.of(sock));
+      } catch (java.net.SocketException notYet) {
+        if (System.nanoTime() - end > 0) {
+          throw notYet;
+        }
+        java.util.concurrent.locks.LockSupport.parkNanos(2_000_000); // no event tells when listen() happens
+      }
     }
   }
 

@@ -25,6 +25,7 @@ import dev.fastbind.broker.ServiceDefinition;
 import dev.fastbind.broker.StopResult;
 import dev.fastbind.broker.internal.LogFiles;
 import dev.fastbind.conformance.internal.BindReachability;
+import dev.fastbind.conformance.internal.Descriptors;
 import dev.fastbind.conformance.internal.Forbidden;
 import dev.fastbind.conformance.internal.Processes;
 import java.io.IOException;
@@ -686,6 +687,163 @@ public abstract class BrokeredBackendVerification {
       pool.shutdownNow();
       if (!pool.awaitTermination(budgets.processDeadline().toMillis(), TimeUnit.MILLISECONDS)) {
         fail("launcher threads did not finish");
+      }
+    }
+  }
+
+  /**
+   * Rule 307: a daemon that runs out of descriptors keeps serving, and serves again once they are
+   * free. The kit lowers the running daemon's soft limit on open files ({@code prlimit}) in two
+   * steps, and the daemon must not exit within the serve-watch period after either. First below
+   * every descriptor it has open, and sends two connections: any {@code accept} that starts now meets
+   * {@code EMFILE} (one already blocked may complete: Linux reserves its descriptor when the call
+   * starts). Then to one above its lowest free descriptor, raised one at a time while nothing happens
+   * (a blocked {@code accept} holds a descriptor {@code /proc} does not list): a queued connection is
+   * accepted on the one free descriptor, and whatever the backend opens for it meets
+   * {@code EMFILE}; both connections must be answered. Last the limit is restored, and a fresh connection and {@code HELLO} must be answered. Each client sends one byte ({@code \n}), ends its output and
+   * waits for the daemon to close the connection (after an answer or not): a backend whose protocol
+   * waits for more sees the end of stream and is expected to close. Skipped where {@code /proc} or
+   * {@code prlimit} is missing.
+   *
+   * <p>The SDK's {@code IpcListener.accept} waits out {@code EMFILE} itself; what this rule checks is
+   * the backend's own code: its accept loop (a bare channel's {@code accept} throws), and what it does
+   * per connection (opening a file, a database handle or a log for each request fails while no
+   * descriptor is free).
+   *
+   * <p>If this fails, check what escapes {@code serve} when a per-connection step throws an
+   * {@code IOException} ("Too many open files"): catch it around that connection, close the
+   * connection and keep accepting, so descriptor pressure costs one request and never the daemon
+   * and its warm state. Accept through {@code IpcListener.accept}, and open shared files once, in
+   * warm-up, rather than per request.
+   */
+  @Test
+  public void required_spec307_keepsServingWhenDescriptorsRunOut() throws Exception {
+    Optional<String> unavailable = Descriptors.unavailableBecause();
+    Assumptions.assumeTrue(unavailable.isEmpty(), () -> unavailable.orElse(""));
+    VerificationBudgets budgets = effectiveBudgets();
+    ServiceDefinition def = definition(budgets.processDeadline());
+    DaemonInfo info = ensureRunning(def);
+    long pid = info.pid();
+    Path sock = info.endpoint().path().orElseThrow();
+    Path log = def.runtimeDirectory().orElseThrow().resolve(def.name() + ".log");
+    long deadline = budgets.processDeadline().toNanos();
+
+    // The daemon's own per-connection path runs once before any pressure (classes loaded, pools made).
+    requireAnswer(sock, deadline, "a connection before any descriptor pressure", log);
+    if (Processes.awaitGone(pid, Duration.ZERO)) {
+      fail("the daemon exited after serving one connection, before any descriptor pressure (see rule 303); log:\n"
+          + LogFiles.tail(log, 0));
+    }
+    long original = Descriptors.softLimit(pid);
+    SocketChannel first = null;
+    SocketChannel second = null;
+    try {
+      // At most 3, below every descriptor a JVM opens past stdin, stdout and stderr: no descriptor
+      // that closes later can make room, and any accept that starts from now meets EMFILE.
+      Descriptors.setSoftLimit(pid, Math.min(3, Descriptors.lowestFree(pid)), budgets.processDeadline());
+      first = sendOneByte(sock, pid, log);
+      second = sendOneByte(sock, pid, log);
+      if (Processes.awaitGone(pid, budgets.serveWatch())) {
+        fail("the daemon exited while no descriptor was free: EMFILE in its accept loop, or in what it does for a"
+            + " connection accepted just before, ended serve; log:\n" + LogFiles.tail(log, 0));
+      }
+      // Room for exactly one more descriptor: a queued connection is accepted on it, and whatever the
+      // backend opens for that connection meets EMFILE. A thread blocked in accept holds a descriptor
+      // number /proc does not list yet (the control endpoint's acceptor, say), so the limit is raised
+      // one at a time until the daemon takes the last connection (or dies).
+      long limit = Descriptors.lowestFree(pid) + 1;
+      for (int step = 0; step < 16; step++, limit++) {
+        Descriptors.setSoftLimit(pid, limit, budgets.processDeadline());
+        if (closedWithin(second, budgets.serveWatch().toNanos(), pid)) {
+          break;
+        }
+      }
+      try (SocketChannel a = first; SocketChannel b = second) {
+        awaitAnswer(a, deadline, "the first connection sent while no descriptor was free", pid, log);
+        awaitAnswer(b, deadline, "the second connection sent while no descriptor was free", pid, log);
+      }
+      if (Processes.awaitGone(pid, budgets.serveWatch())) {
+        fail("the daemon exited while only one descriptor was free, the one its connection took: EMFILE in what it"
+            + " does for a connection ended serve; log:\n" + LogFiles.tail(log, 0));
+      }
+    } finally {
+      if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+        Descriptors.setSoftLimit(pid, original, budgets.processDeadline());
+      }
+    }
+    requireAnswer(sock, deadline, "a connection after the descriptor limit was restored", log);
+    try {
+      ControlClient.hello(info.controlEndpoint(), budgets.processDeadline());
+    } catch (IOException e) {
+      throw new AssertionError("HELLO failed after the descriptor limit was restored: " + e, e);
+    }
+  }
+
+  /**
+   * Connects, sends one byte and ends the output. A daemon that accepts and closes without reading
+   * makes the write fail with a broken pipe: that connection was served, and the caller's wait sees
+   * it closed. Only a failed connect fails here, naming the daemon's state and log.
+   */
+  private static SocketChannel sendOneByte(Path sock, long pid, Path log) throws Exception {
+    SocketChannel c;
+    try {
+      c = SocketChannel.open(UnixDomainSocketAddress.of(sock));
+    } catch (IOException e) {
+      boolean gone = pid > 0 && Processes.awaitGone(pid, Duration.ZERO);
+      throw new AssertionError("cannot connect to " + sock + ": " + e
+          + (gone ? " (the daemon, pid " + pid + ", has exited)" : "") + "; log:\n" + LogFiles.tail(log, 0), e);
+    }
+    try {
+      c.write(java.nio.ByteBuffer.wrap(new byte[] {'\n'}));
+      c.shutdownOutput();
+    } catch (IOException closedByTheDaemon) {
+      // accepted and closed already
+    }
+    c.configureBlocking(false);
+    return c;
+  }
+
+  private static void requireAnswer(Path sock, long deadlineNanos, String what, Path log) throws Exception {
+    try (SocketChannel c = sendOneByte(sock, -1, log)) {
+      awaitAnswer(c, deadlineNanos, what, -1, log);
+    }
+  }
+
+  /**
+   * Waits until the daemon has closed {@code c} (after answering or not; the client ended its
+   * output, so the daemon's side has seen the end of stream); fails at the deadline or if it died.
+   * Waiting for the close, not just a first byte, means the daemon's descriptor for it is gone.
+   */
+  private static void awaitAnswer(SocketChannel c, long timeoutNanos, String what, long pid, Path log)
+      throws Exception {
+    if (!closedWithin(c, timeoutNanos, pid)) {
+      boolean gone = pid > 0 && Processes.awaitGone(pid, Duration.ZERO);
+      fail(what + " was not closed by the daemon " + (gone ? "before the daemon died" : "within the deadline")
+          + "; log:\n" + LogFiles.tail(log, 0));
+    }
+  }
+
+  /** Whether the daemon closes {@code c} within {@code timeoutNanos}; false early if it has died. */
+  private static boolean closedWithin(SocketChannel c, long timeoutNanos, long pid) throws IOException {
+    long end = System.nanoTime() + timeoutNanos;
+    try (java.nio.channels.Selector selector = java.nio.channels.Selector.open()) {
+      c.register(selector, java.nio.channels.SelectionKey.OP_READ);
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(256);
+      while (true) {
+        try {
+          b.clear();
+          if (c.read(b) < 0) {
+            return true; // the end of stream, after whatever answer
+          }
+        } catch (IOException reset) {
+          return true; // closed with our byte unread: accepted and closed, that is handled
+        }
+        long left = end - System.nanoTime();
+        if (left <= 0 || pid > 0 && !ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+          return false;
+        }
+        selector.select(Math.max(1, TimeUnit.NANOSECONDS.toMillis(Math.min(left, 200_000_000L))));
+        selector.selectedKeys().clear();
       }
     }
   }

@@ -148,6 +148,14 @@ class KitSelfTest {
     }
   }
 
+  static final class PerFileKit extends BrokeredBackendVerification {
+    @Override
+    protected BackendUnderTest backend() {
+      return BackendUnderTest.of(BrokenDaemons.OpensFilePerRequest.class, BrokenDaemons.OpensFilePerRequest.Main.class,
+          "perfile", "1.0");
+    }
+  }
+
   private static final Predicate<String> CHEAP = n -> n.matches("required_spec(1|20[1-5]).*");
 
   @Test
@@ -274,6 +282,12 @@ class KitSelfTest {
   void deletingTheBrokersSpawnLockFailsRule306() {
     assertFailures(TidyKit.class, n -> n.startsWith("required_spec306"), List.of("306"), "306",
         "[tidy.spawn-lock]", "are gone once the daemon runs");
+  }
+
+  @Test
+  void aRequestThatOpensAFileAndLetsEmfileEscapeServeFailsRule307() {
+    assertFailures(PerFileKit.class, n -> n.startsWith("required_spec307"), List.of("307"), "307",
+        "the daemon exited while", "Too many open files");
   }
 
   private static void assertOnlyFailure(Class<? extends BrokeredBackendVerification> kit, String rule,

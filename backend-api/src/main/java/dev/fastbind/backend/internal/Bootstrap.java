@@ -63,9 +63,17 @@ public final class Bootstrap {
     }
     try {
       RuntimeDirectory.ensureOwnerOnly(settings.runtimeDir());
-      Path lockDir = settings.lockfile().toAbsolutePath().getParent();
+    } catch (IOException e) {
+      return fail(err, prefix, e.getMessage(), Daemon.EXIT_CANNOT_CREATE, notify, pid);
+    }
+    Optional<String> missing = missingOutsideDirectory(settings);
+    if (missing.isPresent()) {
+      return fail(err, prefix, missing.get(), Daemon.EXIT_USAGE, notify, pid);
+    }
+    try {
+      Path lockDir = settings.lockfile().getParent();
       if (lockDir != null && !lockDir.equals(settings.runtimeDir())) {
-        RuntimeDirectory.ensureOwnerOnly(lockDir);
+        RuntimeDirectory.ensureOwnerOnly(lockDir); // exists (checked above): verified, never created
       }
     } catch (IOException e) {
       return fail(err, prefix, e.getMessage(), Daemon.EXIT_CANNOT_CREATE, notify, pid);
@@ -74,6 +82,10 @@ public final class Bootstrap {
     IpcListener listener;
     try {
       listener = inherited(env, pid).orElse(null);
+    } catch (IOException | RuntimeException e) {
+      return fail(err, prefix, "cannot use the inherited listener: " + e.getMessage(), Daemon.EXIT_USAGE, notify, pid);
+    }
+    try {
       if (listener == null) {
         listener = backend.bind(settings.endpoint());
         if (listener == null) {
@@ -84,7 +96,8 @@ public final class Bootstrap {
     } catch (BindException e) {
       return fail(err, prefix, e.getMessage(), Daemon.EXIT_BIND_FAILED, notify, pid);
     } catch (IOException | RuntimeException e) {
-      return fail(err, prefix, "cannot bind " + settings.endpoint() + ": " + e, Daemon.EXIT_BIND_FAILED, notify, pid);
+      return fail(err, prefix, "cannot bind " + settings.endpoint() + ": " + backend.getClass().getName()
+          + ".bind failed: " + e, Daemon.EXIT_BIND_FAILED, notify, pid);
     }
 
     String instanceId = LockfileRecord.newInstanceId();
@@ -102,9 +115,10 @@ public final class Bootstrap {
     LockfileRecord record = new LockfileRecord(service, pid,
         ProcessIdentity.startTime(pid).orElse("unknown"), ProcessIdentity.bootId(),
         listener.endpoint(), control.endpoint(), version, instanceId);
-    Cleanup cleanup = new Cleanup(state, controlServer, control, listener, settings.lockfile(), instanceId);
+    Cleanup cleanup = new Cleanup(prefix, state, controlServer, control, listener, settings.lockfile(), instanceId);
     try {
       Lockfiles.write(settings.lockfile(), record);
+      cleanup.lockfileWritten();
     } catch (IOException | RuntimeException e) {
       cleanup.run();
       return fail(err, prefix, "cannot write the lockfile " + settings.lockfile() + ": " + e.getMessage()
@@ -175,6 +189,41 @@ public final class Bootstrap {
       throw new IllegalArgumentException("the lockfile path must be absolute, got '" + lock + "'");
     }
     return new Settings(dir, main, ctl, lock, notify, List.copyOf(rest));
+  }
+
+  /**
+   * A one-line usage error if a setting names a file in a directory, other than the runtime
+   * directory, that does not exist. The daemon creates only its runtime directory: a lockfile or
+   * socket path elsewhere (a typo, a directory not yet mounted) must never make it create
+   * directories, least of all from the file-system root down.
+   */
+  static Optional<String> missingOutsideDirectory(Settings settings) {
+    // No strings are built on the common path (everything in the runtime directory): it runs on the
+    // way to readiness.
+    Path lockDir = settings.lockfile().getParent();
+    if (isMissingOutside(lockDir, settings)) {
+      return Optional.of(missingDirectory(lockDir, "the lockfile " + settings.lockfile(), settings));
+    }
+    Optional<Path> main = settings.endpoint().path();
+    if (main.isPresent() && isMissingOutside(main.get().getParent(), settings)) {
+      return Optional.of(missingDirectory(main.get().getParent(), "the endpoint " + settings.endpoint(), settings));
+    }
+    Optional<Path> ctl = settings.controlEndpoint().path();
+    if (ctl.isPresent() && isMissingOutside(ctl.get().getParent(), settings)) {
+      return Optional.of(missingDirectory(ctl.get().getParent(), "the control endpoint " + settings.controlEndpoint(),
+          settings));
+    }
+    return Optional.empty();
+  }
+
+  private static boolean isMissingOutside(Path dir, Settings settings) {
+    return dir != null && !dir.equals(settings.runtimeDir()) && !Files.isDirectory(dir);
+  }
+
+  private static String missingDirectory(Path dir, String what, Settings settings) {
+    return "the directory " + dir + " of " + what + " does not exist, and the daemon creates no directory but"
+        + " its runtime directory " + settings.runtimeDir() + ": create it (mkdir -m 700 " + dir
+        + ") or fix the setting";
   }
 
   /**
@@ -266,8 +315,16 @@ public final class Bootstrap {
     }
   }
 
-  /** Runs shutdown actions, stops the control endpoint, closes listeners, removes our lockfile. Once. */
+  /**
+   * Runs shutdown actions, removes our lockfile, stops the control endpoint, closes listeners. Once.
+   *
+   * <p>The lockfile goes first, so no broker finds a lockfile naming a daemon whose endpoints are
+   * already closed. If the process is out of descriptors (the lockfile cannot even be opened to check
+   * whose it is), the endpoints are closed first to free some, then the lockfile is removed. A
+   * lockfile that is left always gets one line saying why.
+   */
   private static final class Cleanup implements Runnable {
+    private final String prefix;
     private final ServeState state;
     private final ControlServer controlServer;
     private final IpcListener control;
@@ -275,15 +332,22 @@ public final class Bootstrap {
     private final Path lockfile;
     private final String instanceId;
     private boolean done;
+    private volatile boolean lockfileWritten;
 
-    Cleanup(ServeState state, ControlServer controlServer, IpcListener control, IpcListener listener,
+    Cleanup(String prefix, ServeState state, ControlServer controlServer, IpcListener control, IpcListener listener,
         Path lockfile, String instanceId) {
+      this.prefix = prefix;
       this.state = state;
       this.controlServer = controlServer;
       this.control = control;
       this.listener = listener;
       this.lockfile = lockfile;
       this.instanceId = instanceId;
+    }
+
+    /** The lockfile now names this instance and is ours to remove. */
+    void lockfileWritten() {
+      lockfileWritten = true;
     }
 
     synchronized boolean started() {
@@ -297,13 +361,45 @@ public final class Bootstrap {
       }
       done = true;
       state.runShutdownActions();
-      if (!Lockfiles.deleteIfOwnedBy(lockfile, instanceId) && Files.exists(lockfile, LinkOption.NOFOLLOW_LINKS)) {
-        System.err.println("fastbind: left lockfile " + lockfile + " in place: it no longer names this instance"
-            + " or could not be removed");
+      if (lockfileWritten) {
+        if (outOfDescriptors()) {
+          closeEndpoints();
+        }
+        removeLockfile();
       }
+      closeEndpoints();
+    }
+
+    private void closeEndpoints() {
       controlServer.close();
       closeQuietly(control);
       closeQuietly(listener);
+    }
+
+    /** Whether no descriptor is free: opening the lockfile itself fails with EMFILE or ENFILE. */
+    private boolean outOfDescriptors() {
+      try (java.nio.channels.FileChannel probe = java.nio.channels.FileChannel.open(lockfile)) {
+        return false;
+      } catch (IOException e) {
+        String m = e.getMessage();
+        return m != null && m.contains("Too many open files");
+      }
+    }
+
+    private void removeLockfile() {
+      if (Lockfiles.deleteIfOwnedBy(lockfile, instanceId) || !Files.exists(lockfile, LinkOption.NOFOLLOW_LINKS)) {
+        return;
+      }
+      String why;
+      try {
+        Optional<LockfileRecord> now = Lockfiles.read(lockfile);
+        why = now.isEmpty() ? "it vanished or is empty"
+            : now.get().instanceId().equals(instanceId) ? "it names this instance but could not be removed"
+            : "it now names another instance (pid " + now.get().pid() + ")";
+      } catch (IOException | RuntimeException e) {
+        why = "it could not be read back: " + e.getMessage();
+      }
+      System.err.println(prefix + "left the lockfile " + lockfile + " in place: " + why);
     }
   }
 }

@@ -9,18 +9,20 @@ import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -37,35 +39,45 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p><b>Threads</b> (all daemon threads, {@code <n>} numbers servers within the JVM):
  *
  * <ul>
- *   <li>{@code fastbind-control-<n>-accept}: blocks in {@link IpcListener#accept()}; admits a
- *       connection or, when {@link Options#maxConnections()} are already open, closes it at once
- *       with a logged reason.
- *   <li>{@code fastbind-control-<n>-conn-<m>}: one per admitted connection, blocking reads and
- *       writes; answers requests in order until the peer closes.
- *   <li>{@code fastbind-control-<n>-reaper}: one scheduled task per connection closes its channel
- *       at the absolute deadline ({@link Options#connectionDeadline()} after accept), which ends
- *       the connection thread's blocking read or write. A silent or trickling peer therefore costs
- *       one thread for at most the deadline, with no polling and no sleeps.
+ *   <li>{@code fastbind-control-<n>-accept}: blocks in {@link IpcListener#accept()} (which checks
+ *       the peer's user and waits out descriptor exhaustion) and hands each connection to the I/O
+ *       thread.
+ *   <li>{@code fastbind-control-<n>-io}: started with the first connection; one selector over every
+ *       open connection, non-blocking reads and writes. It answers each request the moment its last
+ *       byte arrives: {@code HELLO} and {@code STATUS} are snapshots of volatile state
+ *       ({@link ControlHandler} must not block), so answering costs microseconds and no thread.
+ *       It also closes each connection at its absolute deadline ({@link Options#connectionDeadline()}
+ *       after accept): the selector's timeout is the nearest deadline, no polling, no sleeps.
  *   <li>{@code fastbind-control-<n>-shutdown}: started once, on the first {@code SHUTDOWN}, to run
  *       {@link ControlHandler#shutdown()} after the {@code OK} reply was written.
  * </ul>
  *
- * <p>Thread-per-connection with blocking channels was chosen over a selector because control
- * traffic is rare and capped, the code stays short, and it works unchanged with any channel an
- * {@code IpcListener} hands out (JDK or junixsocket).
+ * <p><b>The cap, and what it never blocks.</b> {@link Options#maxConnections()} bounds how many
+ * control connections are open at once, that is the descriptors and buffers peers can make the
+ * daemon hold. It never blocks or refuses a request: a silent or trickling connection holds no
+ * thread, only its descriptor until its deadline, and a fresh connection is always admitted. When
+ * admitting it would pass the cap, the <em>oldest</em> open connection is closed to make room, after
+ * whatever complete requests it had sent are answered and its unread bytes drained (so its peer sees
+ * an end of stream, not a reset). The broker's {@code HELLO} and {@code STATUS} arrive with their
+ * connection and are answered within one round of the selector, so however many silent, slow or
+ * hostile same-user peers hold control connections, a healthy daemon answers the broker within its
+ * deadline; overload costs the oldest connections, never the newest question.
  *
  * <p><b>Robustness.</b> A malformed frame (length prefix outside 1..{@value
- * ControlFrames#MAX_FRAME_BYTES}, invalid UTF-8) closes that connection with a logged reason. An
- * unknown command is answered {@code ERR unknown command '…'} and the connection stays usable. A
- * connection lives at most its deadline, whatever it does: clients send a request or two and
- * close. A handler that throws gets an {@code ERR internal error} reply. None of this affects other
- * connections or the acceptor.
+ * ControlFrames#MAX_FRAME_BYTES}, invalid UTF-8) closes that connection. An unknown command is
+ * answered {@code ERR unknown command '…'} and the connection stays usable. A connection lives at
+ * most its deadline, whatever it does: clients send a request or two and close. A peer that sends
+ * requests without reading the replies is not read from until its replies are written. A handler
+ * that throws gets an {@code ERR internal error} reply. None of this affects other connections or
+ * the acceptor. Per-connection events (closed at the cap, cut at the deadline, malformed) are logged
+ * through a {@link LogLimiter}: one line per kind per 10 s plus a count of the rest, so a peer that
+ * connects in a loop cannot grow the daemon's log without bound.
  *
  * <p><b>Replies.</b> {@code HELLO}: the fields of {@link HelloReply#toFields()}. {@code STATUS}: the
- * same, then {@code uptime-ms} (since {@code start}), {@code connections-served} (admitted under
- * the cap, this one included), {@code connections-open}, {@code connections-rejected} (over the
- * cap), {@code connections-cut} (deadline), {@code connections-malformed}, {@code peers-rejected}
- * (other users, from {@link IpcListener#rejectedPeers()}), {@code requests}, then the handler's
+ * same, then {@code uptime-ms} (since {@code start}), {@code connections-served} (admitted, this one
+ * included), {@code connections-open}, {@code connections-rejected} (closed to stay under the cap),
+ * {@code connections-cut} (deadline), {@code connections-malformed}, {@code peers-rejected} (other
+ * users, from {@link IpcListener#rejectedPeers()}), {@code requests}, then the handler's
  * {@link ControlHandler#statusFields()}. {@code SHUTDOWN}: {@code OK} with no fields, every time;
  * the handler's action runs once.
  *
@@ -80,18 +92,21 @@ public final class ControlServer implements Closeable {
   }
   private static final AtomicInteger SERVERS = new AtomicInteger();
   private static final Duration MAX_ACCEPT_BACKOFF = Duration.ofSeconds(1);
+  /** Replies one connection may have waiting to be written before its further requests wait. */
+  static final int MAX_QUEUED_REPLIES = 16;
 
   /**
    * Limits for a control server.
    *
    * @param connectionDeadline how long a connection may stay open after accept, positive
-   * @param maxConnections how many connections may be open at once, positive
+   * @param maxConnections how many connections may be open at once, positive; past it the oldest
+   *     connection is closed to admit a new one (see the class documentation)
    */
   public record Options(Duration connectionDeadline, int maxConnections) {
     /** The default per-connection deadline: 5 seconds. */
     public static final Duration DEFAULT_CONNECTION_DEADLINE = Duration.ofSeconds(5);
-    /** The default cap on concurrent control connections: 16. */
-    public static final int DEFAULT_MAX_CONNECTIONS = 16;
+    /** The default cap on concurrent control connections: 128 (one descriptor and a few hundred bytes each). */
+    public static final int DEFAULT_MAX_CONNECTIONS = 128;
 
     /** Validates both limits. */
     public Options {
@@ -104,7 +119,7 @@ public final class ControlServer implements Closeable {
       }
     }
 
-    /** The defaults: 5 s per connection, 16 connections. */
+    /** The defaults: 5 s per connection, 128 connections. */
     public static Options defaults() {
       return new Options(DEFAULT_CONNECTION_DEADLINE, DEFAULT_MAX_CONNECTIONS);
     }
@@ -125,9 +140,14 @@ public final class ControlServer implements Closeable {
   private final Options options;
   private final String threadPrefix;
   private final long startNanos = System.nanoTime();
-  private final ScheduledThreadPoolExecutor reaper;
   private final Thread acceptor;
-  private final Set<Connection> open = ConcurrentHashMap.newKeySet();
+  /** Accepted, not yet admitted by the I/O thread; guarded by itself. */
+  private final ArrayDeque<SocketChannel> handOff = new ArrayDeque<>();
+  /** Set (under handOff) when the I/O thread is started: with the first connection. */
+  private Thread io;
+  private volatile Selector selector;
+  /** Open connections in admission order, which is also deadline order. I/O thread only. */
+  private final LinkedHashSet<Connection> open = new LinkedHashSet<>();
   private final AtomicInteger active = new AtomicInteger();
   private final AtomicBoolean closed = new AtomicBoolean();
   private final AtomicBoolean shutdownRequested = new AtomicBoolean();
@@ -137,16 +157,22 @@ public final class ControlServer implements Closeable {
   private final AtomicLong cut = new AtomicLong();
   private final AtomicLong malformed = new AtomicLong();
   private final AtomicLong requests = new AtomicLong();
+  /** Made on the first event worth logging, off the way to readiness; acceptor and I/O threads. */
+  private volatile LogLimiter logLimiter;
+  /** Reused for every read; I/O thread only. */
+  private final ByteBuffer readBuffer = ByteBuffer.allocate(4096);
 
   private ControlServer(IpcListener listener, ControlHandler handler, Options options) {
     this.listener = listener;
     this.handler = handler;
     this.options = options;
     this.threadPrefix = "fastbind-control-" + SERVERS.incrementAndGet() + "-";
-    this.reaper = new ScheduledThreadPoolExecutor(1, r -> daemon(r, threadPrefix + "reaper"));
-    reaper.setRemoveOnCancelPolicy(true);
-    reaper.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
-    this.acceptor = daemon(this::acceptLoop, threadPrefix + "accept");
+    this.acceptor = daemon(new Runnable() {
+      @Override
+      public void run() {
+        acceptLoop();
+      }
+    }, threadPrefix + "accept");
   }
 
   /** Starts serving {@code listener} with the default {@link Options}; see the class documentation. */
@@ -177,12 +203,12 @@ public final class ControlServer implements Closeable {
     return options;
   }
 
-  /** Connections admitted (under the cap) since start. */
+  /** Connections admitted since start. */
   public long connectionsServed() {
     return served.get();
   }
 
-  /** Connections closed at once because the cap was reached. */
+  /** Connections closed to stay under the cap (the oldest, when a new one came). */
   public long connectionsRejected() {
     return rejected.get();
   }
@@ -213,10 +239,9 @@ public final class ControlServer implements Closeable {
   }
 
   /**
-   * Stops accepting, closes the listener and every open connection, and stops the reaper. Returns
-   * without waiting: the server's threads end within milliseconds as their channels close. Safe to
-   * call from any thread, including a handler's. Idempotent. A running {@code shutdown} thread is
-   * left alone.
+   * Stops accepting, closes the listener and every open connection. Returns without waiting: the
+   * server's threads end within milliseconds. Safe to call from any thread, including a handler's.
+   * Idempotent. A running {@code shutdown} thread is left alone.
    */
   @Override
   public void close() {
@@ -229,10 +254,20 @@ public final class ControlServer implements Closeable {
     } catch (IOException e) {
       Log.LOG.log(Level.WARNING, "closing control listener " + listener.endpoint() + " failed: " + e, e);
     }
-    for (Connection c : open) {
-      c.closeChannel();
+    Thread ioThread;
+    synchronized (handOff) {
+      ioThread = io;
+      if (ioThread == null) {
+        for (SocketChannel c : handOff) {
+          closeQuietly(c);
+        }
+        handOff.clear();
+      }
     }
-    reaper.shutdownNow();
+    Selector sel = selector;
+    if (sel != null) {
+      sel.wakeup(); // the I/O thread sees closed, closes every connection and its selector
+    }
   }
 
   private void acceptLoop() {
@@ -252,10 +287,14 @@ public final class ControlServer implements Closeable {
         if (closed.get()) {
           return;
         }
-        // For example EMFILE: back off (bounded, cut short by close) instead of spinning.
+        // Descriptor exhaustion is waited out inside accept; this is anything else: back off
+        // (bounded, cut short by close) instead of spinning.
         backoffMillis = Math.min(Math.max(backoffMillis * 2, 10), MAX_ACCEPT_BACKOFF.toMillis());
-        Log.LOG.log(Level.WARNING, "accept on control endpoint " + listener.endpoint() + " failed: " + e
-            + "; retrying in " + backoffMillis + " ms", e);
+        LogLimiter.Verdict v = limiter().event("accept");
+        if (v.logThis()) {
+          Log.LOG.log(Level.WARNING, "accept on control endpoint " + listener.endpoint() + " failed: " + e
+              + "; retrying in " + backoffMillis + " ms" + suppressedNote(v), e);
+        }
         try {
           closedLatch.await(backoffMillis, TimeUnit.MILLISECONDS);
         } catch (InterruptedException ie) {
@@ -263,91 +302,262 @@ public final class ControlServer implements Closeable {
         }
         continue;
       }
-      admit(channel);
+      handOver(channel);
     }
   }
 
-  private void admit(SocketChannel channel) {
-    if (closed.get()) {
-      closeQuietly(channel);
-      return;
+  /** Queues an accepted connection for the I/O thread, starting that thread with the first one. */
+  private void handOver(SocketChannel channel) {
+    Selector sel;
+    synchronized (handOff) {
+      if (closed.get()) {
+        closeQuietly(channel);
+        return;
+      }
+      handOff.add(channel);
+      if (io == null) {
+        try {
+          selector = channel.provider().openSelector();
+        } catch (IOException e) {
+          Log.LOG.log(Level.ERROR, "cannot open a selector for control endpoint " + listener.endpoint() + ": " + e, e);
+          handOff.remove(channel);
+          closeQuietly(channel);
+          return;
+        }
+        io = daemon(new Runnable() {
+          @Override
+          public void run() {
+            ioLoop();
+          }
+        }, threadPrefix + "io");
+        io.start();
+        return;
+      }
+      sel = selector;
     }
-    int max = options.maxConnections();
-    if (active.get() >= max) {
-      rejected.incrementAndGet();
-      Log.LOG.log(Level.WARNING, "control endpoint " + listener.endpoint() + ": refusing a connection, "
-          + max + " connections are already open (the cap)");
-      closeQuietly(channel);
-      return;
-    }
-    active.incrementAndGet();
-    long id = served.incrementAndGet();
-    Connection c = new Connection(channel, id);
-    open.add(c);
-    if (closed.get()) {
-      c.closeChannel();
-    }
+    sel.wakeup();
+  }
+
+  private void ioLoop() {
+    Selector sel = selector;
     try {
-      c.deadlineTask = reaper.schedule(c::cutOff, options.connectionDeadline().toNanos(), TimeUnit.NANOSECONDS);
-      daemon(c::run, threadPrefix + "conn-" + id).start();
-    } catch (RejectedExecutionException e) {
-      c.finish(); // the server is closing
-    } catch (RuntimeException | OutOfMemoryError e) {
-      Log.LOG.log(Level.ERROR, "cannot start a thread for control connection " + id + ": " + e, e);
-      c.finish();
+      while (!closed.get()) {
+        admitHandedOver();
+        cutExpired();
+        long timeoutMillis = 0;
+        if (!open.isEmpty()) {
+          long untilDeadline = open.iterator().next().deadlineNanos - System.nanoTime();
+          timeoutMillis = Math.max(1, TimeUnit.NANOSECONDS.toMillis(untilDeadline) + 1);
+        }
+        sel.select(timeoutMillis);
+        Iterator<SelectionKey> keys = sel.selectedKeys().iterator();
+        while (keys.hasNext()) {
+          SelectionKey key = keys.next();
+          keys.remove();
+          Connection c = (Connection) key.attachment();
+          if (!key.isValid()) {
+            c.finish();
+          } else {
+            c.onReady(key);
+          }
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      if (!closed.get()) {
+        Log.LOG.log(Level.ERROR, "the control endpoint " + listener.endpoint() + " stopped answering: " + e, e);
+      }
+    } finally {
+      for (Connection c : new ArrayList<>(open)) {
+        c.finish();
+      }
+      synchronized (handOff) {
+        for (SocketChannel c : handOff) {
+          closeQuietly(c);
+        }
+        handOff.clear();
+      }
+      try {
+        sel.close();
+      } catch (IOException e) {
+        Log.LOG.log(Level.DEBUG, "closing the control selector failed: " + e);
+      }
     }
   }
 
-  /** One admitted connection; its thread reads requests and writes replies until EOF or close. */
-  private final class Connection {
-    private static final int OPEN = 0;
-    private static final int DONE = 1;
-    private static final int CUT = 2;
+  private void admitHandedOver() {
+    List<SocketChannel> fresh;
+    synchronized (handOff) {
+      if (handOff.isEmpty()) {
+        return;
+      }
+      fresh = new ArrayList<>(handOff);
+      handOff.clear();
+    }
+    for (SocketChannel channel : fresh) {
+      if (closed.get()) {
+        closeQuietly(channel);
+        continue;
+      }
+      while (open.size() >= options.maxConnections()) {
+        evictOldest();
+      }
+      Connection c;
+      try {
+        channel.configureBlocking(false);
+        c = new Connection(channel, served.incrementAndGet(),
+            System.nanoTime() + options.connectionDeadline().toNanos());
+        c.key = channel.register(selector, SelectionKey.OP_READ, c);
+      } catch (IOException | RuntimeException e) {
+        Log.LOG.log(Level.DEBUG, "cannot register a control connection: " + e);
+        closeQuietly(channel);
+        continue;
+      }
+      open.add(c);
+      active.incrementAndGet();
+      c.readAvailable(); // its request is usually there already
+    }
+  }
 
+  /** Closes the oldest connection, after answering what it sent: the cap costs it, not a newcomer. */
+  private void evictOldest() {
+    Connection oldest = open.iterator().next();
+    oldest.readAvailable();
+    if (oldest.isOpen()) {
+      oldest.flush();
+      rejected.incrementAndGet();
+      LogLimiter.Verdict v = limiter().event("cap");
+      if (v.logThis()) {
+        Log.LOG.log(Level.WARNING, "control endpoint " + listener.endpoint() + ": " + options.maxConnections()
+            + " connections are open (the cap); closed the oldest, connection " + oldest.id
+            + ", to admit a new one" + suppressedNote(v));
+      }
+      oldest.finish();
+    }
+  }
+
+  private void cutExpired() {
+    long now = System.nanoTime();
+    while (!open.isEmpty()) {
+      Connection oldest = open.iterator().next();
+      if (oldest.deadlineNanos - now > 0) {
+        return;
+      }
+      cut.incrementAndGet();
+      LogLimiter.Verdict v = limiter().event("deadline");
+      if (v.logThis()) {
+        Log.LOG.log(Level.WARNING, "cutting off control connection " + oldest.id + " on " + listener.endpoint()
+            + ": still open at its deadline of " + options.connectionDeadline().toMillis() + " ms after accept"
+            + suppressedNote(v));
+      }
+      oldest.finish();
+    }
+  }
+
+  private LogLimiter limiter() {
+    LogLimiter l = logLimiter;
+    if (l == null) {
+      synchronized (this) {
+        l = logLimiter;
+        if (l == null) {
+          l = new LogLimiter();
+          logLimiter = l;
+        }
+      }
+    }
+    return l;
+  }
+
+  private static String suppressedNote(LogLimiter.Verdict v) {
+    return v.suppressed() == 0 ? "" : " (" + v.suppressed() + " more like it in the last " + v.windowSeconds()
+        + " s were not logged)";
+  }
+
+  /** One admitted connection; all of its state belongs to the I/O thread. */
+  private final class Connection {
     private final SocketChannel channel;
     private final long id;
-    private final AtomicInteger state = new AtomicInteger(OPEN);
-    private volatile ScheduledFuture<?> deadlineTask;
+    private final long deadlineNanos;
+    private final ControlFrames.Decoder decoder = new ControlFrames.Decoder();
+    /** Reply bytes not yet written, in order. */
+    private final ArrayDeque<ByteBuffer> output = new ArrayDeque<>();
+    private SelectionKey key;
+    private boolean eof;
+    private boolean shutdownAfterFlush;
+    private boolean finished;
 
-    Connection(SocketChannel channel, long id) {
+    Connection(SocketChannel channel, long id, long deadlineNanos) {
       this.channel = channel;
       this.id = id;
+      this.deadlineNanos = deadlineNanos;
     }
 
-    void run() {
-      ByteBuffer in = ByteBuffer.allocate(4096);
-      try (ControlFrames.Decoder decoder = new ControlFrames.Decoder()) {
-        while (true) {
-          in.clear();
-          if (channel.read(in) < 0) {
-            if (decoder.bufferedBytes() > 0) {
-              Log.LOG.log(Level.DEBUG, () -> "control connection " + id + " closed by the peer in the middle of a frame");
-            }
-            return;
-          }
-          in.flip();
-          decoder.feed(in);
-          for (Optional<String> p = decoder.poll(); p.isPresent(); p = decoder.poll()) {
-            answer(p.get());
-          }
-        }
-      } catch (ControlProtocolException e) {
-        malformed.incrementAndGet();
-        Log.LOG.log(Level.WARNING, "closing control connection " + id + " on " + listener.endpoint()
-            + ": malformed frame: " + e.getMessage());
-      } catch (IOException e) {
-        if (state.get() == CUT) {
-          return; // logged by cutOff
-        }
-        if (!closed.get()) {
-          Log.LOG.log(Level.DEBUG, () -> "control connection " + id + " failed: " + e);
-        }
-      } finally {
-        finish();
+    boolean isOpen() {
+      return !finished;
+    }
+
+    void onReady(SelectionKey k) {
+      if (k.isWritable()) {
+        flush();
+      }
+      if (!finished && k.isValid() && k.isReadable()) {
+        readAvailable();
       }
     }
 
-    private void answer(String payload) throws IOException {
+    /** Reads what has arrived and answers every complete request; stops while replies are unwritten. */
+    void readAvailable() {
+      if (finished) {
+        return;
+      }
+      try {
+        while (output.isEmpty() && !eof) {
+          readBuffer.clear();
+          int n = channel.read(readBuffer);
+          if (n < 0) {
+            eof = true;
+            break;
+          }
+          if (n == 0) {
+            break;
+          }
+          readBuffer.flip();
+          decoder.feed(readBuffer);
+          answerBuffered();
+          flush();
+          if (finished) {
+            return;
+          }
+        }
+      } catch (ControlProtocolException e) {
+        malformed(e);
+        return;
+      } catch (IOException e) {
+        finish();
+        return;
+      }
+      if (eof && output.isEmpty()) {
+        finish();
+        return;
+      }
+      updateInterest();
+    }
+
+    /**
+     * Answers the complete requests already received, until {@value ControlServer#MAX_QUEUED_REPLIES} replies wait
+     * to be written: a peer that pipelines requests without reading replies holds a bounded amount of
+     * memory, and the rest of its requests wait in the decoder (and then in its socket).
+     */
+    void answerBuffered() throws ControlProtocolException {
+      while (output.size() < MAX_QUEUED_REPLIES) {
+        Optional<String> p = decoder.poll();
+        if (p.isEmpty()) {
+          return;
+        }
+        answer(p.get());
+      }
+    }
+
+    private void answer(String payload) {
       requests.incrementAndGet();
       Optional<Command> command = Command.of(payload);
       io.netty.buffer.ByteBuf frame;
@@ -364,36 +574,83 @@ public final class ControlServer implements Closeable {
         Log.LOG.log(Level.ERROR, "control request " + ControlFrames.printable(payload) + " failed: " + e, e);
         frame = ControlFrames.encodeFrame(Reply.error("internal error: " + ControlFrames.printable(e.toString())).toPayload());
       }
-      ControlFrames.writeFrame(channel, frame);
+      try {
+        byte[] bytes = new byte[frame.readableBytes()];
+        frame.readBytes(bytes);
+        output.add(ByteBuffer.wrap(bytes));
+      } finally {
+        frame.release();
+      }
       if (command.isPresent() && command.get() == Command.SHUTDOWN) {
+        shutdownAfterFlush = true;
+      }
+    }
+
+    /** Writes what the socket takes now (answering requests still buffered); the rest waits for OP_WRITE. */
+    void flush() {
+      if (finished) {
+        return;
+      }
+      try {
+        while (!output.isEmpty()) {
+          ByteBuffer head = output.peek();
+          channel.write(head);
+          if (head.hasRemaining()) {
+            break;
+          }
+          output.poll();
+          if (output.isEmpty()) {
+            answerBuffered();
+          }
+        }
+      } catch (ControlProtocolException e) {
+        malformed(e);
+        return;
+      } catch (IOException e) {
+        finish();
+        return;
+      }
+      if (output.isEmpty() && shutdownAfterFlush) {
+        shutdownAfterFlush = false;
         requestShutdown();
       }
+      if (output.isEmpty() && eof) {
+        finish();
+        return;
+      }
+      updateInterest();
     }
 
-    /** Runs on the reaper thread at the deadline. */
-    void cutOff() {
-      if (state.compareAndSet(OPEN, CUT)) {
-        cut.incrementAndGet();
-        Log.LOG.log(Level.WARNING, "cutting off control connection " + id + " on " + listener.endpoint()
-            + ": still open at its deadline of " + options.connectionDeadline().toMillis() + " ms after accept");
-        closeQuietly(channel);
+    private void updateInterest() {
+      if (!finished && key != null && key.isValid()) {
+        key.interestOps(output.isEmpty() ? SelectionKey.OP_READ : SelectionKey.OP_WRITE);
       }
     }
 
-    void closeChannel() {
-      closeQuietly(channel);
+    private void malformed(ControlProtocolException e) {
+      malformed.incrementAndGet();
+      LogLimiter.Verdict v = limiter().event("malformed");
+      if (v.logThis()) {
+        Log.LOG.log(Level.WARNING, "closing control connection " + id + " on " + listener.endpoint()
+            + ": malformed frame: " + e.getMessage() + suppressedNote(v));
+      }
+      finish();
     }
 
-    /** Called exactly once, by the connection's own thread (or by admit when no thread started). */
+    /** Closes the connection and forgets it. Idempotent. */
     void finish() {
-      state.compareAndSet(OPEN, DONE);
-      ScheduledFuture<?> task = deadlineTask;
-      if (task != null) {
-        task.cancel(false);
+      if (finished) {
+        return;
+      }
+      finished = true;
+      if (key != null) {
+        key.cancel();
       }
       closeQuietly(channel);
-      open.remove(this);
-      active.decrementAndGet();
+      decoder.close();
+      if (open.remove(this)) {
+        active.decrementAndGet();
+      }
     }
   }
 
@@ -407,13 +664,13 @@ public final class ControlServer implements Closeable {
     f.put("connections-malformed", Long.toString(malformed.get()));
     f.put("peers-rejected", Long.toString(listener.rejectedPeers()));
     f.put("requests", Long.toString(requests.get()));
-    handler.statusFields().forEach((k, v) -> {
-      if (f.containsKey(k)) {
-        Log.LOG.log(Level.WARNING, "STATUS field '" + k + "' from the handler collides with a built-in field; dropped");
+    for (Map.Entry<String, String> e : handler.statusFields().entrySet()) {
+      if (f.containsKey(e.getKey())) {
+        Log.LOG.log(Level.WARNING, "STATUS field '" + e.getKey() + "' from the handler collides with a built-in field; dropped");
       } else {
-        f.put(k, v);
+        f.put(e.getKey(), e.getValue());
       }
-    });
+    }
     return f;
   }
 
@@ -422,11 +679,14 @@ public final class ControlServer implements Closeable {
       return;
     }
     Log.LOG.log(Level.INFO, "SHUTDOWN requested on control endpoint " + listener.endpoint());
-    daemon(() -> {
-      try {
-        handler.shutdown();
-      } catch (RuntimeException | Error e) {
-        Log.LOG.log(Level.ERROR, "the shutdown action failed: " + e, e);
+    daemon(new Runnable() {
+      @Override
+      public void run() {
+        try {
+          handler.shutdown();
+        } catch (RuntimeException | Error e) {
+          Log.LOG.log(Level.ERROR, "the shutdown action failed: " + e, e);
+        }
       }
     }, threadPrefix + "shutdown").start();
   }
@@ -441,7 +701,7 @@ public final class ControlServer implements Closeable {
     try {
       channel.close();
     } catch (IOException e) {
-      Log.LOG.log(Level.DEBUG, () -> "closing a control connection failed: " + e);
+      // closing a control connection we are done with; nothing useful to report
     }
   }
 }

@@ -15,7 +15,10 @@ import jdk.net.ExtendedSocketOptions;
 
 /**
  * A listener on a JDK Unix-domain {@link ServerSocketChannel}: the fast path for socket files. Its
- * close unlinks the socket file only while the file is still the one it bound (same file key).
+ * close unlinks the socket file only while the file is still the one it bound (same file key), and
+ * does so while it still listens: a binder that finds the path taken probes it, and a listening
+ * socket is never treated as dead, so no successor can have replaced the file between the check and
+ * the unlink.
  */
 final class JdkUnixListener extends PeerCheckedListener {
   private final Path path;
@@ -39,7 +42,7 @@ final class JdkUnixListener extends PeerCheckedListener {
   }
 
   @Override
-  void afterClose() throws IOException {
+  void beforeClose() throws IOException {
     if (isInherited() || fileKey == null) {
       return;
     }

@@ -51,10 +51,16 @@ final class Junix {
    * first one at 3). Fails with a clear message when the descriptor is not such a socket.
    */
   static IpcListener adoptDescriptor(int fd) throws IOException {
+    String what = describeDescriptor(fd);
+    if (!what.startsWith("another kind of socket") && !what.startsWith("something else")) {
+      // Told by procfs alone: no native library loaded (and no JVM warning printed) to report it.
+      throw new IOException("inherited descriptor " + fd + " (LISTEN_FDS) is not a listening Unix-domain socket but "
+          + what + "; configure the socket unit with ListenStream=/path/to/socket");
+    }
     FileDescriptorCast cast = FileDescriptorCast.unsafeUsing(fd);
     if (!cast.isAvailable(AFUNIXServerSocketChannel.class)) {
-      throw new IOException("inherited descriptor " + fd + " is not a listening Unix-domain socket (it can be used as "
-          + cast.availableTypes() + "); configure the socket unit with ListenStream=/path/to/socket");
+      throw new IOException("inherited descriptor " + fd + " (LISTEN_FDS) is not a listening Unix-domain socket but "
+          + describeDescriptor(fd) + "; configure the socket unit with ListenStream=/path/to/socket");
     }
     AFUNIXServerSocketChannel channel = cast.as(AFUNIXServerSocketChannel.class);
     channel.setDeleteOnClose(false); // the socket file belongs to whoever bound it
@@ -70,6 +76,28 @@ final class Junix {
     return new JunixListener(endpoint, channel, true);
   }
 
+  /** What descriptor {@code fd} of this process is, in words, from procfs: "a pipe", "the file /dev/null". */
+  static String describeDescriptor(int fd) {
+    String target;
+    try {
+      target = java.nio.file.Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
+    } catch (java.nio.file.NoSuchFileException e) {
+      return "not open at all";
+    } catch (IOException | RuntimeException e) {
+      return "something else (procfs cannot say what)";
+    }
+    if (target.startsWith("socket:")) {
+      return "another kind of socket (TCP, datagram, or not listening)";
+    }
+    if (target.startsWith("pipe:")) {
+      return "a pipe";
+    }
+    if (target.startsWith("anon_inode:")) {
+      return "an anonymous inode (" + target.substring("anon_inode:".length()) + ")";
+    }
+    return java.nio.file.Files.isDirectory(Path.of(target)) ? "the directory " + target : "the file " + target;
+  }
+
   /** The pid of the process that accepts connections at {@code path}, or -1 if it cannot be learned. */
   static long holderPid(Path path) {
     try (AFUNIXSocket socket = AFUNIXSocket.connectTo(AFUNIXSocketAddress.of(path))) {
@@ -79,6 +107,29 @@ final class Junix {
       return -1;
     }
   }
+
+  /**
+   * The pid of the process that holds {@code path} once it listens: for a bind that lost to a
+   * listener between its {@code bind(2)} and {@code listen(2)}. Retries the look-up for at most
+   * {@value #HALF_STARTED_WAIT_MILLIS} ms (1 ms, doubling), then gives up with -1. Only a failed
+   * bind waits here, to name its winner; a winning bind never does.
+   */
+  static long holderPidOnceListening(Path path) {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(HALF_STARTED_WAIT_MILLIS);
+    long pauseNanos = 1_000_000;
+    while (true) {
+      long pid = holderPid(path);
+      long left = deadline - System.nanoTime();
+      if (pid > 0 || left <= 0) {
+        return pid;
+      }
+      // No event tells when another process calls listen(); a short, bounded, growing pause.
+      java.util.concurrent.locks.LockSupport.parkNanos(Math.min(pauseNanos, left));
+      pauseNanos = Math.min(pauseNanos * 2, 50_000_000);
+    }
+  }
+
+  static final long HALF_STARTED_WAIT_MILLIS = 1000;
 
   /** A listener on a junixsocket channel: abstract names and adopted descriptors. */
   static final class JunixListener extends PeerCheckedListener {

@@ -9,6 +9,7 @@ import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -69,29 +70,45 @@ public final class Listeners {
     return new JdkUnixListener(endpoint, channel, address.getPath(), null, true);
   }
 
+  /** How many times a bind is tried after finding a dead socket file at its path and removing it. */
+  private static final int BIND_ATTEMPTS = 3;
+
   private static ServerSocketChannel bindPath(Endpoint endpoint, Path path) throws BindException {
-    for (int attempt = 0; ; attempt++) {
+    for (int attempt = 1; ; attempt++) {
       ServerSocketChannel channel = openUnix(endpoint);
       try {
         channel.bind(UnixDomainSocketAddress.of(path), BACKLOG);
         return channel;
       } catch (IOException e) {
         closeQuietly(channel);
-        if (!isAddressInUse(e) || attempt > 0) {
-          if (isAddressInUse(e)) {
-            throw new BindException.AlreadyBound(endpoint.toString(), Junix.holderPid(path));
-          }
+        if (!isAddressInUse(e)) {
           throw new BindException.Io(endpoint.toString(), describeBindFailure(path), e);
         }
-        reclaimIfStale(endpoint, path);
+        if (attempt == BIND_ATTEMPTS) {
+          // Dead files removed and rebound twice, and still taken: others won each time.
+          throw new BindException.AlreadyBound(endpoint.toString(), Junix.holderPidOnceListening(path));
+        }
+        reclaimIfStale(endpoint, path); // throws AlreadyBound if something lives there
       }
     }
   }
 
   /**
-   * A file already stands at the path. If it is a socket nobody listens on, delete it so the caller
-   * can bind again; if it is a live socket, report {@link BindException.AlreadyBound}; anything else
-   * (a regular file, a directory, a symlink) is never deleted.
+   * A file already stands at the path. If it is a socket nobody has bound, delete it so the caller
+   * can bind again; if a live or half-started listener holds it, report
+   * {@link BindException.AlreadyBound}; anything else (a regular file, a directory, a symlink) is
+   * never deleted.
+   *
+   * <p><b>The bind is the election.</b> When daemons start at once on one endpoint, each calls
+   * {@code bind(2)}: exactly one creates the socket file, the others get {@code EADDRINUSE} and come
+   * here. The winner may still be between {@code bind(2)} and {@code listen(2)} (microseconds that a
+   * busy machine stretches to milliseconds), and a socket bound but not yet listening refuses a
+   * connect exactly as a dead one does. Deleting it on the probe alone would let a loser bind a second
+   * file while the winner listens on an unlinked inode nobody can reach (and the loser's close would
+   * later remove the only file left). So a refused probe is checked against the kernel's own table
+   * of bound sockets ({@code /proc/net/unix}, Linux): while any socket is bound to this path the file
+   * is kept and the bind fails with {@code AlreadyBound}. Only a file that no socket holds is removed,
+   * and {@link #removeIfStill} makes sure it is still that file.
    */
   private static void reclaimIfStale(Endpoint endpoint, Path path) throws BindException {
     BasicFileAttributes attributes;
@@ -117,12 +134,15 @@ public final class Listeners {
       probe.configureBlocking(false);
       probe.connect(UnixDomainSocketAddress.of(path));
     } catch (ConnectException refused) {
+      SocketHolders.BindState held = SocketHolders.stateOf(path);
+      if (held == SocketHolders.BindState.BOUND || held == SocketHolders.BindState.LISTENING) {
+        // Half-started: the winner of the bind had not called listen() at our probe (it may have
+        // by now). Wait (bounded; this bind has lost anyway) only to name it. A listener whose file
+        // was replaced by a dead one also lands here: alive, so the file is left alone, unnamed.
+        throw new BindException.AlreadyBound(endpoint.toString(), Junix.holderPidOnceListening(path));
+      }
       try {
-        Object probed = attributes.fileKey();
-        Object now = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
-        if (probed == null || probed.equals(now)) {
-          Files.deleteIfExists(path);
-        }
+        removeIfStill(path, attributes);
       } catch (NoSuchFileException gone) {
         // someone else reclaimed it first
       } catch (IOException e) {
@@ -138,6 +158,92 @@ public final class Listeners {
       throw new BindException.AlreadyBound(endpoint.toString(), -1);
     }
     throw new BindException.AlreadyBound(endpoint.toString(), Junix.holderPid(path));
+  }
+
+  /** How old a reclaim claim must be before another binder treats its claimant as dead. */
+  private static final long STALE_CLAIM_MILLIS = 10_000;
+
+  /**
+   * Removes the dead socket file at {@code path} if it is still the file whose key was probed, and
+   * never a successor's.
+   *
+   * <p>Checking the key and then unlinking the path leaves a window in which another binder that
+   * found the same dead file removes it and binds its own, which the unlink would then take. Moving
+   * the file aside first to check it there opens a worse one: for a moment the path is empty and a
+   * third binder wins it too. So binders that find the same dead file first elect one remover with a
+   * create-if-absent that the file system makes atomic: a hard link named after the dead file's
+   * device and inode ({@code .NAME.reclaim-dev-D-ino-I} next to it). Exactly one {@code link(2)}
+   * succeeds. The winner checks that its link is the dead file (not a successor's that took the
+   * path meanwhile, even one that reuses the dead file's inode number: see {@link #sameFile}; then
+   * it removes only its link and binds again, to find the successor), unlinks
+   * the path, then its link. The path can change under it only if it is unlinked, and only the
+   * elected remover unlinks it. Others see the claim exist and simply bind again.
+   *
+   * <p>A claimant killed inside those few microseconds leaves its link; a claim older than
+   * {@value #STALE_CLAIM_MILLIS} ms is taken for dead and removed by the next binder.
+   */
+  static void removeIfStill(Path path, BasicFileAttributes probed) throws IOException {
+    Object probedKey = probed.fileKey();
+    if (probedKey == null) {
+      Files.deleteIfExists(path); // no file keys on this file system: the check cannot be made
+      return;
+    }
+    Path claim = path.resolveSibling("." + path.getFileName() + ".reclaim-" + keyName(probedKey));
+    try {
+      Files.createLink(claim, path);
+    } catch (FileAlreadyExistsException taken) {
+      // link(2) sets the inode's change time: it says when the claim was made.
+      java.nio.file.attribute.FileTime made = (java.nio.file.attribute.FileTime) Files.getAttribute(claim,
+          "unix:ctime", LinkOption.NOFOLLOW_LINKS);
+      BasicFileAttributes claimed = Files.readAttributes(claim, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+      if (System.currentTimeMillis() - made.toMillis() > STALE_CLAIM_MILLIS && sameFile(probed, claimed)) {
+        Files.deleteIfExists(claim); // its claimant died mid-reclaim; the next attempt claims anew
+      }
+      return; // another binder is removing it: bind again
+    } catch (UnsupportedOperationException | java.nio.file.FileSystemException noLinks) {
+      if (noLinks instanceof NoSuchFileException) {
+        throw (NoSuchFileException) noLinks;
+      }
+      Files.deleteIfExists(path); // a file system without hard links: the check cannot be made
+      return;
+    }
+    try {
+      BasicFileAttributes claimed = Files.readAttributes(claim, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+      if (sameFile(probed, claimed)) {
+        Files.deleteIfExists(path);
+      }
+    } finally {
+      Files.deleteIfExists(claim);
+    }
+  }
+
+  /**
+   * Whether two looks at a path saw the same file: same device and inode, and the same modification
+   * time. Inode numbers are reused (ext4 hands a freed one to the next file at once), so a successor's
+   * socket can have the dead one's inode; a socket's modification time is set when it is bound and
+   * changed by neither link(2) nor chmod, so the pair tells them apart.
+   */
+  private static boolean sameFile(BasicFileAttributes a, BasicFileAttributes b) {
+    return a.fileKey().equals(b.fileKey()) && a.lastModifiedTime().equals(b.lastModifiedTime());
+  }
+
+  /** {@code (dev=803,ino=1234)} as {@code dev-803-ino-1234}: a file-name-safe form of a file key. */
+  private static String keyName(Object key) {
+    String text = key.toString();
+    StringBuilder b = new StringBuilder(text.length());
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+        b.append(c);
+      } else if (b.length() > 0 && b.charAt(b.length() - 1) != '-') {
+        b.append('-');
+      }
+    }
+    int end = b.length();
+    while (end > 0 && b.charAt(end - 1) == '-') {
+      end--;
+    }
+    return b.substring(0, end);
   }
 
   private static ServerSocketChannel openUnix(Endpoint endpoint) throws BindException {

@@ -36,6 +36,7 @@ public final class SocketHolders {
   /** The most of {@code /proc/net/unix} read: enough for about 80,000 sockets. */
   static final int MAX_NET_UNIX_BYTES = 8 << 20;
   private static final int ACCEPT_CONNECTIONS_FLAG = 0x10000; // __SO_ACCEPTCON: a listening socket
+  private static final String UNCONNECTED = "01"; // SS_UNCONNECTED: bound or listening, not a connection
 
   /**
    * A process that holds a listener.
@@ -52,24 +53,62 @@ public final class SocketHolders {
     }
   }
 
+  /** What the kernel's table shows bound at a path. */
+  public enum BindState {
+    /** No unconnected socket is bound to the path: a socket file there is dead. */
+    NONE,
+    /** A socket is bound to the path but does not listen (yet): its owner is between bind and listen. */
+    BOUND,
+    /** A socket listens on the path (possibly on another inode, if the file was replaced). */
+    LISTENING,
+    /** The table cannot be read here (not Linux, no procfs). */
+    UNKNOWN
+  }
+
+  /**
+   * The strongest state of the sockets bound to {@code path}. Read only when a socket file refuses a
+   * connect, to tell a dead file from one whose owner has bound but not yet listened: a bind must
+   * never delete the latter. Connections an accept produced carry their listener's path too but are
+   * not bound sockets and do not count.
+   */
+  public static BindState stateOf(Path path) {
+    Scan scan = scan(path.toString());
+    if (!scan.readable) {
+      return BindState.UNKNOWN;
+    }
+    return !scan.listening.isEmpty() ? BindState.LISTENING : scan.bound ? BindState.BOUND : BindState.NONE;
+  }
+
   /** The inodes of the listening sockets bound at {@code endpoint}; empty without procfs. */
   public static Set<Long> listeningInodes(Endpoint endpoint) {
     String wanted = switch (endpoint.kind()) {
       case UNIX_PATH -> endpoint.path().orElseThrow().toString();
       case ABSTRACT -> "@" + endpoint.abstractName().orElseThrow();
     };
-    Set<Long> inodes = new HashSet<>();
+    return scan(wanted).listening;
+  }
+
+  /** One pass over {@code /proc/net/unix} for the sockets bound at {@code wanted}. */
+  private static final class Scan {
+    final Set<Long> listening = new HashSet<>();
+    boolean bound;
+    boolean readable;
+  }
+
+  private static Scan scan(String wanted) {
+    Scan scan = new Scan();
     String table = readCapped(Path.of("/proc/net/unix"), MAX_NET_UNIX_BYTES);
+    scan.readable = !table.isEmpty();
     int at = table.indexOf('\n') + 1; // skip the header
     while (at > 0 && at < table.length()) {
       int end = table.indexOf('\n', at);
       if (end < 0) {
         end = table.length();
       }
-      parseLine(table.substring(at, end), wanted, inodes);
+      parseLine(table.substring(at, end), wanted, scan);
       at = end + 1;
     }
-    return inodes;
+    return scan;
   }
 
   /** Whether {@code pid} holds one of the listening sockets bound at {@code endpoint}. */
@@ -162,19 +201,30 @@ public final class SocketHolders {
 
   /**
    * One line of {@code /proc/net/unix}: {@code Num RefCount Protocol Flags Type St Inode [Path]}, the
-   * path last and possibly containing spaces.
+   * path last and possibly containing spaces. Only unconnected sockets ({@code St} 01) count: bound,
+   * or listening when {@code Flags} has {@code __SO_ACCEPTCON}.
    */
-  static void parseLine(String line, String wanted, Set<Long> into) {
+  static void parseLine(String line, String wanted, Set<Long> listening) {
+    Scan scan = new Scan();
+    parseLine(line, wanted, scan);
+    listening.addAll(scan.listening);
+  }
+
+  private static void parseLine(String line, String wanted, Scan into) {
+    if (!line.endsWith(wanted)) {
+      return;
+    }
     String[] f = line.trim().split("\\s+", 8);
-    if (f.length < 8 || !f[7].equals(wanted)) {
+    if (f.length < 8 || !f[7].equals(wanted) || !f[5].equals(UNCONNECTED)) {
       return;
     }
     try {
       int flags = Integer.parseInt(f[3], 16);
       if ((flags & ACCEPT_CONNECTIONS_FLAG) == 0) {
+        into.bound = true;
         return;
       }
-      into.add(Long.parseLong(f[6]));
+      into.listening.add(Long.parseLong(f[6]));
     } catch (NumberFormatException e) {
       // an unexpected line: not one of ours
     }

@@ -1,6 +1,7 @@
 package dev.fastbind.broker.internal;
 
 import dev.fastbind.backend.internal.Lockfiles;
+import dev.fastbind.backend.internal.SocketHolders;
 import dev.fastbind.broker.RuntimeFileException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -424,7 +425,8 @@ public final class RuntimeFiles {
   }
 
   /**
-   * Removes the socket file at {@code path} if nothing listens on it (a connect fails). Anything that
+   * Removes the socket file at {@code path} if nothing listens on it (a connect fails and the kernel
+   * shows no socket bound there, not even one that has yet to call {@code listen}). Anything that
    * is not a socket (a symbolic link, a directory, a regular file, a FIFO) is never removed: it is
    * refused with the path and the fix. The socket is removed only if the path still holds the same
    * file after the probe.
@@ -440,6 +442,12 @@ public final class RuntimeFiles {
       throw refused(path, f.kind(), Kind.SOCKET);
     }
     if (Probe.connects(path)) {
+      return SocketState.LIVE;
+    }
+    // A refused connect is not enough: a daemon between bind(2) and listen(2) refuses too, and its
+    // file must not be taken from it. The kernel's table tells.
+    SocketHolders.BindState bound = SocketHolders.stateOf(path);
+    if (bound == SocketHolders.BindState.BOUND || bound == SocketHolders.BindState.LISTENING) {
       return SocketState.LIVE;
     }
     Found again = lstat(path);

@@ -252,6 +252,32 @@ class RuntimeFilesTest {
   }
 
   @Test
+  void clearDeadSocketLeavesASocketThatIsBoundButNotYetListening() throws Exception {
+    // A stream socket bound to the path without listen(2): what a daemon is between its bind and its
+    // listen. A connect is refused, yet the file is not dead. The JDK and junixsocket bind and listen
+    // in one call, so a small python3 process (bounded: it ends by itself after 30 s) does the bind.
+    Path python = Path.of("/usr/bin/python3");
+    Assumptions.assumeTrue(Files.isExecutable(python), "needs python3");
+    Path sock = tmp.resolve("half.sock");
+    Process half = new ProcessBuilder(python.toString(), "-c",
+        "import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); time.sleep(30)",
+        sock.toString()).redirectErrorStream(true).start();
+    try {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (!Files.exists(sock, LinkOption.NOFOLLOW_LINKS)) {
+        assertTrue(half.isAlive() && System.nanoTime() < deadline, "python3 did not bind " + sock);
+        java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
+      }
+      assertFalse(Probe.connects(sock), "a connect is refused");
+      assertSame(RuntimeFiles.SocketState.LIVE, RuntimeFiles.clearDeadSocket(sock));
+      assertTrue(Files.exists(sock, LinkOption.NOFOLLOW_LINKS), "a half-started daemon's socket was removed");
+    } finally {
+      half.destroyForcibly();
+      half.onExit().get(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
   void clearDeadSocketRemovesOnlyASocketNobodyListensOn() throws Exception {
     Path sock = tmp.resolve("svc.sock");
     assertSame(RuntimeFiles.SocketState.ABSENT, RuntimeFiles.clearDeadSocket(sock));

@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
@@ -143,6 +144,37 @@ public final class BrokenDaemons {
         }
       }
       Daemon.builder("tidy", new GoodBackend()).version("1.0").run(args);
+    }
+  }
+
+  /**
+   * Rule 307: reads its index file for every request and lets the {@code IOException} escape
+   * {@code serve}. Fine until the daemon runs out of descriptors: then the first request that cannot
+   * open the file ("Too many open files") ends the daemon and its warm state, instead of costing that
+   * one request.
+   */
+  public static final class OpensFilePerRequest implements BrokeredBackend {
+    @Override
+    public Never serve(IpcListener listener, ServeContext context) throws Exception {
+      Path index = Path.of(System.getProperty("java.home"), "release"); // stands in for its cache index
+      context.ready();
+      while (true) {
+        try (SocketChannel c = listener.accept()) {
+          byte[] entry = Files.readAllBytes(index); // the bug: its IOException ends serve
+          try {
+            c.write(java.nio.ByteBuffer.wrap(entry, 0, Math.min(entry.length, 16)));
+          } catch (IOException clientWentAway) {
+            // a probe that hung up: fine
+          }
+        }
+      }
+    }
+
+    /** Runs the daemon. */
+    public static final class Main {
+      public static void main(String[] args) {
+        Daemon.builder("perfile", new OpensFilePerRequest()).version("1.0").run(args);
+      }
     }
   }
 

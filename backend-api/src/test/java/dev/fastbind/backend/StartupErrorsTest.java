@@ -1,0 +1,119 @@
+package dev.fastbind.backend;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.fastbind.backend.internal.Readiness;
+import dev.fastbind.backend.testing.DaemonProcess;
+import dev.fastbind.backend.testing.EchoDaemon;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Every failure of {@code Daemon.builder(…).run} before {@code serve}, in a real daemon process: one
+ * line on stderr that starts with {@code fastbind: SERVICE:}, names the object at fault, and the
+ * documented exit status; no stack trace, no second misleading line, nothing created on the way.
+ */
+class StartupErrorsTest {
+
+  private static final Duration START = Duration.ofSeconds(20);
+
+  @TempDir Path runtime;
+  @TempDir Path elsewhere;
+
+  @Test
+  void lockfileInAMissingDirectoryIsAOneLineUsageErrorAndNoDirectoryIsCreated() throws Exception {
+    Path missing = elsewhere.resolve("no").resolve("such");
+    try (DaemonProcess daemon = DaemonProcess.startEcho(runtime,
+        Map.of("FASTBIND_LOCKFILE", missing.resolve("echo.lock").toString()))) {
+      assertEquals(Daemon.EXIT_USAGE, daemon.awaitExit(START), daemon.log());
+      String line = onlyLine(daemon.log(), "echo");
+      assertTrue(line.contains("the directory " + missing + " of the lockfile") && line.contains("mkdir"), line);
+      assertFalse(Files.exists(elsewhere.resolve("no")), "the daemon created " + elsewhere.resolve("no"));
+      assertFalse(Files.exists(runtime.resolve("echo.sock")), "nothing was bound");
+    }
+  }
+
+  @Test
+  void endpointInAMissingDirectoryIsAOneLineUsageError() throws Exception {
+    Path missing = elsewhere.resolve("gone");
+    try (DaemonProcess daemon = DaemonProcess.startEcho(runtime,
+        Map.of("FASTBIND_ENDPOINT", "unix:" + missing.resolve("echo.sock")))) {
+      assertEquals(Daemon.EXIT_USAGE, daemon.awaitExit(START), daemon.log());
+      assertTrue(onlyLine(daemon.log(), "echo").contains("the directory " + missing + " of the endpoint"));
+      assertFalse(Files.exists(missing));
+    }
+  }
+
+  @Test
+  void invalidServiceNameIsOneLineAndExit64WithoutAStackTrace() throws Exception {
+    try (DaemonProcess daemon = DaemonProcess.start(runtime, Map.of(),
+        DaemonProcess.javaCommand(EchoDaemon.class, List.of("-Dfastbind.test.service=Not_Valid"), List.of()),
+        ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))) {
+      assertEquals(Daemon.EXIT_USAGE, daemon.awaitExit(START), daemon.log());
+      String line = onlyLine(daemon.log(), "Not_Valid");
+      assertTrue(line.contains("invalid service name 'Not_Valid'"), line);
+    }
+  }
+
+  @Test
+  void directoryAtTheLockfilePathGivesOneLineNamingTheLockfile() throws Exception {
+    Files.createDirectory(runtime.resolve("echo.lock"));
+    try (DaemonProcess daemon = DaemonProcess.startEcho(runtime, Map.of())) {
+      assertEquals(Daemon.EXIT_CANNOT_CREATE, daemon.awaitExit(START), daemon.log());
+      String line = onlyLine(daemon.log(), "echo");
+      assertTrue(line.contains("cannot write the lockfile " + runtime.resolve("echo.lock")), line);
+    }
+  }
+
+  @Test
+  void inheritedDescriptorThatIsNotASocketIsDescribedPlainly() throws Exception {
+    assumeTrue(Files.isExecutable(Path.of("/bin/sh")), "needs /bin/sh");
+    // sh opens /dev/null as descriptor 3 and becomes the JVM, so LISTEN_PID=$$ names the daemon.
+    List<String> java = DaemonProcess.javaCommand(EchoDaemon.class, List.of(), List.of());
+    String command = "exec 3</dev/null; LISTEN_PID=$$ LISTEN_FDS=1 exec " + java.stream()
+        .map(a -> "'" + a.replace("'", "'\\''") + "'").collect(Collectors.joining(" "));
+    try (DaemonProcess daemon = DaemonProcess.start(runtime, Map.of(), List.of("/bin/sh", "-c", command),
+        ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))) {
+      Readiness.Message failed = daemon.awaitNotification(START);
+      assertEquals(Readiness.Kind.FAILED, failed.kind());
+      assertEquals(Daemon.EXIT_USAGE, daemon.awaitExit(START), daemon.log());
+      String line = onlyLine(daemon.log(), "echo");
+      assertTrue(line.contains("inherited descriptor 3") && line.contains("the file /dev/null")
+          && line.contains("ListenStream="), line);
+      assertFalse(line.contains("java.lang"), "no list of Java types: " + line);
+    }
+  }
+
+  @Test
+  void overLongSocketPathNamesTheDaemonsOwnSocket() throws Exception {
+    Path deep = runtime;
+    while (deep.toString().length() < 110) {
+      deep = deep.resolve("d");
+    }
+    Files.createDirectories(deep);
+    try (DaemonProcess daemon = DaemonProcess.startEcho(deep, Map.of())) {
+      assertEquals(Daemon.EXIT_USAGE, daemon.awaitExit(START), daemon.log());
+      String line = onlyLine(daemon.log(), "echo");
+      assertTrue(line.contains(deep.resolve("echo.sock").toString()) && line.contains("at most 107"), line);
+      assertFalse(line.contains("notify"), line);
+    }
+  }
+
+  /** The log's single line, which must start with {@code fastbind: SERVICE: }. */
+  private static String onlyLine(String log, String service) {
+    List<String> lines = new ArrayList<>(log.lines().filter(l -> !l.isBlank()).toList());
+    assertEquals(1, lines.size(), "exactly one line:\n" + log);
+    assertTrue(lines.get(0).startsWith("fastbind: " + service + ": "), lines.get(0));
+    return lines.get(0);
+  }
+}
