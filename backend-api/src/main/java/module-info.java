@@ -16,6 +16,9 @@ module dev.fastbind.backend {
   exports dev.fastbind.backend;
   // Only to the SDK's modules that have a descriptor. benchmarks and examples have none: they run on
   // the class path, where every package is visible, so naming them here did nothing but warn.
+  exports dev.fastbind.backend.internal.wire to
+      dev.fastbind.broker,
+      dev.fastbind.conformance;
   exports dev.fastbind.backend.internal to
       dev.fastbind.broker,
       dev.fastbind.conformance;

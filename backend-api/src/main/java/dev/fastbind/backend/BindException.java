@@ -1,5 +1,6 @@
 package dev.fastbind.backend;
 
+import dev.fastbind.backend.internal.wire.Escaping;
 import java.io.IOException;
 import java.util.Objects;
 
@@ -46,7 +47,7 @@ public abstract sealed class BindException extends IOException
 
     /** Creates the error for {@code input}, which broke the rule described by {@code reason}. */
     public InvalidEndpoint(String input, String reason) {
-      super(input, "invalid endpoint '" + printable(input) + "': " + reason, null);
+      super(input, "invalid endpoint '" + Escaping.printable(input) + "': " + reason, null);
     }
   }
 
@@ -95,16 +96,4 @@ public abstract sealed class BindException extends IOException
     }
   }
 
-  static String printable(String s) {
-    StringBuilder b = new StringBuilder(s.length());
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (c < 0x20 || c == 0x7f) {
-        b.append(String.format("\\x%02x", (int) c));
-      } else {
-        b.append(c);
-      }
-    }
-    return b.toString();
-  }
 }

@@ -1,5 +1,6 @@
 package dev.fastbind.backend;
 
+import dev.fastbind.backend.internal.wire.Escaping;
 import dev.fastbind.backend.internal.Bootstrap;
 import java.util.List;
 
@@ -94,14 +95,6 @@ public final class Daemon {
     return new Builder(service, backend);
   }
 
-  private static String printable(String s) {
-    StringBuilder b = new StringBuilder(Math.min(s.length(), 64));
-    for (int i = 0; i < s.length() && i < 64; i++) {
-      char c = s.charAt(i);
-      b.append(c < 0x20 || c == 0x7f ? '?' : c);
-    }
-    return s.length() > 64 ? b.append("...").toString() : b.toString();
-  }
 
   /** Whether {@code name} is a valid service name: {@code [a-z][a-z0-9-]{0,31}}. */
   public static boolean isValidServiceName(String name) {
@@ -129,7 +122,7 @@ public final class Daemon {
       this.service = service;
       this.backend = backend;
       if (!isValidServiceName(service)) {
-        problem = "invalid service name " + (service == null ? "null" : "'" + printable(service) + "'")
+        problem = "invalid service name " + (service == null ? "null" : "'" + Escaping.printable(service) + "'")
             + ": use a letter, then letters, digits and dashes, lowercase, at most 32 characters";
       } else if (backend == null) {
         problem = "no backend: Daemon.builder was given null instead of a BrokeredBackend";
@@ -159,7 +152,7 @@ public final class Daemon {
     public Never run(String... args) {
       int status;
       if (problem != null) {
-        System.err.println("fastbind: " + (service == null ? "null" : printable(service)) + ": " + problem);
+        System.err.println("fastbind: " + (service == null ? "null" : Escaping.printable(service)) + ": " + problem);
         status = EXIT_USAGE;
       } else {
         status = Bootstrap.run(service, version, backend, args == null ? List.of() : List.of(args), System.getenv());

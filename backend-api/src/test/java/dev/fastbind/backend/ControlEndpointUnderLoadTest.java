@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fastbind.backend.internal.ControlClient;
-import dev.fastbind.backend.internal.HelloReply;
-import dev.fastbind.backend.internal.Readiness;
+import dev.fastbind.backend.internal.wire.HelloReply;
+import dev.fastbind.backend.internal.wire.Readiness;
 import dev.fastbind.backend.testing.DaemonProcess;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;

@@ -1,14 +1,15 @@
 package dev.fastbind.backend;
 
+import dev.fastbind.backend.internal.wire.Env;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.fastbind.backend.internal.ControlClient;
-import dev.fastbind.backend.internal.LockfileRecord;
+import dev.fastbind.backend.internal.wire.LockfileRecord;
 import dev.fastbind.backend.internal.Lockfiles;
-import dev.fastbind.backend.internal.Readiness;
+import dev.fastbind.backend.internal.wire.Readiness;
 import dev.fastbind.backend.testing.DaemonProcess;
 import dev.fastbind.backend.testing.EchoDaemon;
 import java.io.File;
@@ -39,7 +40,7 @@ class InheritedListenerTest {
     assumeTrue(Files.isExecutable(activate), "needs systemd-socket-activate (Debian package systemd)");
     Path sock = runtime.resolve("echo.sock");
     List<String> command = new ArrayList<>(List.of(activate.toString(), "-l", sock.toString(),
-        "-E", "FASTBIND_RUNTIME_DIR", "-E", Readiness.NOTIFY_SOCKET_ENV));
+        "-E", "FASTBIND_RUNTIME_DIR", "-E", Env.NOTIFY_SOCKET));
     command.addAll(DaemonProcess.javaCommand(EchoDaemon.class, List.of(), List.of()));
     try (DaemonProcess daemon = DaemonProcess.start(runtime, Map.of(), command,
         ProcessBuilder.Redirect.from(new File("/dev/null")))) {

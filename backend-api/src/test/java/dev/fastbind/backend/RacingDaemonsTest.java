@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fastbind.backend.internal.ControlClient;
-import dev.fastbind.backend.internal.LockfileRecord;
+import dev.fastbind.backend.internal.wire.LockfileRecord;
 import dev.fastbind.backend.internal.Lockfiles;
 import dev.fastbind.backend.testing.Await;
 import dev.fastbind.backend.testing.DaemonProcess;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.fastbind.backend.internal.Readiness;
+import dev.fastbind.backend.internal.wire.Readiness;
 import dev.fastbind.backend.testing.DaemonProcess;
 import dev.fastbind.backend.testing.EchoDaemon;
 import java.nio.file.Files;

@@ -1,7 +1,7 @@
 package dev.fastbind.benchmarks;
 
 import dev.fastbind.backend.Endpoint;
-import dev.fastbind.backend.internal.LockfileRecord;
+import dev.fastbind.backend.internal.wire.LockfileRecord;
 import dev.fastbind.backend.internal.Lockfiles;
 import dev.fastbind.backend.internal.ProcessIdentity;
 import java.io.IOException;

@@ -1,10 +1,12 @@
 package dev.fastbind.broker;
 
+import dev.fastbind.backend.Endpoint;
+import dev.fastbind.backend.internal.wire.Env;
 import dev.fastbind.backend.internal.Bootstrap;
-import dev.fastbind.backend.internal.ControlProtocolException;
-import dev.fastbind.backend.internal.DaemonState;
-import dev.fastbind.backend.internal.HelloReply;
-import dev.fastbind.backend.internal.LockfileRecord;
+import dev.fastbind.backend.internal.wire.ControlProtocolException;
+import dev.fastbind.backend.internal.wire.DaemonState;
+import dev.fastbind.backend.internal.wire.HelloReply;
+import dev.fastbind.backend.internal.wire.LockfileRecord;
 import dev.fastbind.backend.internal.RuntimeDirectory;
 import dev.fastbind.backend.internal.UnsafeRuntimeDirectoryException;
 import dev.fastbind.broker.internal.Assessment;
@@ -16,7 +18,7 @@ import dev.fastbind.broker.internal.Metrics;
 import dev.fastbind.broker.internal.MicrometerMetrics;
 import dev.fastbind.broker.internal.ProcStat;
 import dev.fastbind.broker.internal.RuntimeFiles;
-import dev.fastbind.broker.internal.ServicePaths;
+import dev.fastbind.backend.internal.wire.ServiceLayout;
 import dev.fastbind.broker.internal.SpawnLock;
 import dev.fastbind.broker.internal.Stopping;
 import dev.fastbind.broker.internal.Trust;
@@ -115,7 +117,7 @@ public final class Broker {
   /** The runtime directory {@code definition} uses: its own, or the per-user default. */
   public static Path runtimeDirectory(ServiceDefinition definition) {
     Optional<Path> given = definition.runtimeDirectory();
-    return given.isPresent() ? given.get() : RuntimeDirectory.defaultFor(Bootstrap.APP);
+    return given.isPresent() ? given.get() : RuntimeDirectory.defaultFor(Env.APP);
   }
 
   /**
@@ -139,7 +141,7 @@ public final class Broker {
     long start = System.nanoTime();
     String outcome = "failed";
     try {
-      ServicePaths paths = prepare(definition, true);
+      ServiceLayout paths = prepare(definition, true);
       Assessment hot = assessor.assess(definition, paths);
       Decision.Replace replace = null;
       if (hot instanceof Assessment.Healthy h) {
@@ -165,7 +167,7 @@ public final class Broker {
    * instance; null when the hot path found no healthy daemon.
    */
   @SuppressWarnings("try") // the spawn lock is held for the block's duration, never referenced in it
-  private DaemonInfo coldPath(ServiceDefinition definition, ServicePaths paths, long start,
+  private DaemonInfo coldPath(ServiceDefinition definition, ServiceLayout paths, long start,
       Decision.Replace hotReplace) throws IOException {
     try (SpawnLock lock = SpawnLock.acquire(paths.spawnLock(), definition.name(), definition.spawnLockPatience())) {
       RuntimeFiles.removeStaleTemps(paths);
@@ -209,7 +211,7 @@ public final class Broker {
   public ServiceStatus status(ServiceDefinition definition) throws IOException {
     Objects.requireNonNull(definition, "definition");
     long start = System.nanoTime();
-    ServicePaths paths = prepare(definition, false);
+    ServiceLayout paths = prepare(definition, false);
     if (paths == null) {
       return new ServiceStatus.Absent(definition.name());
     }
@@ -276,7 +278,7 @@ public final class Broker {
     if (grace.isNegative()) {
       throw new IllegalArgumentException("grace must not be negative, got " + grace);
     }
-    ServicePaths paths = prepare(definition, true);
+    ServiceLayout paths = prepare(definition, true);
     try (SpawnLock lock = SpawnLock.acquire(paths.spawnLock(), definition.name(), definition.spawnLockPatience())) {
       RuntimeFiles.removeStaleTemps(paths);
       Assessment a = assessor.assess(definition, paths);
@@ -306,7 +308,7 @@ public final class Broker {
    * @throws RuntimeFileException if the directory is not a directory, not owned by this user or open
    *     to others
    */
-  private ServicePaths prepare(ServiceDefinition definition, boolean create) throws IOException {
+  private ServiceLayout prepare(ServiceDefinition definition, boolean create) throws IOException {
     Path dir = runtimeDirectory(definition);
     if (!create && !Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
       return null;
@@ -320,12 +322,13 @@ public final class Broker {
     if (last != null && last.service().equals(definition.name()) && last.directory().equals(dir)) {
       return last.paths();
     }
-    ServicePaths paths = ServicePaths.of(definition.name(), dir);
+    ServiceLayout paths = ServiceLayout.of(definition.name(), dir);
+    Endpoint.unixPath(paths.notifySocket()); // the broker's own socket must fit too: checked after the daemon's
     lastPaths = new PathsOf(definition.name(), dir, paths);
     return paths;
   }
 
-  private record PathsOf(String service, Path directory, ServicePaths paths) {}
+  private record PathsOf(String service, Path directory, ServiceLayout paths) {}
 
   private static ServiceStatus.Untrusted untrusted(UntrustedStateException e) {
     return new ServiceStatus.Untrusted(e.service(), e.kind(), e.getMessage());

@@ -1,5 +1,6 @@
 package dev.fastbind.broker;
 
+import dev.fastbind.backend.internal.wire.Escaping;
 import dev.fastbind.backend.Daemon;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -127,7 +128,7 @@ public final class ServiceDefinition {
   public static String checkName(String name) {
     Objects.requireNonNull(name, "name");
     if (!Daemon.isValidServiceName(name)) { // the daemon side checks the same rule, without a regex
-      throw new IllegalArgumentException("invalid service name '" + printable(name)
+      throw new IllegalArgumentException("invalid service name '" + Escaping.printable(name)
           + "': use 1 to 32 lowercase letters, digits and dashes, starting with a letter ("
           + NAME_RULE + "); the name becomes a file name in the runtime directory");
     }
@@ -224,14 +225,6 @@ public final class ServiceDefinition {
         + (javaMainClass != null ? "java " + javaMainClass : "command " + command) + "]";
   }
 
-  private static String printable(String s) {
-    StringBuilder b = new StringBuilder();
-    for (int i = 0; i < s.length() && i < 64; i++) {
-      char c = s.charAt(i);
-      b.append(c < 0x20 || c == 0x7f ? String.format("\\x%02x", (int) c) : String.valueOf(c));
-    }
-    return s.length() > 64 ? b + "…" : b.toString();
-  }
 
   /** Builds a {@link ServiceDefinition}; exactly one of {@link #command} and {@link #javaMain} is required. */
   public static final class Builder {

@@ -6,13 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.fastbind.backend.internal.LockfileRecord;
+import dev.fastbind.backend.internal.wire.LockfileRecord;
 import dev.fastbind.backend.internal.Lockfiles;
 import dev.fastbind.backend.internal.ProcessIdentity;
 import dev.fastbind.backend.internal.RuntimeDirectory;
 import dev.fastbind.broker.internal.DaemonVerification;
 import dev.fastbind.broker.internal.ProcessTree;
-import dev.fastbind.broker.internal.ServicePaths;
+import dev.fastbind.backend.internal.wire.ServiceLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -29,13 +29,13 @@ class DaemonVerificationTest {
 
   @TempDir Path tmp;
 
-  private ServicePaths paths;
+  private ServiceLayout paths;
   private Process bystander;
 
   @BeforeEach
   void directory() throws Exception {
     RuntimeDirectory.ensureOwnerOnly(tmp.resolve("rt"));
-    paths = ServicePaths.of("svc", tmp.resolve("rt"));
+    paths = ServiceLayout.of("svc", tmp.resolve("rt"));
   }
 
   @AfterEach

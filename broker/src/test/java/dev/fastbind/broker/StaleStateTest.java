@@ -1,12 +1,13 @@
 package dev.fastbind.broker;
 
+import dev.fastbind.backend.internal.wire.LockfileCodec;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fastbind.backend.Endpoint;
-import dev.fastbind.backend.internal.LockfileRecord;
+import dev.fastbind.backend.internal.wire.LockfileRecord;
 import dev.fastbind.backend.internal.Lockfiles;
 import dev.fastbind.backend.internal.ProcessIdentity;
 import dev.fastbind.backend.internal.RuntimeDirectory;
@@ -81,14 +82,14 @@ class StaleStateTest {
 
   @Test
   void truncatedLockfile() throws Exception {
-    byte[] full = Lockfiles.encode(record(ProcessHandle.current().pid(), "ticks:1"));
+    byte[] full = LockfileCodec.encode(record(ProcessHandle.current().pid(), "ticks:1"));
     Files.write(lockfile(), Arrays.copyOf(full, full.length / 2));
     staleThenRespawned(SpawnReason.CORRUPT_LOCKFILE, "TRUNCATED");
   }
 
   @Test
   void lockfileFromAFutureFormat() throws Exception {
-    String text = new String(Lockfiles.encode(record(ProcessHandle.current().pid(), "ticks:1")), StandardCharsets.UTF_8);
+    String text = new String(LockfileCodec.encode(record(ProcessHandle.current().pid(), "ticks:1")), StandardCharsets.UTF_8);
     Files.writeString(lockfile(), text.replaceFirst("fastbind-lockfile 1", "fastbind-lockfile 99"));
     staleThenRespawned(SpawnReason.CORRUPT_LOCKFILE, "FUTURE_VERSION");
   }

@@ -1,11 +1,12 @@
 package dev.fastbind.broker;
 
+import dev.fastbind.backend.internal.wire.Env;
 import dev.fastbind.backend.BrokeredBackend;
 import dev.fastbind.backend.Daemon;
 import dev.fastbind.backend.IpcListener;
 import dev.fastbind.backend.Never;
 import dev.fastbind.backend.ServeContext;
-import dev.fastbind.backend.internal.Readiness;
+import dev.fastbind.backend.internal.wire.Readiness;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
@@ -63,7 +64,7 @@ public final class TestDaemon {
         Thread.sleep(Long.MAX_VALUE);
       }
       case "fail" -> {
-        Readiness.send(Path.of(System.getenv(Readiness.NOTIFY_SOCKET_ENV)),
+        Readiness.send(Path.of(System.getenv(Env.NOTIFY_SOCKET)),
             Readiness.Message.failed(pid, "endpoint busy: 100% taken"));
         System.exit(1);
       }

@@ -1,5 +1,6 @@
 package dev.fastbind.broker;
 
+import dev.fastbind.backend.internal.wire.LockfileCodec;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -11,7 +12,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.fastbind.backend.Endpoint;
 import dev.fastbind.backend.internal.ControlClient;
-import dev.fastbind.backend.internal.LockfileRecord;
+import dev.fastbind.backend.internal.wire.LockfileRecord;
 import dev.fastbind.backend.internal.Lockfiles;
 import dev.fastbind.backend.internal.ProcessIdentity;
 import dev.fastbind.backend.internal.RuntimeDirectory;
@@ -126,7 +127,7 @@ class VerificationTest {
     DaemonInfo real = broker.ensureRunning(def);
     Path signals = tmp.resolve("signals");
     Process tree = sacrificialTree(signals);
-    byte[] forged = Lockfiles.encode(forged(tree.pid(), "0.9"));
+    byte[] forged = LockfileCodec.encode(forged(tree.pid(), "0.9"));
     Files.write(lockfile(), forged);
 
     // The hot path trusts pid, start time and a connect; a version mismatch sends it to replace the daemon,

@@ -1,5 +1,6 @@
 package dev.fastbind.conformance;
 
+import dev.fastbind.backend.internal.wire.LockfileCodec;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import com.tngtech.archunit.core.domain.JavaAccess;
@@ -14,9 +15,9 @@ import dev.fastbind.backend.Daemon;
 import dev.fastbind.backend.Endpoint;
 import dev.fastbind.backend.IpcListener;
 import dev.fastbind.backend.internal.ControlClient;
-import dev.fastbind.backend.internal.DaemonState;
-import dev.fastbind.backend.internal.HelloReply;
-import dev.fastbind.backend.internal.LockfileRecord;
+import dev.fastbind.backend.internal.wire.DaemonState;
+import dev.fastbind.backend.internal.wire.HelloReply;
+import dev.fastbind.backend.internal.wire.LockfileRecord;
 import dev.fastbind.backend.internal.Lockfiles;
 import dev.fastbind.broker.Broker;
 import dev.fastbind.broker.DaemonInfo;
@@ -492,9 +493,9 @@ public abstract class BrokeredBackendVerification {
     ServiceDefinition def = definition(effectiveBudgets().processDeadline());
     DaemonInfo info = ensureRunning(def);
     Path runtime = def.runtimeDirectory().orElseThrow();
-    Optional<LockfileRecord> read = Lockfiles.read(runtime.resolve(b.service() + Lockfiles.FILE_SUFFIX));
+    Optional<LockfileRecord> read = Lockfiles.read(runtime.resolve(b.service() + LockfileCodec.FILE_SUFFIX));
     if (read.isEmpty()) {
-      fail("no lockfile at " + runtime.resolve(b.service() + Lockfiles.FILE_SUFFIX) + " while the daemon runs");
+      fail("no lockfile at " + runtime.resolve(b.service() + LockfileCodec.FILE_SUFFIX) + " while the daemon runs");
     }
     LockfileRecord r = read.get();
     List<String> wrong = new ArrayList<>();

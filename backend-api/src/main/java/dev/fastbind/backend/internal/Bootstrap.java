@@ -1,5 +1,9 @@
 package dev.fastbind.backend.internal;
 
+import dev.fastbind.backend.internal.wire.ServiceLayout;
+import dev.fastbind.backend.internal.wire.Env;
+import dev.fastbind.backend.internal.wire.LockfileRecord;
+import dev.fastbind.backend.internal.wire.Readiness;
 import dev.fastbind.backend.BindException;
 import dev.fastbind.backend.BrokeredBackend;
 import dev.fastbind.backend.Daemon;
@@ -25,19 +29,6 @@ import java.util.Optional;
  */
 public final class Bootstrap {
 
-  /** Environment variable: the service name the broker expects. */
-  public static final String SERVICE_ENV = "FASTBIND_SERVICE";
-  /** Environment variable: the runtime directory. */
-  public static final String RUNTIME_DIR_ENV = "FASTBIND_RUNTIME_DIR";
-  /** Environment variable: the main endpoint's text form. */
-  public static final String ENDPOINT_ENV = "FASTBIND_ENDPOINT";
-  /** Environment variable: the control endpoint's text form. */
-  public static final String CONTROL_ENDPOINT_ENV = "FASTBIND_CONTROL_ENDPOINT";
-  /** Environment variable: the lockfile's path. */
-  public static final String LOCKFILE_ENV = "FASTBIND_LOCKFILE";
-  /** The application directory name under {@code $XDG_RUNTIME_DIR} (or the temp dir). */
-  public static final String APP = "fastbind";
-
   private static final int SD_LISTEN_FDS_START = 3;
 
   private Bootstrap() {}
@@ -52,7 +43,7 @@ public final class Bootstrap {
     PrintStream err = System.err;
     String prefix = "fastbind: " + service + ": ";
     long pid = ProcessIdentity.currentPid();
-    String notifyText = env.get(Readiness.NOTIFY_SOCKET_ENV);
+    String notifyText = env.get(Env.NOTIFY_SOCKET);
     Optional<Path> notify = notifyText == null || notifyText.isEmpty() ? Optional.empty() : Optional.of(Path.of(notifyText));
 
     Settings settings;
@@ -152,15 +143,15 @@ public final class Bootstrap {
 
   static Settings resolve(String service, List<String> args, Map<String, String> env, Optional<Path> notify)
       throws BindException.InvalidEndpoint {
-    String expected = env.get(SERVICE_ENV);
+    String expected = env.get(Env.SERVICE);
     if (expected != null && !expected.isEmpty() && !expected.equals(service)) {
       throw new IllegalArgumentException("the broker started this daemon as service '" + expected
           + "' but it is service '" + service + "': fix the broker's service definition");
     }
-    String runtimeDir = env.get(RUNTIME_DIR_ENV);
-    String endpoint = env.get(ENDPOINT_ENV);
-    String control = env.get(CONTROL_ENDPOINT_ENV);
-    String lockfile = env.get(LOCKFILE_ENV);
+    String runtimeDir = env.get(Env.RUNTIME_DIR);
+    String endpoint = env.get(Env.ENDPOINT);
+    String control = env.get(Env.CONTROL_ENDPOINT);
+    String lockfile = env.get(Env.LOCKFILE);
     List<String> rest = new ArrayList<>();
     for (String arg : args) {
       if (arg.startsWith("--runtime-dir=")) {
@@ -175,16 +166,18 @@ public final class Bootstrap {
         rest.add(arg);
       }
     }
-    Path dir = isBlank(runtimeDir) ? RuntimeDirectory.defaultFor(APP) : Path.of(runtimeDir);
+    Path dir = isBlank(runtimeDir) ? RuntimeDirectory.defaultFor(Env.APP) : Path.of(runtimeDir);
     if (!dir.isAbsolute()) {
       throw new IllegalArgumentException("the runtime directory must be an absolute path, got '" + dir + "'");
     }
-    Endpoint main = isBlank(endpoint) ? Endpoint.unixPath(dir.resolve(service + ".sock")) : Endpoint.parse(endpoint);
-    Endpoint ctl = isBlank(control) ? Endpoint.unixPath(dir.resolve(service + ".ctl")) : Endpoint.parse(control);
+    ServiceLayout layout = isBlank(endpoint) || isBlank(control) || isBlank(lockfile) ? ServiceLayout.of(service, dir)
+        : null;
+    Endpoint main = isBlank(endpoint) ? layout.endpoint() : Endpoint.parse(endpoint);
+    Endpoint ctl = isBlank(control) ? layout.controlEndpoint() : Endpoint.parse(control);
     if (ctl.equals(main)) {
       throw new IllegalArgumentException("the control endpoint must differ from the main endpoint " + main);
     }
-    Path lock = isBlank(lockfile) ? dir.resolve(service + ".lock") : Path.of(lockfile);
+    Path lock = isBlank(lockfile) ? layout.lockfile() : Path.of(lockfile);
     if (!lock.isAbsolute()) {
       throw new IllegalArgumentException("the lockfile path must be absolute, got '" + lock + "'");
     }

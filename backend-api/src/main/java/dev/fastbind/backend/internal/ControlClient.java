@@ -1,8 +1,11 @@
 package dev.fastbind.backend.internal;
 
+import dev.fastbind.backend.internal.wire.ControlFrames;
+import dev.fastbind.backend.internal.wire.ControlProtocolException;
+import dev.fastbind.backend.internal.wire.HelloReply;
 import dev.fastbind.backend.Endpoint;
-import dev.fastbind.backend.internal.ControlFrames.Command;
-import dev.fastbind.backend.internal.ControlFrames.Reply;
+import dev.fastbind.backend.internal.wire.ControlFrames.Command;
+import dev.fastbind.backend.internal.wire.ControlFrames.Reply;
 import io.netty.buffer.ByteBuf;
 import java.io.EOFException;
 import java.io.IOException;

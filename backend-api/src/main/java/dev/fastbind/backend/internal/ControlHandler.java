@@ -1,5 +1,6 @@
 package dev.fastbind.backend.internal;
 
+import dev.fastbind.backend.internal.wire.HelloReply;
 import java.util.Map;
 
 /**

@@ -1,9 +1,13 @@
 package dev.fastbind.backend.internal;
 
+import dev.fastbind.backend.internal.wire.Escaping;
+import dev.fastbind.backend.internal.wire.ControlFrames;
+import dev.fastbind.backend.internal.wire.ControlProtocolException;
+import dev.fastbind.backend.internal.wire.HelloReply;
 import dev.fastbind.backend.Endpoint;
 import dev.fastbind.backend.IpcListener;
-import dev.fastbind.backend.internal.ControlFrames.Command;
-import dev.fastbind.backend.internal.ControlFrames.Reply;
+import dev.fastbind.backend.internal.wire.ControlFrames.Command;
+import dev.fastbind.backend.internal.wire.ControlFrames.Reply;
 import java.io.Closeable;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
@@ -563,7 +567,7 @@ public final class ControlServer implements Closeable {
       io.netty.buffer.ByteBuf frame;
       try {
         Reply reply = command.isEmpty()
-            ? Reply.error("unknown command '" + ControlFrames.printable(payload) + "'; expected HELLO, STATUS or SHUTDOWN")
+            ? Reply.error("unknown command '" + Escaping.printable(payload) + "'; expected HELLO, STATUS or SHUTDOWN")
             : switch (command.get()) {
               case HELLO -> Reply.ok(handler.hello().toFields());
               case STATUS -> Reply.ok(statusFields());
@@ -571,8 +575,8 @@ public final class ControlServer implements Closeable {
             };
         frame = ControlFrames.encodeFrame(reply.toPayload());
       } catch (RuntimeException e) {
-        Log.LOG.log(Level.ERROR, "control request " + ControlFrames.printable(payload) + " failed: " + e, e);
-        frame = ControlFrames.encodeFrame(Reply.error("internal error: " + ControlFrames.printable(e.toString())).toPayload());
+        Log.LOG.log(Level.ERROR, "control request " + Escaping.printable(payload) + " failed: " + e, e);
+        frame = ControlFrames.encodeFrame(Reply.error("internal error: " + Escaping.printable(e.toString())).toPayload());
       }
       try {
         byte[] bytes = new byte[frame.readableBytes()];

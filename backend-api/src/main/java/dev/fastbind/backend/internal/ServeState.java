@@ -1,5 +1,7 @@
 package dev.fastbind.backend.internal;
 
+import dev.fastbind.backend.internal.wire.DaemonState;
+import dev.fastbind.backend.internal.wire.HelloReply;
 import dev.fastbind.backend.ServeContext;
 import java.util.ArrayList;
 import java.util.List;

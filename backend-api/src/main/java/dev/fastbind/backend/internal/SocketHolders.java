@@ -1,5 +1,7 @@
 package dev.fastbind.backend.internal;
 
+import dev.fastbind.backend.internal.wire.Escaping;
+import dev.fastbind.backend.internal.wire.ControlFrames;
 import dev.fastbind.backend.Endpoint;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -49,7 +51,7 @@ public final class SocketHolders {
     /** "pid 4242 (uid 1000, socat)" for error messages. */
     public String describe() {
       return "pid " + pid + " (uid " + (uid < 0 ? "unknown" : Long.toString(uid))
-          + (command.isEmpty() ? "" : ", " + ControlFrames.printable(command)) + ")";
+          + (command.isEmpty() ? "" : ", " + Escaping.printable(command)) + ")";
     }
   }
 

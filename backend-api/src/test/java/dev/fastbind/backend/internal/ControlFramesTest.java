@@ -1,12 +1,16 @@
 package dev.fastbind.backend.internal;
 
+import dev.fastbind.backend.internal.wire.ControlFrames;
+import dev.fastbind.backend.internal.wire.ControlProtocolException;
+import dev.fastbind.backend.internal.wire.DaemonState;
+import dev.fastbind.backend.internal.wire.HelloReply;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.fastbind.backend.internal.ControlFrames.Decoder;
-import dev.fastbind.backend.internal.ControlFrames.Reply;
+import dev.fastbind.backend.internal.wire.ControlFrames.Decoder;
+import dev.fastbind.backend.internal.wire.ControlFrames.Reply;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.nio.ByteBuffer;

@@ -1,5 +1,9 @@
 package dev.fastbind.backend.internal;
 
+import dev.fastbind.backend.internal.wire.ControlFrames;
+import dev.fastbind.backend.internal.wire.ControlProtocolException;
+import dev.fastbind.backend.internal.wire.DaemonState;
+import dev.fastbind.backend.internal.wire.HelloReply;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -8,7 +12,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.fastbind.backend.Endpoint;
 import dev.fastbind.backend.IpcListener;
-import dev.fastbind.backend.internal.ControlFrames.Reply;
+import dev.fastbind.backend.internal.wire.ControlFrames.Reply;
 import io.netty.buffer.Unpooled;
 import java.io.EOFException;
 import java.io.IOException;
@@ -140,7 +144,7 @@ class ControlServerTest {
     p.send(ControlFrames.encodeFrame("REBOOT\n"));
     Reply err = Reply.parse(p.readFrame(WAIT));
     assertFalse(err.ok());
-    assertTrue(err.error().startsWith("unknown command 'REBOOT\\x0a'"), err.error());
+    assertTrue(err.error().startsWith("unknown command 'REBOOT%0A'"), err.error());
 
     p.send(ControlFrames.encodeFrame("HELLO"));
     Reply ok = Reply.parse(p.readFrame(WAIT));

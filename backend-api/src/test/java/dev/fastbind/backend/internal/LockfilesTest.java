@@ -1,5 +1,8 @@
 package dev.fastbind.backend.internal;
 
+import dev.fastbind.backend.internal.wire.LockfileCodec;
+import dev.fastbind.backend.internal.wire.LockfileException;
+import dev.fastbind.backend.internal.wire.LockfileRecord;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -8,7 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.fastbind.backend.Endpoint;
-import dev.fastbind.backend.internal.LockfileException.Reason;
+import dev.fastbind.backend.internal.wire.LockfileException.Reason;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -65,7 +68,7 @@ class LockfilesTest {
   }
 
   private static Reason decodeFailure(byte[] bytes) {
-    LockfileException e = assertThrows(LockfileException.class, () -> Lockfiles.decode(bytes, Path.of("/x/y.lock")));
+    LockfileException e = assertThrows(LockfileException.class, () -> LockfileCodec.decode(bytes, Path.of("/x/y.lock")));
     assertEquals(Path.of("/x/y.lock"), e.file());
     assertTrue(e.getMessage().contains("/x/y.lock"), e.getMessage());
     return e.reason();
@@ -87,7 +90,7 @@ class LockfilesTest {
     Path f = dir.resolve("cache.lock");
     Lockfiles.write(f, r);
     assertEquals(Optional.of(r), Lockfiles.read(f));
-    assertEquals(r, Lockfiles.decode(Lockfiles.encode(r), f));
+    assertEquals(r, LockfileCodec.decode(LockfileCodec.encode(r), f));
     List<String> lines = Files.readAllLines(f, StandardCharsets.UTF_8);
     assertEquals(11, lines.size(), "one line per field plus header and checksum: " + lines);
     assertTrue(lines.get(1).startsWith("service=my cache = 100%25 fast %2541"), lines.get(1));
@@ -143,12 +146,12 @@ class LockfilesTest {
     long[] seconds = {0, 1, 59, 86_399, 86_400, 951_782_400L, 951_868_800L, 1_709_164_800L, 1_735_689_599L,
         4_102_444_799L, -1, -86_401, -2_208_988_800L, 253_402_300_799L};
     for (long s : seconds) {
-      assertEquals(java.time.Instant.ofEpochSecond(s).toString(), Lockfiles.utcSeconds(s * 1000 + 999), "second " + s);
+      assertEquals(java.time.Instant.ofEpochSecond(s).toString(), LockfileCodec.utcSeconds(s * 1000 + 999), "second " + s);
     }
     java.util.Random random = new java.util.Random(42);
     for (int i = 0; i < 10_000; i++) {
       long s = random.nextLong() % 253_402_300_799L;
-      assertEquals(java.time.Instant.ofEpochSecond(Math.abs(s)).toString(), Lockfiles.utcSeconds(Math.abs(s) * 1000));
+      assertEquals(java.time.Instant.ofEpochSecond(Math.abs(s)).toString(), LockfileCodec.utcSeconds(Math.abs(s) * 1000));
     }
   }
 
@@ -164,7 +167,7 @@ class LockfilesTest {
 
   @Test
   void decodeReportsEveryPrefixAsTruncatedAndNeverDecodesIt() throws Exception {
-    byte[] full = Lockfiles.encode(record("caché 日本", "1.0", "abc"));
+    byte[] full = LockfileCodec.encode(record("caché 日本", "1.0", "abc"));
     assertEquals(Reason.EMPTY, decodeFailure(new byte[0]));
     for (int n = 1; n < full.length; n++) {
       byte[] prefix = Arrays.copyOf(full, n);
@@ -174,7 +177,7 @@ class LockfilesTest {
 
   @Test
   void readReportsFilesCutAtSeveralPointsAsTruncated() throws Exception {
-    byte[] full = Lockfiles.encode(record());
+    byte[] full = LockfileCodec.encode(record());
     String text = new String(full, StandardCharsets.UTF_8);
     int[] cuts = {5, text.indexOf('\n'), text.indexOf('\n') + 1, text.indexOf("pid=") + 2, text.indexOf("crc32="),
         text.indexOf("crc32=") + 9, full.length - 1};
@@ -207,7 +210,7 @@ class LockfilesTest {
 
   @Test
   void readReportsAFlippedByteAsCorrupt() throws Exception {
-    byte[] bytes = Lockfiles.encode(record());
+    byte[] bytes = LockfileCodec.encode(record());
     int at = new String(bytes, StandardCharsets.UTF_8).indexOf("service=cache") + "service=c".length();
     bytes[at] = 'k';
     assertEquals(Reason.CORRUPT, readFailure(bytes));
@@ -215,14 +218,14 @@ class LockfilesTest {
 
   @Test
   void decodeNeverAcceptsAnySingleBitFlip() throws Exception {
-    byte[] good = Lockfiles.encode(record());
+    byte[] good = LockfileCodec.encode(record());
     for (int i = 0; i < good.length; i++) {
       for (int bit = 0; bit < 8; bit++) {
         byte[] bad = good.clone();
         bad[i] ^= (byte) (1 << bit);
         int pos = i;
         int b = bit;
-        assertThrows(LockfileException.class, () -> Lockfiles.decode(bad, dir.resolve("x.lock")),
+        assertThrows(LockfileException.class, () -> LockfileCodec.decode(bad, dir.resolve("x.lock")),
             () -> "bit " + b + " of byte " + pos + " flipped");
       }
     }
@@ -233,7 +236,7 @@ class LockfilesTest {
     String header = "fastbind-lockfile 1\n";
     String good = "service=cache\npid=42\nprocess-start-time=ticks:1\nboot-id=b\nendpoint=unix:/tmp/a.sock\n"
         + "control-endpoint=unix:/tmp/a.ctl\ndaemon-version=1\ninstance-id=i\n";
-    assertEquals("cache", Lockfiles.decode(withChecksum(header + good), dir).service());
+    assertEquals("cache", LockfileCodec.decode(withChecksum(header + good), dir).service());
     assertEquals(Reason.CORRUPT, readFailure(withChecksum(header + good.replace("pid=42\n", ""))));
     assertEquals(Reason.CORRUPT, readFailure(withChecksum(header + good.replace("pid=42", "pid=forty-two"))));
     assertEquals(Reason.CORRUPT, readFailure(withChecksum(header + good.replace("pid=42", "pid=0"))));
@@ -251,7 +254,7 @@ class LockfilesTest {
     String content = "fastbind-lockfile 1\nservice=cache\npid=42\nprocess-start-time=ticks:1\nboot-id=b\n"
         + "endpoint=unix:/tmp/a.sock\ncontrol-endpoint=unix:/tmp/a.ctl\ndaemon-version=1\ninstance-id=i\n"
         + "added-later=anything\n";
-    assertEquals(42, Lockfiles.decode(withChecksum(content), dir).pid());
+    assertEquals(42, LockfileCodec.decode(withChecksum(content), dir).pid());
   }
 
   @Test
@@ -294,7 +297,7 @@ class LockfilesTest {
 
   @Test
   void readRefusesAnOversizedFile() throws Exception {
-    byte[] big = new byte[Lockfiles.MAX_BYTES + 1];
+    byte[] big = new byte[LockfileCodec.MAX_BYTES + 1];
     Arrays.fill(big, (byte) 'a');
     byte[] header = "fastbind-lockfile 1\n".getBytes(StandardCharsets.US_ASCII);
     System.arraycopy(header, 0, big, 0, header.length);
@@ -304,8 +307,8 @@ class LockfilesTest {
 
   @Test
   void encodeRefusesARecordTooLargeToReadBack() throws Exception {
-    LockfileRecord huge = record("x".repeat(Lockfiles.MAX_BYTES), "1", "i");
-    assertThrows(IllegalArgumentException.class, () -> Lockfiles.encode(huge));
+    LockfileRecord huge = record("x".repeat(LockfileCodec.MAX_BYTES), "1", "i");
+    assertThrows(IllegalArgumentException.class, () -> LockfileCodec.encode(huge));
     assertThrows(IllegalArgumentException.class, () -> Lockfiles.write(dir.resolve("x.lock"), huge));
     assertEquals(List.of(), listing(dir));
   }

@@ -1,5 +1,6 @@
 package dev.fastbind.backend.internal;
 
+import dev.fastbind.backend.internal.wire.ControlFrames;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.fastbind.backend.Endpoint;

@@ -1,6 +1,7 @@
 package dev.fastbind.backend.testing;
 
-import dev.fastbind.backend.internal.Readiness;
+import dev.fastbind.backend.internal.wire.Env;
+import dev.fastbind.backend.internal.wire.Readiness;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -66,7 +67,7 @@ public final class DaemonProcess implements AutoCloseable {
     Map<String, String> environment = pb.environment();
     environment.keySet().removeIf(k -> k.startsWith("FASTBIND_") || k.startsWith("LISTEN_"));
     environment.put("FASTBIND_RUNTIME_DIR", runtimeDir.toString());
-    environment.put(Readiness.NOTIFY_SOCKET_ENV, notifyPath.toString());
+    environment.put(Env.NOTIFY_SOCKET, notifyPath.toString());
     environment.putAll(env);
     return new DaemonProcess(pb.start(), log, notify, notifyPath);
   }

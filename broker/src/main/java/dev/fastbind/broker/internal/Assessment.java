@@ -1,6 +1,6 @@
 package dev.fastbind.broker.internal;
 
-import dev.fastbind.backend.internal.LockfileRecord;
+import dev.fastbind.backend.internal.wire.LockfileRecord;
 import dev.fastbind.broker.SpawnReason;
 import dev.fastbind.broker.UntrustedStateException;
 import java.util.Objects;

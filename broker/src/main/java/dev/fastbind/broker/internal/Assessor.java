@@ -1,7 +1,9 @@
 package dev.fastbind.broker.internal;
 
-import dev.fastbind.backend.internal.LockfileException;
-import dev.fastbind.backend.internal.LockfileRecord;
+import dev.fastbind.backend.internal.wire.ServiceLayout;
+import dev.fastbind.backend.internal.wire.LockfileCodec;
+import dev.fastbind.backend.internal.wire.LockfileException;
+import dev.fastbind.backend.internal.wire.LockfileRecord;
 import dev.fastbind.backend.internal.Lockfiles;
 import dev.fastbind.backend.internal.ProcessIdentity;
 import dev.fastbind.broker.DaemonInfo;
@@ -38,7 +40,7 @@ public final class Assessor {
    * {@code HELLO} identity are left to the calls that act on the daemon ({@link Trust#verifiedHello},
    * {@link DaemonVerification}).
    */
-  public Assessment assess(ServiceDefinition definition, ServicePaths paths) {
+  public Assessment assess(ServiceDefinition definition, ServiceLayout paths) {
     Optional<LockfileRecord> read;
     try {
       read = Lockfiles.read(paths.lockfile());
@@ -101,7 +103,7 @@ public final class Assessor {
    * A lockfile that cannot be read as a record: what is not a regular file is never removed, and
    * what is one is cleared only when none of the service's endpoints answers.
    */
-  private static Assessment unreadable(ServiceDefinition definition, ServicePaths paths, LockfileException e) {
+  private static Assessment unreadable(ServiceDefinition definition, ServiceLayout paths, LockfileException e) {
     if (e.reason() == LockfileException.Reason.SYMLINK || e.reason() == LockfileException.Reason.NOT_A_REGULAR_FILE) {
       return new Untrusted(new UntrustedStateException(definition.name(), UntrustedStateException.Kind.NOT_A_RUNTIME_FILE,
           paths.lockfile(), -1, "daemon '" + definition.name() + "': " + e.getMessage()
@@ -109,7 +111,7 @@ public final class Assessor {
     }
     if (Trust.answers(paths)) {
       String versions = e.reason() == LockfileException.Reason.FUTURE_VERSION
-          ? " This launcher reads lockfile format " + Lockfiles.FORMAT_VERSION
+          ? " This launcher reads lockfile format " + LockfileCodec.FORMAT_VERSION
               + " and older: upgrade the launcher to one that reads the daemon's format, or stop the daemon"
               + " with the launcher that started it."
           : " Stop whatever serves " + paths.endpoint() + " (" + Trust.holdersText(paths)

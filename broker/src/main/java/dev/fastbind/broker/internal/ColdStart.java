@@ -1,9 +1,10 @@
 package dev.fastbind.broker.internal;
 
-import dev.fastbind.backend.internal.LockfileException;
-import dev.fastbind.backend.internal.LockfileRecord;
+import dev.fastbind.backend.internal.wire.ServiceLayout;
+import dev.fastbind.backend.internal.wire.LockfileException;
+import dev.fastbind.backend.internal.wire.LockfileRecord;
 import dev.fastbind.backend.internal.Lockfiles;
-import dev.fastbind.backend.internal.Readiness;
+import dev.fastbind.backend.internal.wire.Readiness;
 import dev.fastbind.broker.CrashLoopException;
 import dev.fastbind.broker.DaemonInfo;
 import dev.fastbind.broker.DaemonStartException;
@@ -40,7 +41,7 @@ public final class ColdStart {
    * starts, for the first attempt and the class-data-sharing retry together, plus
    * {@link #KILL_MARGIN} to kill a child that missed it.
    */
-  public DaemonInfo spawn(ServiceDefinition definition, ServicePaths paths, SpawnReason reason, String detail,
+  public DaemonInfo spawn(ServiceDefinition definition, ServiceLayout paths, SpawnReason reason, String detail,
       long start) throws IOException {
     // The log first: a hostile file there is reported without using up a crash-loop slot.
     long logFrom = LogFiles.prepare(paths.log());
@@ -73,7 +74,7 @@ public final class ColdStart {
     }
   }
 
-  private DaemonInfo spawnOnce(ServiceDefinition definition, ServicePaths paths, SpawnReason reason, String detail,
+  private DaemonInfo spawnOnce(ServiceDefinition definition, ServiceLayout paths, SpawnReason reason, String detail,
       long start, long logFrom, SharedArchive.Plan sharing, long deadline) throws IOException {
     String mode = definition.javaMainClass().isPresent() ? "java" : "command";
     try (ReadinessWait notify = ReadinessWait.bind(paths.notifySocket())) {
@@ -131,7 +132,7 @@ public final class ColdStart {
     }
   }
 
-  private static DaemonStartException failure(ServiceDefinition definition, ServicePaths paths,
+  private static DaemonStartException failure(ServiceDefinition definition, ServiceLayout paths,
       DaemonStartException.Failure failure, long spawnStart, int status, String detail, long logFrom) {
     Duration elapsed = Duration.ofNanos(System.nanoTime() - spawnStart);
     int signal = status > 128 && status < 128 + 65 ? status - 128 : -1;
@@ -139,7 +140,7 @@ public final class ColdStart {
         detail, paths.log(), LogFiles.tail(paths.log(), logFrom));
   }
 
-  private static Optional<LockfileRecord> readQuietly(ServicePaths paths) {
+  private static Optional<LockfileRecord> readQuietly(ServiceLayout paths) {
     try {
       return Lockfiles.read(paths.lockfile());
     } catch (LockfileException e) {
@@ -147,7 +148,7 @@ public final class ColdStart {
     }
   }
 
-  private static DaemonInfo readyInfo(ServiceDefinition definition, ServicePaths paths, Readiness.Message msg,
+  private static DaemonInfo readyInfo(ServiceDefinition definition, ServiceLayout paths, Readiness.Message msg,
       SpawnReason reason, String detail, long start) {
     Optional<LockfileRecord> r = readQuietly(paths).filter(rec -> rec.instanceId().equals(msg.instanceId()));
     if (r.isPresent()) {

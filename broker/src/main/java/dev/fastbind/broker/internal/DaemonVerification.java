@@ -1,6 +1,7 @@
 package dev.fastbind.broker.internal;
 
-import dev.fastbind.backend.internal.LockfileRecord;
+import dev.fastbind.backend.internal.wire.ServiceLayout;
+import dev.fastbind.backend.internal.wire.LockfileRecord;
 import dev.fastbind.backend.internal.ProcessIdentity;
 import dev.fastbind.backend.internal.SocketHolders;
 
@@ -51,7 +52,7 @@ public final class DaemonVerification {
   public record Refused(String why) implements Verdict {}
 
   /** Checks {@code record} against the kernel; see the class doc. */
-  public static Verdict verify(ServicePaths paths, LockfileRecord record) {
+  public static Verdict verify(ServiceLayout paths, LockfileRecord record) {
     long pid = record.pid();
     if (!record.bootId().equals(ProcessIdentity.bootId())) {
       return new Gone("the lockfile was written before the last boot");

@@ -1,7 +1,7 @@
 package dev.fastbind.broker.internal;
 
 import dev.fastbind.backend.internal.ControlClient;
-import dev.fastbind.backend.internal.LockfileRecord;
+import dev.fastbind.backend.internal.wire.LockfileRecord;
 import dev.fastbind.broker.DaemonInfo;
 import dev.fastbind.broker.DaemonUnresponsiveException;
 import dev.fastbind.broker.ServiceDefinition;

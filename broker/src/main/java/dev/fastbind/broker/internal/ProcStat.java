@@ -1,5 +1,6 @@
 package dev.fastbind.broker.internal;
 
+import dev.fastbind.backend.internal.wire.Env;
 import dev.fastbind.backend.internal.Bootstrap;
 import dev.fastbind.backend.internal.ProcessIdentity;
 import java.io.IOException;
@@ -35,7 +36,7 @@ public record ProcStat(char state, long processGroup) {
     } catch (IOException | RuntimeException e) {
       return false;
     }
-    String wanted = "\0" + Bootstrap.SERVICE_ENV + "=" + service + "\0";
+    String wanted = "\0" + Env.SERVICE + "=" + service + "\0";
     return ("\0" + new String(env, StandardCharsets.ISO_8859_1) + "\0").contains(wanted);
   }
 

@@ -1,6 +1,6 @@
 package dev.fastbind.broker.internal;
 
-import dev.fastbind.backend.internal.Readiness;
+import dev.fastbind.backend.internal.wire.Readiness;
 import dev.fastbind.broker.RuntimeFileException;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;

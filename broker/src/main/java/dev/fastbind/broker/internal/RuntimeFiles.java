@@ -1,5 +1,6 @@
 package dev.fastbind.broker.internal;
 
+import dev.fastbind.backend.internal.wire.ServiceLayout;
 import dev.fastbind.backend.internal.Lockfiles;
 import dev.fastbind.backend.internal.SocketHolders;
 import dev.fastbind.broker.RuntimeFileException;
@@ -471,7 +472,7 @@ public final class RuntimeFiles {
    *
    * @return the files removed
    */
-  public static List<Path> removeStaleTemps(ServicePaths paths) {
+  public static List<Path> removeStaleTemps(ServiceLayout paths) {
     List<Path> removed = new ArrayList<>();
     Path spawnsTmp = tempOf(paths.spawns());
     try {

@@ -1,7 +1,9 @@
 package dev.fastbind.broker.internal;
 
+import dev.fastbind.backend.internal.wire.ServiceLayout;
+import dev.fastbind.backend.internal.wire.Env;
 import dev.fastbind.backend.internal.Bootstrap;
-import dev.fastbind.backend.internal.Readiness;
+import dev.fastbind.backend.internal.wire.Readiness;
 import dev.fastbind.broker.ServiceDefinition;
 import java.io.File;
 import java.io.IOException;
@@ -59,19 +61,19 @@ public final class Spawner {
   }
 
   /** Starts the daemon of {@code def}; its output is appended to {@code paths.log()}. */
-  public static Process spawn(ServiceDefinition def, ServicePaths paths, Path notifySocket, SharedArchive.Plan sharing)
+  public static Process spawn(ServiceDefinition def, ServiceLayout paths, Path notifySocket, SharedArchive.Plan sharing)
       throws IOException {
     ProcessBuilder pb = new ProcessBuilder(commandLine(def, sharing));
     pb.directory(paths.directory().toFile());
     Map<String, String> env = pb.environment();
     env.keySet().removeIf(k -> k.startsWith("FASTBIND_"));
     env.putAll(def.environment());
-    env.put(Bootstrap.SERVICE_ENV, def.name());
-    env.put(Bootstrap.RUNTIME_DIR_ENV, paths.directory().toString());
-    env.put(Bootstrap.ENDPOINT_ENV, paths.endpoint().toString());
-    env.put(Bootstrap.CONTROL_ENDPOINT_ENV, paths.controlEndpoint().toString());
-    env.put(Bootstrap.LOCKFILE_ENV, paths.lockfile().toString());
-    env.put(Readiness.NOTIFY_SOCKET_ENV, notifySocket.toString());
+    env.put(Env.SERVICE, def.name());
+    env.put(Env.RUNTIME_DIR, paths.directory().toString());
+    env.put(Env.ENDPOINT, paths.endpoint().toString());
+    env.put(Env.CONTROL_ENDPOINT, paths.controlEndpoint().toString());
+    env.put(Env.LOCKFILE, paths.lockfile().toString());
+    env.put(Env.NOTIFY_SOCKET, notifySocket.toString());
     pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(paths.log().toFile()));
     pb.redirectErrorStream(true);

@@ -1,7 +1,8 @@
 package dev.fastbind.broker.internal;
 
+import dev.fastbind.backend.internal.wire.ServiceLayout;
 import dev.fastbind.backend.internal.ControlClient;
-import dev.fastbind.backend.internal.LockfileRecord;
+import dev.fastbind.backend.internal.wire.LockfileRecord;
 import dev.fastbind.backend.internal.Lockfiles;
 import dev.fastbind.broker.ServiceDefinition;
 import dev.fastbind.broker.StopResult;
@@ -33,7 +34,7 @@ public final class Stopping {
    * @throws UntrustedStateException if an endpoint still accepts connections afterwards (named holder)
    *     or something other than a socket stands at a socket path
    */
-  public static void clearStale(ServiceDefinition definition, ServicePaths paths, Assessment.Stale s) throws IOException {
+  public static void clearStale(ServiceDefinition definition, ServiceLayout paths, Assessment.Stale s) throws IOException {
     if (s.processAlive() && s.record().isPresent()
         && DaemonVerification.verify(paths, s.record().get()) instanceof DaemonVerification.Verified v) {
       ProcessHandle.of(v.pid()).ifPresent(h -> ProcessTree.killTree(h, v.leadsOwnGroup(),
@@ -51,7 +52,7 @@ public final class Stopping {
    * Ends the recorded daemon once the kernel has confirmed it ({@link DaemonVerification}): a live
    * one is asked {@code SHUTDOWN} after a {@linkplain #verifiedHello verified HELLO}, then signalled.
    */
-  public static StopResult terminate(ServiceDefinition definition, ServicePaths paths, LockfileRecord r, Duration grace)
+  public static StopResult terminate(ServiceDefinition definition, ServiceLayout paths, LockfileRecord r, Duration grace)
       throws IOException {
     long deadline = System.nanoTime() + grace.toNanos();
     DaemonVerification.Verdict verdict = DaemonVerification.verify(paths, r);

@@ -1,9 +1,10 @@
 package dev.fastbind.broker.internal;
 
+import dev.fastbind.backend.internal.wire.ServiceLayout;
 import dev.fastbind.backend.Endpoint;
 import dev.fastbind.backend.internal.ControlClient;
-import dev.fastbind.backend.internal.HelloReply;
-import dev.fastbind.backend.internal.LockfileRecord;
+import dev.fastbind.backend.internal.wire.HelloReply;
+import dev.fastbind.backend.internal.wire.LockfileRecord;
 import dev.fastbind.backend.internal.SocketHolders;
 import dev.fastbind.broker.RuntimeFileException;
 import dev.fastbind.broker.ServiceDefinition;
@@ -25,7 +26,7 @@ public final class Trust {
   private Trust() {}
 
   /** Whether a socket (never a link) at either of the service's endpoints accepts a connection. */
-  public static boolean answers(ServicePaths paths) {
+  public static boolean answers(ServiceLayout paths) {
     return socketAnswers(paths.endpoint()) || socketAnswers(paths.controlEndpoint());
   }
 
@@ -38,7 +39,7 @@ public final class Trust {
     }
   }
 
-  public static String holdersText(ServicePaths paths) {
+  public static String holdersText(ServiceLayout paths) {
     List<SocketHolders.Holder> found = new ArrayList<>(SocketHolders.holders(paths.endpoint()));
     for (SocketHolders.Holder h : SocketHolders.holders(paths.controlEndpoint())) {
       if (!found.contains(h)) {
@@ -60,7 +61,7 @@ public final class Trust {
    * the process holding it: a child that inherited the listener from a killed daemon, or another
    * program bound at the path. Nothing can be spawned beside it, and nothing is removed.
    */
-  public static Optional<UntrustedStateException> heldEndpoint(ServiceDefinition definition, ServicePaths paths,
+  public static Optional<UntrustedStateException> heldEndpoint(ServiceDefinition definition, ServiceLayout paths,
       String situation) {
     for (Endpoint e : new Endpoint[] {paths.endpoint(), paths.controlEndpoint()}) {
       if (socketAnswers(e)) {
@@ -82,7 +83,7 @@ public final class Trust {
    * and refuses (without removing anything) a socket that still accepts or a link, directory, FIFO or
    * regular file in a socket's place. Returns whether a socket file was removed.
    */
-  public static boolean clearEndpoints(ServiceDefinition definition, ServicePaths paths, String situation)
+  public static boolean clearEndpoints(ServiceDefinition definition, ServiceLayout paths, String situation)
       throws IOException {
     Optional<UntrustedStateException> held = heldEndpoint(definition, paths, situation);
     if (held.isPresent()) {
@@ -102,7 +103,7 @@ public final class Trust {
   }
 
   /** {@link #clearEndpoints} after a failed spawn, which must not hide the spawn's own error. */
-  public static void clearEndpointsQuietly(ServiceDefinition definition, ServicePaths paths, Throwable cause) {
+  public static void clearEndpointsQuietly(ServiceDefinition definition, ServiceLayout paths, Throwable cause) {
     try {
       clearEndpoints(definition, paths, "the daemon did not start");
     } catch (IOException e) {
@@ -119,7 +120,7 @@ public final class Trust {
    *
    * @throws UntrustedStateException ({@link UntrustedStateException.Kind#IMPOSTOR}) on any mismatch
    */
-  public static HelloReply verifiedHello(ServiceDefinition definition, ServicePaths paths, LockfileRecord r,
+  public static HelloReply verifiedHello(ServiceDefinition definition, ServiceLayout paths, LockfileRecord r,
       Duration timeout) throws IOException {
     Endpoint control = paths.controlEndpoint();
     HelloReply hello;
@@ -137,7 +138,7 @@ public final class Trust {
     return hello;
   }
 
-  public static UntrustedStateException impostor(ServiceDefinition definition, ServicePaths paths, long pid,
+  public static UntrustedStateException impostor(ServiceDefinition definition, ServiceLayout paths, long pid,
       String what) {
     return new UntrustedStateException(definition.name(), UntrustedStateException.Kind.IMPOSTOR,
         paths.controlEndpoint().path().orElseThrow(), pid, "daemon '" + definition.name() + "': the control endpoint "
@@ -146,7 +147,7 @@ public final class Trust {
             + ") and stop that process yourself, or remove the lockfile if it is wrong");
   }
 
-  public static UntrustedStateException unverified(ServiceDefinition definition, ServicePaths paths,
+  public static UntrustedStateException unverified(ServiceDefinition definition, ServiceLayout paths,
       LockfileRecord r, DaemonVerification.Refused refused) {
     return new UntrustedStateException(definition.name(), UntrustedStateException.Kind.UNVERIFIED_PROCESS,
         paths.lockfile(), r.pid(), "daemon '" + definition.name() + "': refusing to signal pid " + r.pid()

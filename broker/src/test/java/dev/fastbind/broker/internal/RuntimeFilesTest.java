@@ -1,5 +1,6 @@
 package dev.fastbind.broker.internal;
 
+import dev.fastbind.backend.internal.wire.ServiceLayout;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -324,7 +325,7 @@ class RuntimeFilesTest {
   void staleTempsOfDeadWritersAreRemovedAndNothingElse() throws Exception {
     Path dir = tmp.resolve("rt");
     Files.createDirectories(dir);
-    ServicePaths paths = ServicePaths.of("svc", dir);
+    ServiceLayout paths = ServiceLayout.of("svc", dir);
     Process gone = new ProcessBuilder("true").start();
     assertTrue(gone.waitFor(10, TimeUnit.SECONDS));
     String deadPid = Long.toHexString(gone.pid());
@@ -351,7 +352,7 @@ class RuntimeFilesTest {
   void aSpawnsTempThatIsNotARegularFileIsLeftAloneAndReportedAtTheNextWrite() throws Exception {
     Path dir = tmp.resolve("rt");
     Files.createDirectories(dir.resolve("svc.spawns.tmp").resolve("inside"));
-    ServicePaths paths = ServicePaths.of("svc", dir);
+    ServiceLayout paths = ServiceLayout.of("svc", dir);
     assertEquals(List.of(), RuntimeFiles.removeStaleTemps(paths));
     RuntimeFileException e = assertThrows(RuntimeFileException.class, () -> record(paths.spawns()));
     assertNamesPathAndFix(dir.resolve("svc.spawns.tmp"), "is a directory", e);

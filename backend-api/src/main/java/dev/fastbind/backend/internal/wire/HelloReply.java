@@ -1,5 +1,7 @@
-package dev.fastbind.backend.internal;
+package dev.fastbind.backend.internal.wire;
 
+import dev.fastbind.backend.internal.ControlClient;
+import dev.fastbind.backend.internal.ControlHandler;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -73,7 +75,7 @@ public record HelloReply(
     Objects.requireNonNull(fields, "fields");
     String protocol = required(fields, "protocol");
     if (!protocol.equals(Integer.toString(PROTOCOL_VERSION))) {
-      throw new ControlProtocolException("the daemon speaks control protocol " + ControlFrames.printable(protocol)
+      throw new ControlProtocolException("the daemon speaks control protocol " + Escaping.printable(protocol)
           + "; this code speaks " + PROTOCOL_VERSION);
     }
     String stateText = required(fields, "state");
@@ -81,7 +83,7 @@ public record HelloReply(
     try {
       state = DaemonState.valueOf(stateText);
     } catch (IllegalArgumentException e) {
-      throw new ControlProtocolException("unknown daemon state '" + ControlFrames.printable(stateText) + "'", e);
+      throw new ControlProtocolException("unknown daemon state '" + Escaping.printable(stateText) + "'", e);
     }
     try {
       return new HelloReply(

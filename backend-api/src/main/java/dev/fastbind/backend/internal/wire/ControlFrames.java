@@ -1,4 +1,4 @@
-package dev.fastbind.backend.internal;
+package dev.fastbind.backend.internal.wire;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -32,9 +32,10 @@ import java.util.Optional;
  *
  * <p><b>Replies</b> are one frame of {@code \n}-terminated lines: first {@code OK} or
  * {@code ERR <reason>}, then zero or more {@code key=value} lines. Keys are
- * {@code [a-z0-9._-]+}; values (and the error reason) are percent-encoded ({@code %XX}, the
- * character's code in two upper-case hex digits) for {@code %}, {@code =} and every ISO control
- * character (which includes {@code \n} and {@code \r}), so any string of valid Unicode round-trips.
+ * {@code [a-z0-9._-]+}; values (and the error reason) are escaped with {@link Escaping}, {@code =}
+ * reserved: {@code %}, {@code =}, control characters (which include {@code \n} and {@code \r}) and
+ * invisible characters become {@code %XX} or {@code %uXXXX}, so any string round-trips. Earlier
+ * versions wrote {@code %XX} only, which this reader still reads.
  * Example: {@code "OK\nservice=cache\nphase=50%25 done\n"}.
  *
  * <p>Buffers are netty-buffer {@link Unpooled} heap buffers; the {@link Decoder} owns its buffer
@@ -129,7 +130,7 @@ public final class ControlFrames {
     public static Reply parse(String payload) throws ControlProtocolException {
       Objects.requireNonNull(payload, "payload");
       if (!payload.endsWith("\n")) {
-        throw new ControlProtocolException("reply does not end with a newline: '" + printable(payload) + "'");
+        throw new ControlProtocolException("reply does not end with a newline: '" + Escaping.printable(payload) + "'");
       }
       String[] lines = payload.substring(0, payload.length() - 1).split("\n", -1);
       String status = lines[0];
@@ -143,18 +144,18 @@ public final class ControlFrames {
         error = unescape(status.substring(4));
       } else {
         throw new ControlProtocolException("reply status line is neither 'OK' nor 'ERR <reason>': '"
-            + printable(status) + "'");
+            + Escaping.printable(status) + "'");
       }
       LinkedHashMap<String, String> fields = new LinkedHashMap<>();
       for (int i = 1; i < lines.length; i++) {
         String line = lines[i];
         int eq = line.indexOf('=');
         if (eq <= 0) {
-          throw new ControlProtocolException("reply line " + (i + 1) + " is not key=value: '" + printable(line) + "'");
+          throw new ControlProtocolException("reply line " + (i + 1) + " is not key=value: '" + Escaping.printable(line) + "'");
         }
         String key = line.substring(0, eq);
         if (!isValidKey(key)) {
-          throw new ControlProtocolException("reply line " + (i + 1) + " has an invalid key: '" + printable(key) + "'");
+          throw new ControlProtocolException("reply line " + (i + 1) + " has an invalid key: '" + Escaping.printable(key) + "'");
         }
         if (fields.put(key, unescape(line.substring(eq + 1))) != null) {
           throw new ControlProtocolException("reply repeats key '" + key + "'");
@@ -185,53 +186,27 @@ public final class ControlFrames {
   private static void checkKey(String key) {
     Objects.requireNonNull(key, "key");
     if (!isValidKey(key)) {
-      throw new IllegalArgumentException("invalid control field key '" + printable(key) + "': use [a-z0-9._-]+");
+      throw new IllegalArgumentException("invalid control field key '" + Escaping.printable(key) + "': use [a-z0-9._-]+");
     }
   }
 
-  /** Percent-encodes {@code %}, {@code =} and ISO control characters; everything else is kept. */
+  /** A value as it goes on the wire: {@link Escaping} with {@code =} reserved. */
   public static String escape(String value) {
-    StringBuilder b = null;
-    for (int i = 0; i < value.length(); i++) {
-      char c = value.charAt(i);
-      if (c == '%' || c == '=' || Character.isISOControl(c)) {
-        if (b == null) {
-          b = new StringBuilder(value.length() + 8).append(value, 0, i);
-        }
-        b.append('%').append(String.format(Locale.ROOT, "%02X", (int) c));
-      } else if (b != null) {
-        b.append(c);
-      }
-    }
-    return b == null ? value : b.toString();
+    return Escaping.escape(value, "=");
   }
 
   /**
-   * Reverses {@link #escape}.
+   * Reverses {@link #escape}; also reads the {@code %XX}-only values of earlier versions.
    *
-   * @throws ControlProtocolException if a {@code %} is not followed by two hex digits
+   * @throws ControlProtocolException if a {@code %} is not followed by two hex digits (or {@code u} and
+   *     four), or a raw control character appears
    */
   public static String unescape(String text) throws ControlProtocolException {
-    int pct = text.indexOf('%');
-    if (pct < 0) {
-      return text;
+    String v = Escaping.unescapeOrNull(text, 0, text.length());
+    if (v == null) {
+      throw new ControlProtocolException("bad percent escape in '" + Escaping.printable(text) + "'");
     }
-    StringBuilder b = new StringBuilder(text.length()).append(text, 0, pct);
-    for (int i = pct; i < text.length(); i++) {
-      char c = text.charAt(i);
-      if (c != '%') {
-        b.append(c);
-        continue;
-      }
-      int hi = i + 2 < text.length() ? Character.digit(text.charAt(i + 1), 16) : -1;
-      int lo = hi >= 0 ? Character.digit(text.charAt(i + 2), 16) : -1;
-      if (lo < 0) {
-        throw new ControlProtocolException("bad percent escape at index " + i + " in '" + printable(text) + "'");
-      }
-      b.append((char) (hi * 16 + lo));
-      i += 2;
-    }
-    return b.toString();
+    return v;
   }
 
   /**
@@ -353,22 +328,5 @@ public final class ControlFrames {
         throw new IllegalStateException("decoder is closed");
       }
     }
-  }
-
-  /** {@code s} with control characters shown as {@code \xNN} and cut at 200 chars, for messages. */
-  static String printable(String s) {
-    StringBuilder b = new StringBuilder(Math.min(s.length(), 200) + 8);
-    for (int i = 0; i < s.length() && i < 200; i++) {
-      char c = s.charAt(i);
-      if (Character.isISOControl(c)) {
-        b.append(String.format(Locale.ROOT, "\\x%02x", (int) c));
-      } else {
-        b.append(c);
-      }
-    }
-    if (s.length() > 200) {
-      b.append("...");
-    }
-    return b.toString();
   }
 }

@@ -1,4 +1,4 @@
-package dev.fastbind.backend.internal;
+package dev.fastbind.backend.internal.wire;
 
 /**
  * A daemon's warm-up state as the control endpoint reports it in {@code HELLO}.

@@ -1,4 +1,4 @@
-package dev.fastbind.backend.internal;
+package dev.fastbind.backend.internal.wire;
 
 import java.net.ProtocolException;
 

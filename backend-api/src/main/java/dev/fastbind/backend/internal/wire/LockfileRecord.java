@@ -1,5 +1,7 @@
-package dev.fastbind.backend.internal;
+package dev.fastbind.backend.internal.wire;
 
+import dev.fastbind.backend.internal.Lockfiles;
+import dev.fastbind.backend.internal.ProcessIdentity;
 import dev.fastbind.backend.Endpoint;
 import java.io.IOException;
 import java.nio.ByteBuffer;

@@ -1,5 +1,6 @@
-package dev.fastbind.backend.internal;
+package dev.fastbind.backend.internal.wire;
 
+import dev.fastbind.backend.internal.Lockfiles;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Objects;
