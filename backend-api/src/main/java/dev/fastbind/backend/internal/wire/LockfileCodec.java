@@ -50,7 +50,7 @@ import java.util.zip.CRC32;
 
   /** The format version this code writes and the highest it reads. */
   public static final int FORMAT_VERSION = 1;
-  /** The largest lockfile {@link #read} accepts, in bytes. */
+  /** The largest lockfile a reader accepts, in bytes. */
   public static final int MAX_BYTES = 64 * 1024;
   /** The suffix of a service's lockfile name in the runtime directory. */
   public static final String FILE_SUFFIX = ".lock";
