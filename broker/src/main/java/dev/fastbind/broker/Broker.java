@@ -1,5 +1,6 @@
 package dev.fastbind.broker;
 
+import dev.fastbind.backend.internal.ProcessIdentity;
 import dev.fastbind.backend.Endpoint;
 import dev.fastbind.backend.internal.wire.Env;
 import dev.fastbind.backend.internal.Bootstrap;
@@ -16,7 +17,6 @@ import dev.fastbind.broker.internal.DaemonVerification;
 import dev.fastbind.broker.internal.Decision;
 import dev.fastbind.broker.internal.Metrics;
 import dev.fastbind.broker.internal.MicrometerMetrics;
-import dev.fastbind.broker.internal.ProcStat;
 import dev.fastbind.broker.internal.RuntimeFiles;
 import dev.fastbind.backend.internal.wire.ServiceLayout;
 import dev.fastbind.broker.internal.SpawnLock;
@@ -335,7 +335,7 @@ public final class Broker {
   }
 
   private static String describeUnresponsive(long pid, IOException e) {
-    ProcStat st = ProcStat.read(pid);
+    ProcessIdentity.Stat st = ProcessIdentity.stat(pid);
     return (st != null && st.stopped() ? "process state " + st.state() + " (stopped); " : "") + e.getMessage();
   }
 }

@@ -89,7 +89,7 @@ final class Fixtures {
       // Tests mean "the daemon is stopped", so wait until /proc says so.
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
       while (true) {
-        dev.fastbind.broker.internal.ProcStat stat = dev.fastbind.broker.internal.ProcStat.read(pid);
+        dev.fastbind.backend.internal.ProcessIdentity.Stat stat = dev.fastbind.backend.internal.ProcessIdentity.stat(pid);
         if (stat != null && stat.stopped()) {
           return;
         }

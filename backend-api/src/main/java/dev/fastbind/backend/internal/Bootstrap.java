@@ -97,7 +97,7 @@ public final class Bootstrap {
     try {
       control = IpcListener.bind(settings.controlEndpoint());
     } catch (BindException e) {
-      closeQuietly(listener);
+      Closeables.closeQuietly(listener);
       return fail(err, prefix, "cannot bind the control endpoint: " + e.getMessage(), Daemon.EXIT_BIND_FAILED,
           notify, pid);
     }
@@ -300,13 +300,6 @@ public final class Bootstrap {
     return status;
   }
 
-  private static void closeQuietly(IpcListener listener) {
-    try {
-      listener.close();
-    } catch (IOException ignored) {
-      // abandoning a listener on a failure path
-    }
-  }
 
   /**
    * Runs shutdown actions, removes our lockfile, stops the control endpoint, closes listeners. Once.
@@ -365,8 +358,8 @@ public final class Bootstrap {
 
     private void closeEndpoints() {
       controlServer.close();
-      closeQuietly(control);
-      closeQuietly(listener);
+      Closeables.closeQuietly(control);
+      Closeables.closeQuietly(listener);
     }
 
     /** Whether no descriptor is free: opening the lockfile itself fails with EMFILE or ENFILE. */

@@ -37,7 +37,7 @@ final class Junix {
     try {
       channel.bind(AFUNIXSocketAddress.inAbstractNamespace(name), Listeners.BACKLOG);
     } catch (IOException e) {
-      Listeners.closeQuietly(channel);
+      Closeables.closeQuietly(channel);
       if (Listeners.isAddressInUse(e)) {
         throw new BindException.AlreadyBound(endpoint.toString(), -1);
       }

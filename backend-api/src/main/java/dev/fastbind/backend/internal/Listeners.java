@@ -45,7 +45,7 @@ public final class Listeners {
       Files.setPosixFilePermissions(path, EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE));
       fileKey = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
     } catch (IOException | UnsupportedOperationException e) {
-      closeQuietly(channel);
+      Closeables.closeQuietly(channel);
       try {
         Files.deleteIfExists(path);
       } catch (IOException ignored) {
@@ -80,7 +80,7 @@ public final class Listeners {
         channel.bind(UnixDomainSocketAddress.of(path), BACKLOG);
         return channel;
       } catch (IOException e) {
-        closeQuietly(channel);
+        Closeables.closeQuietly(channel);
         if (!isAddressInUse(e)) {
           throw new BindException.Io(endpoint.toString(), describeBindFailure(path), e);
         }
@@ -275,11 +275,4 @@ public final class Listeners {
     return message != null && message.contains("Address already in use");
   }
 
-  static void closeQuietly(java.io.Closeable closeable) {
-    try {
-      closeable.close();
-    } catch (IOException ignored) {
-      // closing a socket we are abandoning; nothing useful to report
-    }
-  }
 }

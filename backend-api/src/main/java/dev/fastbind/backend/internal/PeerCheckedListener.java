@@ -104,7 +104,7 @@ abstract class PeerCheckedListener implements IpcListener {
         return connection;
       }
       rejected.incrementAndGet();
-      Listeners.closeQuietly(connection);
+      Closeables.closeQuietly(connection);
       logRejection(foreign.get());
     }
   }

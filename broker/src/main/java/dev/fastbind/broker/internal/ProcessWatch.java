@@ -1,5 +1,6 @@
 package dev.fastbind.broker.internal;
 
+import dev.fastbind.backend.internal.Closeables;
 import dev.fastbind.backend.internal.ProcessIdentity;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -33,7 +34,7 @@ public final class ProcessWatch {
         return s;
       }
       if (open.remove(key, kept)) {
-        closeQuietly(kept);
+        Closeables.closeQuietly(kept);
       }
     }
     FileChannel ch = ProcessIdentity.openStat(pid);
@@ -42,14 +43,14 @@ public final class ProcessWatch {
     }
     ProcessIdentity.Stat s = ProcessIdentity.readStat(ch);
     if (s == null || s.exited()) {
-      closeQuietly(ch);
+      Closeables.closeQuietly(ch);
       return s;
     }
     if (open.size() >= MAX_OPEN) {
       forgetAll();
     }
     if (open.putIfAbsent(key, ch) != null) {
-      closeQuietly(ch);
+      Closeables.closeQuietly(ch);
     }
     return s;
   }
@@ -63,16 +64,9 @@ public final class ProcessWatch {
     for (Long pid : open.keySet()) {
       FileChannel ch = open.remove(pid);
       if (ch != null) {
-        closeQuietly(ch);
+        Closeables.closeQuietly(ch);
       }
     }
   }
 
-  private static void closeQuietly(FileChannel ch) {
-    try {
-      ch.close();
-    } catch (IOException e) {
-      // a read-only procfs file: nothing was written, nothing to report
-    }
-  }
 }

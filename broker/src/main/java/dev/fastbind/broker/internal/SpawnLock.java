@@ -1,5 +1,6 @@
 package dev.fastbind.broker.internal;
 
+import dev.fastbind.backend.internal.ProcessIdentity;
 import dev.fastbind.broker.RuntimeFileException;
 import dev.fastbind.broker.SpawnLockTimeoutException;
 import java.io.IOException;
@@ -104,7 +105,7 @@ public final class SpawnLock implements AutoCloseable {
     if (holder == ProcessHandle.current().pid()) {
       state = "this process: another thread of this launcher";
     } else if (holder > 0) {
-      ProcStat st = ProcStat.read(holder);
+      ProcessIdentity.Stat st = ProcessIdentity.stat(holder);
       state = st == null ? "" : "state " + st.state() + (st.stopped() ? ", stopped" : "");
     }
     return new SpawnLockTimeoutException(service, file, Duration.ofNanos(System.nanoTime() - start), holder, state);
