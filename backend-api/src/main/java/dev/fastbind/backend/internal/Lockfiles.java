@@ -42,9 +42,6 @@ import java.util.zip.CRC32;
 public final class Lockfiles {
 
   private static final String TMP_SUFFIX = ".tmp";
-  private static final Set<OpenOption> READ_NO_LINKS = Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
-  private static final Set<OpenOption> READ_WRITE_NO_LINKS =
-      Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
 
   private Lockfiles() {}
 
@@ -163,7 +160,7 @@ public final class Lockfiles {
   static Optional<LockfileRecord> read(Path file, BasicFileAttributes attrs) throws LockfileException {
     checkType(file, attrs);
     byte[] bytes;
-    try (FileChannel ch = openWithoutBlocking(file)) {
+    try (FileChannel ch = RegularFiles.openWithoutBlocking(file)) {
       ByteBuffer buf = ByteBuffer.allocate((int) Math.min(Math.max(attrs.size(), 0) + 1, LockfileCodec.MAX_BYTES + 1L));
       while (true) {
         if (!buf.hasRemaining()) {
@@ -199,17 +196,6 @@ public final class Lockfiles {
     return Optional.of(LockfileCodec.decode(bytes, file));
   }
 
-  /** Read-write, so that a FIFO cannot block the open; read-only when this user may not write the file. */
-  private static FileChannel openWithoutBlocking(Path file) throws IOException {
-    try {
-      return FileChannel.open(file, READ_WRITE_NO_LINKS);
-    } catch (NoSuchFileException e) {
-      throw e;
-    } catch (FileSystemException e) {
-      // EACCES, EROFS, EPERM; EISDIR, ENXIO and the like fail again, or at the first read
-      return FileChannel.open(file, READ_NO_LINKS);
-    }
-  }
 
   private static void checkType(Path file, BasicFileAttributes attrs) throws LockfileException {
     if (attrs.isSymbolicLink()) {

@@ -2,6 +2,7 @@ package dev.fastbind.broker.internal;
 
 import dev.fastbind.backend.internal.wire.ServiceLayout;
 import dev.fastbind.backend.internal.Lockfiles;
+import dev.fastbind.backend.internal.RegularFiles;
 import dev.fastbind.backend.internal.SocketHolders;
 import dev.fastbind.broker.RuntimeFileException;
 import java.io.IOException;
@@ -86,9 +87,6 @@ public final class RuntimeFiles {
   private static final int S_IFIFO = 0010000;
   private static final int S_IFCHR = 0020000;
   private static final int S_IFBLK = 0060000;
-  private static final Set<OpenOption> READ_WRITE_NO_LINKS =
-      Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
-  private static final Set<OpenOption> READ_NO_LINKS = Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
   private static final Set<OpenOption> LOCK_FILE = Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE,
       StandardOpenOption.CREATE, LinkOption.NOFOLLOW_LINKS);
   private static final Set<OpenOption> NEW_FILE =
@@ -210,7 +208,7 @@ public final class RuntimeFiles {
     }
     FileChannel ch;
     try {
-      ch = openWithoutBlocking(file);
+      ch = RegularFiles.openWithoutBlocking(file);
     } catch (NoSuchFileException e) {
       return Optional.empty();
     } catch (IOException e) {
@@ -219,17 +217,6 @@ public final class RuntimeFiles {
     return Optional.of(new Regular(file, seekable(ch, file)));
   }
 
-  /** Read-write so that a FIFO cannot block the open; read-only for a file this user may not write. */
-  private static FileChannel openWithoutBlocking(Path file) throws IOException {
-    try {
-      return FileChannel.open(file, READ_WRITE_NO_LINKS);
-    } catch (NoSuchFileException e) {
-      throw e;
-    } catch (FileSystemException e) {
-      // EACCES, EROFS, EPERM (or EISDIR, ENXIO, refused below or by the retry itself)
-      return FileChannel.open(file, READ_NO_LINKS);
-    }
-  }
 
   /** {@code ch} if its descriptor can seek, so is no FIFO, socket or terminal; otherwise closes it and refuses. */
   private static FileChannel seekable(FileChannel ch, Path file) throws RuntimeFileException {
