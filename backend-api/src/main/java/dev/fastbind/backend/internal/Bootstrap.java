@@ -97,7 +97,7 @@ public final class Bootstrap {
     try {
       control = IpcListener.bind(settings.controlEndpoint());
     } catch (BindException e) {
-      Closeables.closeQuietly(listener);
+      Listeners.closeQuietly(listener);
       return fail(err, prefix, "cannot bind the control endpoint: " + e.getMessage(), Daemon.EXIT_BIND_FAILED,
           notify, pid);
     }
@@ -358,8 +358,8 @@ public final class Bootstrap {
 
     private void closeEndpoints() {
       controlServer.close();
-      Closeables.closeQuietly(control);
-      Closeables.closeQuietly(listener);
+      Listeners.closeQuietly(control);
+      Listeners.closeQuietly(listener);
     }
 
     /** Whether no descriptor is free: opening the lockfile itself fails with EMFILE or ENFILE. */

@@ -263,7 +263,7 @@ public final class ControlServer implements Closeable {
       ioThread = io;
       if (ioThread == null) {
         for (SocketChannel c : handOff) {
-          Closeables.closeQuietly(c);
+          Listeners.closeQuietly(c);
         }
         handOff.clear();
       }
@@ -315,7 +315,7 @@ public final class ControlServer implements Closeable {
     Selector sel;
     synchronized (handOff) {
       if (closed.get()) {
-        Closeables.closeQuietly(channel);
+        Listeners.closeQuietly(channel);
         return;
       }
       handOff.add(channel);
@@ -325,7 +325,7 @@ public final class ControlServer implements Closeable {
         } catch (IOException e) {
           Log.LOG.log(Level.ERROR, "cannot open a selector for control endpoint " + listener.endpoint() + ": " + e, e);
           handOff.remove(channel);
-          Closeables.closeQuietly(channel);
+          Listeners.closeQuietly(channel);
           return;
         }
         io = daemon(new Runnable() {
@@ -376,7 +376,7 @@ public final class ControlServer implements Closeable {
       }
       synchronized (handOff) {
         for (SocketChannel c : handOff) {
-          Closeables.closeQuietly(c);
+          Listeners.closeQuietly(c);
         }
         handOff.clear();
       }
@@ -399,7 +399,7 @@ public final class ControlServer implements Closeable {
     }
     for (SocketChannel channel : fresh) {
       if (closed.get()) {
-        Closeables.closeQuietly(channel);
+        Listeners.closeQuietly(channel);
         continue;
       }
       while (open.size() >= options.maxConnections()) {
@@ -413,7 +413,7 @@ public final class ControlServer implements Closeable {
         c.key = channel.register(selector, SelectionKey.OP_READ, c);
       } catch (IOException | RuntimeException e) {
         Log.LOG.log(Level.DEBUG, "cannot register a control connection: " + e);
-        Closeables.closeQuietly(channel);
+        Listeners.closeQuietly(channel);
         continue;
       }
       open.add(c);
@@ -650,7 +650,7 @@ public final class ControlServer implements Closeable {
       if (key != null) {
         key.cancel();
       }
-      Closeables.closeQuietly(channel);
+      Listeners.closeQuietly(channel);
       decoder.close();
       if (open.remove(this)) {
         active.decrementAndGet();

@@ -37,7 +37,7 @@ final class Junix {
     try {
       channel.bind(AFUNIXSocketAddress.inAbstractNamespace(name), Listeners.BACKLOG);
     } catch (IOException e) {
-      Closeables.closeQuietly(channel);
+      Listeners.closeQuietly(channel);
       if (Listeners.isAddressInUse(e)) {
         throw new BindException.AlreadyBound(endpoint.toString(), -1);
       }

@@ -45,7 +45,7 @@ public final class Listeners {
       Files.setPosixFilePermissions(path, EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE));
       fileKey = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
     } catch (IOException | UnsupportedOperationException e) {
-      Closeables.closeQuietly(channel);
+      Listeners.closeQuietly(channel);
       try {
         Files.deleteIfExists(path);
       } catch (IOException ignored) {
@@ -80,7 +80,7 @@ public final class Listeners {
         channel.bind(UnixDomainSocketAddress.of(path), BACKLOG);
         return channel;
       } catch (IOException e) {
-        Closeables.closeQuietly(channel);
+        Listeners.closeQuietly(channel);
         if (!isAddressInUse(e)) {
           throw new BindException.Io(endpoint.toString(), describeBindFailure(path), e);
         }
@@ -275,4 +275,21 @@ public final class Listeners {
     return message != null && message.contains("Address already in use");
   }
 
+  /**
+   * Closes {@code closeable}, ignoring an {@link IOException}: the caller is abandoning it (a socket
+   * on a failure path, a connection it is done with, a read-only procfs file), so there is nothing
+   * useful to report and the original outcome must not be replaced. Null is ignored. The SDK's one
+   * such helper, kept here because this class is loaded by every bind and adoption: a daemon out of
+   * descriptors cannot load a new class, and its clean-up must still close its sockets.
+   */
+  public static void closeQuietly(java.io.Closeable closeable) {
+    if (closeable == null) {
+      return;
+    }
+    try {
+      closeable.close();
+    } catch (IOException ignored) {
+      // abandoned: see the method doc
+    }
+  }
 }

@@ -42,6 +42,9 @@ import java.util.zip.CRC32;
 public final class Lockfiles {
 
   private static final String TMP_SUFFIX = ".tmp";
+  private static final Set<OpenOption> READ_NO_LINKS = Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
+  private static final Set<OpenOption> READ_WRITE_NO_LINKS =
+      Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
 
   private Lockfiles() {}
 
@@ -160,7 +163,7 @@ public final class Lockfiles {
   static Optional<LockfileRecord> read(Path file, BasicFileAttributes attrs) throws LockfileException {
     checkType(file, attrs);
     byte[] bytes;
-    try (FileChannel ch = RegularFiles.openWithoutBlocking(file)) {
+    try (FileChannel ch = openWithoutBlocking(file)) {
       ByteBuffer buf = ByteBuffer.allocate((int) Math.min(Math.max(attrs.size(), 0) + 1, LockfileCodec.MAX_BYTES + 1L));
       while (true) {
         if (!buf.hasRemaining()) {
@@ -253,4 +256,26 @@ public final class Lockfiles {
     }
   }
 
+  /**
+   * Opens {@code file} without following a link, read-write: on Linux a read-write open of a FIFO
+   * returns at once, where a read-only one waits for a writer forever (a FIFO swapped in after the
+   * caller's {@code lstat} cannot hang it). Falls back to read-only for a file this user may not
+   * write (EACCES, EROFS, EPERM); only then could a FIFO raced in still block. The caller checks
+   * that the channel can seek (a FIFO, socket or terminal cannot) before it trusts it.
+   *
+   * <p>Here rather than in a class of its own: a daemon out of descriptors still reads its lockfile
+   * back as it exits, and could not load a new class then.
+   *
+   * @throws NoSuchFileException if nothing is there
+   */
+  public static FileChannel openWithoutBlocking(Path file) throws IOException {
+    try {
+      return FileChannel.open(file, READ_WRITE_NO_LINKS);
+    } catch (NoSuchFileException e) {
+      throw e;
+    } catch (FileSystemException e) {
+      // EACCES, EROFS, EPERM; EISDIR, ENXIO and the like fail again, or at the first read
+      return FileChannel.open(file, READ_NO_LINKS);
+    }
+  }
 }

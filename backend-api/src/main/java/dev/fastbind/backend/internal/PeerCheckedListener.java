@@ -104,7 +104,7 @@ abstract class PeerCheckedListener implements IpcListener {
         return connection;
       }
       rejected.incrementAndGet();
-      Closeables.closeQuietly(connection);
+      Listeners.closeQuietly(connection);
       logRejection(foreign.get());
     }
   }

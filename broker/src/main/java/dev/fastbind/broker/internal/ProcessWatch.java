@@ -1,6 +1,6 @@
 package dev.fastbind.broker.internal;
 
-import dev.fastbind.backend.internal.Closeables;
+import dev.fastbind.backend.internal.Listeners;
 import dev.fastbind.backend.internal.ProcessIdentity;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -34,7 +34,7 @@ public final class ProcessWatch {
         return s;
       }
       if (open.remove(key, kept)) {
-        Closeables.closeQuietly(kept);
+        Listeners.closeQuietly(kept);
       }
     }
     FileChannel ch = ProcessIdentity.openStat(pid);
@@ -43,14 +43,14 @@ public final class ProcessWatch {
     }
     ProcessIdentity.Stat s = ProcessIdentity.readStat(ch);
     if (s == null || s.exited()) {
-      Closeables.closeQuietly(ch);
+      Listeners.closeQuietly(ch);
       return s;
     }
     if (open.size() >= MAX_OPEN) {
       forgetAll();
     }
     if (open.putIfAbsent(key, ch) != null) {
-      Closeables.closeQuietly(ch);
+      Listeners.closeQuietly(ch);
     }
     return s;
   }
@@ -64,7 +64,7 @@ public final class ProcessWatch {
     for (Long pid : open.keySet()) {
       FileChannel ch = open.remove(pid);
       if (ch != null) {
-        Closeables.closeQuietly(ch);
+        Listeners.closeQuietly(ch);
       }
     }
   }

@@ -2,7 +2,6 @@ package dev.fastbind.broker.internal;
 
 import dev.fastbind.backend.internal.wire.ServiceLayout;
 import dev.fastbind.backend.internal.Lockfiles;
-import dev.fastbind.backend.internal.RegularFiles;
 import dev.fastbind.backend.internal.SocketHolders;
 import dev.fastbind.broker.RuntimeFileException;
 import java.io.IOException;
@@ -208,7 +207,7 @@ public final class RuntimeFiles {
     }
     FileChannel ch;
     try {
-      ch = RegularFiles.openWithoutBlocking(file);
+      ch = Lockfiles.openWithoutBlocking(file);
     } catch (NoSuchFileException e) {
       return Optional.empty();
     } catch (IOException e) {
