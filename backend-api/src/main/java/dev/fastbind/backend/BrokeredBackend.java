@@ -34,6 +34,9 @@ public interface BrokeredBackend {
    * Binds the daemon's endpoint. Called once, before any daemon state exists; see the class
    * documentation for what it may and may not do. The default binds with {@link IpcListener#bind}.
    *
+   * @param endpoint the endpoint the configuration names (see {@link Daemon}), already validated
+   * @return a listener bound to {@code endpoint} and already listening; the SDK passes it to
+   *     {@code serve} and closes it when the daemon stops
    * @throws BindException if the endpoint cannot be bound; {@code serve} is then never called
    */
   default IpcListener bind(Endpoint endpoint) throws BindException {
@@ -47,6 +50,15 @@ public interface BrokeredBackend {
    * {@link ServeContext#ready()}) so that the broker's {@code HELLO} shows it. The declared return
    * type {@link Never} has no instances: this method can only loop, throw or exit. If it throws, the
    * process exits non-zero with the error on stderr, and the SDK removes its lockfile and socket.
+   *
+   * @param listener the listener {@code bind} returned, or the one the daemon inherited; connections
+   *     that arrived since the bind wait in its backlog
+   * @param context who this daemon is, its unrecognised arguments, and where warm-up is reported
+   * @return never: {@code Never} has no instances. A {@code serve} that returns (even {@code null}) is
+   *     reported on stderr and the process exits with {@link Daemon#EXIT_SERVE_FAILED}
+   * @throws Exception if the daemon cannot go on; the process exits with
+   *     {@link Daemon#EXIT_SERVE_FAILED}, unless a {@code SHUTDOWN} or SIGTERM already under way closed
+   *     the listener under it, in which case that exit (status 0 or 143) stands
    */
   Never serve(IpcListener listener, ServeContext context) throws Exception;
 }

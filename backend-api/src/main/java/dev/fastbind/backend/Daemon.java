@@ -40,7 +40,9 @@ import java.util.List;
  *   <caption>Settings</caption>
  *   <tr><th>argument</th><th>environment</th><th>default</th></tr>
  *   <tr><td>{@code --runtime-dir=DIR}</td><td>{@code FASTBIND_RUNTIME_DIR}</td>
- *       <td>{@code $XDG_RUNTIME_DIR/fastbind}, else {@code $TMPDIR/fastbind-$USER}</td></tr>
+ *       <td>{@code $XDG_RUNTIME_DIR/fastbind} if that variable holds an absolute path, else
+ *       {@code <java.io.tmpdir>/fastbind-<user.name>} (the JVM's system properties; on Linux
+ *       {@code java.io.tmpdir} is {@code /tmp} whatever {@code $TMPDIR} says)</td></tr>
  *   <tr><td>{@code --endpoint=TEXT}</td><td>{@code FASTBIND_ENDPOINT}</td>
  *       <td>{@code unix:DIR/SERVICE.sock}</td></tr>
  *   <tr><td>{@code --control-endpoint=TEXT}</td><td>{@code FASTBIND_CONTROL_ENDPOINT}</td>
@@ -90,13 +92,21 @@ public final class Daemon {
    * other configuration error, instead of ending {@code main} with a stack trace.
    *
    * @param service a short lowercase name: a letter, then letters, digits and dashes, at most 32
+   * @param backend the daemon's stateless {@link BrokeredBackend}; null is reported by {@code run}
+   * @return a new builder; finish with {@link Builder#run}
    */
   public static Builder builder(String service, BrokeredBackend backend) {
     return new Builder(service, backend);
   }
 
 
-  /** Whether {@code name} is a valid service name: {@code [a-z][a-z0-9-]{0,31}}. */
+  /**
+   * Whether {@code name} is a valid service name: {@code [a-z][a-z0-9-]{0,31}}.
+   *
+   * @param name the candidate name; may be null
+   * @return true if it is 1 to 32 characters, a lowercase ASCII letter followed by lowercase ASCII
+   *     letters, digits and dashes; false otherwise, and for null
+   */
   public static boolean isValidServiceName(String name) {
     if (name == null || name.isEmpty() || name.length() > 32 || name.charAt(0) < 'a' || name.charAt(0) > 'z') {
       return false;
@@ -132,6 +142,9 @@ public final class Daemon {
     /**
      * The daemon's version, recorded in the lockfile and answered in {@code HELLO}. Default {@code "0"}.
      * A null or blank version is reported by {@link #run}.
+     *
+     * @param version the daemon's release, such as {@code "1.4.0"}; any text that is not blank
+     * @return this builder
      */
     public Builder version(String version) {
       if (version == null || version.isBlank()) {
@@ -148,6 +161,12 @@ public final class Daemon {
     /**
      * Runs the daemon: bind, lockfile, readiness, serve. Never returns: the process ends when the
      * daemon stops or fails, with the statuses listed on {@link Daemon}.
+     *
+     * @param args the arguments {@code main} was given; {@code --runtime-dir=}, {@code --endpoint=},
+     *     {@code --control-endpoint=} and {@code --lockfile=} are the bootstrap's, the rest go to
+     *     {@link ServeContext#arguments()} in order; null means none
+     * @return never: the JVM ends inside this call, with status 0 after a {@code SHUTDOWN}, 143 after
+     *     SIGTERM, or one of the {@code EXIT_} statuses on failure
      */
     public Never run(String... args) {
       int status;

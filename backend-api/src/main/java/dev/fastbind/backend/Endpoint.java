@@ -61,6 +61,9 @@ public final class Endpoint {
   /**
    * A Unix-domain socket path endpoint.
    *
+   * @param path the socket file's path, absolute and normalized; a path from another file system is
+   *     taken by its text
+   * @return an endpoint of kind {@link Kind#UNIX_PATH} whose text form is {@code unix:} and the path
    * @throws BindException.InvalidEndpoint if the path is relative, not normalized, contains a NUL
    *     byte, or is longer than the platform allows
    */
@@ -72,6 +75,9 @@ public final class Endpoint {
   /**
    * A Linux abstract-namespace endpoint.
    *
+   * @param name the name without the leading NUL byte the kernel uses, such as {@code cache-1000}; at
+   *     most {@value #LINUX_MAX_PATH_BYTES} bytes in UTF-8
+   * @return an endpoint of kind {@link Kind#ABSTRACT} whose text form is {@code abstract:} and the name
    * @throws BindException.InvalidEndpoint if the name is empty, contains a NUL byte, is too long, or
    *     this platform has no abstract namespace
    */
@@ -99,6 +105,8 @@ public final class Endpoint {
   /**
    * Parses the text form: {@code unix:/absolute/path}, {@code abstract:name}, or a bare absolute path.
    *
+   * @param text the text form, as in configuration or a lockfile; not trimmed
+   * @return the endpoint, checked as {@link #unixPath} or {@link #abstractName} check it
    * @throws BindException.InvalidEndpoint if the text has no known prefix or its value is invalid
    */
   public static Endpoint parse(String text) throws BindException.InvalidEndpoint {
@@ -165,7 +173,12 @@ public final class Endpoint {
     return text.length();
   }
 
-  /** The longest socket path this platform accepts, in encoded bytes. */
+  /**
+   * The longest socket path this platform accepts, in encoded bytes.
+   *
+   * @return {@value #BSD_MAX_PATH_BYTES} on macOS and the BSDs, {@value #LINUX_MAX_PATH_BYTES} elsewhere;
+   *     the terminating NUL is not counted
+   */
   public static int maxPathBytes() {
     return Platform.MAX_PATH_BYTES;
   }
@@ -191,25 +204,40 @@ public final class Endpoint {
         OS.contains("mac") || OS.contains("darwin") || OS.contains("bsd") ? BSD_MAX_PATH_BYTES : LINUX_MAX_PATH_BYTES;
   }
 
-  /** Which kind of endpoint this is. */
+  /**
+   * Which kind of endpoint this is.
+   *
+   * @return {@link Kind#UNIX_PATH} or {@link Kind#ABSTRACT}; never null
+   */
   public Kind kind() {
     return kind;
   }
 
-  /** The socket file's path, present only for {@link Kind#UNIX_PATH}. */
+  /**
+   * The socket file's path, present only for {@link Kind#UNIX_PATH}.
+   *
+   * @return the absolute, normalized path on the default file system; empty for an abstract name
+   */
   public Optional<Path> path() {
     return kind == Kind.UNIX_PATH ? Optional.of(path) : Optional.empty();
   }
 
-  /** The abstract name, present only for {@link Kind#ABSTRACT}. */
+  /**
+   * The abstract name, present only for {@link Kind#ABSTRACT}.
+   *
+   * @return the name without its {@code abstract:} prefix or leading NUL byte; empty for a socket path
+   */
   public Optional<String> abstractName() {
     return kind == Kind.ABSTRACT ? Optional.of(value) : Optional.empty();
   }
 
   /**
-   * An endpoint of the same kind whose path or name has {@code suffix} appended, such as the SDK's
-   * control endpoint next to a daemon's main endpoint.
+   * An endpoint of the same kind whose path or name has {@code suffix} appended, such as a second
+   * endpoint beside a daemon's main one ({@code cache.sock} to {@code cache.sock.v2}). The SDK's own
+   * control endpoint is not made this way: it is {@code SERVICE.ctl} in the runtime directory.
    *
+   * @param suffix text to append to the last path segment or to the name; must not contain {@code /}
+   * @return a new endpoint, checked like one made by {@link #unixPath} or {@link #abstractName}
    * @throws BindException.InvalidEndpoint if the result breaks a rule (most often: too long)
    */
   public Endpoint withSuffix(String suffix) throws BindException.InvalidEndpoint {

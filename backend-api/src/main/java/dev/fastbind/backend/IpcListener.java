@@ -47,6 +47,9 @@ public interface IpcListener extends Closeable {
    * binders that find one dead file, exactly one removes it, so none removes a successor's. The
    * socket file is made owner-only.
    *
+   * @param endpoint the endpoint to bind; a socket path's directory must already exist
+   * @return a new listener, open and listening; for a socket path it removes the file on
+   *     {@link #close()} if the file is still its own
    * @throws BindException.InvalidEndpoint if the endpoint cannot be bound as written
    * @throws BindException.AlreadyBound if a live listener answers at the endpoint
    * @throws BindException.Io if the operating system refuses
@@ -55,24 +58,47 @@ public interface IpcListener extends Closeable {
     return Listeners.bind(endpoint);
   }
 
-  /** The endpoint this listener is bound to. */
+  /**
+   * The endpoint this listener is bound to.
+   *
+   * @return the bound endpoint; for an inherited listener, the one the socket reports, not the
+   *     configured one
+   */
   Endpoint endpoint();
 
   /**
    * Waits for the next connection from a process of the same user and returns it in blocking mode.
    * Connections from other users are closed and counted in {@link #rejectedPeers()}.
    *
-   * @throws java.nio.channels.ClosedChannelException if this listener is closed (also while waiting)
+   * @return a connected channel in blocking mode whose peer runs as this process's user; the caller
+   *     owns it and must close it
+   * @throws java.nio.channels.ClosedChannelException if this listener is closed (also while waiting);
+   *     a {@link java.nio.channels.ClosedByInterruptException} if the waiting thread was interrupted,
+   *     which also closes this listener and keeps the interrupt flag set
+   * @throws IOException if the operating system fails the accept for a reason other than a shortage
+   *     of descriptors or kernel memory, which are waited out instead
    */
   SocketChannel accept() throws IOException;
 
-  /** How many connections {@link #accept()} closed because their peer was another user. */
+  /**
+   * How many connections {@link #accept()} closed because their peer was another user.
+   *
+   * @return the count since this listener was created, zero or more; it only grows
+   */
   long rejectedPeers();
 
-  /** Whether this listener was inherited (systemd, inetd style, broker hand-off) instead of bound here. */
+  /**
+   * Whether this listener was inherited (systemd, inetd style, broker hand-off) instead of bound here.
+   *
+   * @return true for an inherited listener, whose {@link #close()} leaves the socket file alone
+   */
   boolean isInherited();
 
-  /** Whether this listener is still open. */
+  /**
+   * Whether this listener is still open.
+   *
+   * @return false once {@link #close()} was called or an interrupt closed it in {@link #accept()}
+   */
   boolean isOpen();
 
   /**

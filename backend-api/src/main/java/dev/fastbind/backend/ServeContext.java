@@ -9,22 +9,41 @@ package dev.fastbind.backend;
  */
 public interface ServeContext {
 
-  /** The service name this daemon runs as. */
+  /**
+   * The service name this daemon runs as.
+   *
+   * @return the name given to {@link Daemon#builder}, valid by {@link Daemon#isValidServiceName}
+   */
   String service();
 
-  /** The daemon's version, as recorded in its lockfile. */
+  /**
+   * The daemon's version, as recorded in its lockfile.
+   *
+   * @return the version given to {@link Daemon.Builder#version}, or {@code "0"} if none was; never blank
+   */
   String version();
 
-  /** The random id of this daemon instance, as recorded in its lockfile. */
+  /**
+   * The random id of this daemon instance, as recorded in its lockfile.
+   *
+   * @return 32 lowercase hex digits, random for every start, so a launcher can tell a restarted daemon
+   *     from the one it knew even when the pid was reused
+   */
   String instanceId();
 
-  /** The command-line arguments the bootstrap did not recognise as its own, in order. */
+  /**
+   * The command-line arguments the bootstrap did not recognise as its own, in order.
+   *
+   * @return an immutable list, empty when every argument was the bootstrap's
+   */
   java.util.List<String> arguments();
 
   /**
    * Reports warm-up progress: {@code percent} from 0 to 100 and a short human-readable phase such as
    * {@code "loading index"}.
    *
+   * @param percent how far warm-up has come, 0 to 100; it need not only grow
+   * @param phase what warm-up is doing now, shown in {@code HELLO}; not null, and a blank phase shows none
    * @throws IllegalArgumentException if percent is outside 0..100
    */
   void progress(int percent, String phase);
@@ -32,13 +51,20 @@ public interface ServeContext {
   /** Marks warm-up as finished; {@code HELLO} answers {@code READY} from now on. Idempotent. */
   void ready();
 
-  /** Whether {@link #ready()} has been called. */
+  /**
+   * Whether {@link #ready()} has been called.
+   *
+   * @return true once {@link #ready()} was called by any thread; it never becomes false again
+   */
   boolean isReady();
 
   /**
    * Registers an action to run when the daemon is asked to stop (a control {@code SHUTDOWN} or
    * SIGTERM), before the SDK removes its lockfile and socket files. Actions run once, in order of
    * registration, on a shutdown thread; they should finish within a few seconds.
+   *
+   * @param action the action to run, not null; a {@code RuntimeException} it throws is printed on
+   *     stderr and the remaining actions still run
    */
   void onShutdown(Runnable action);
 }

@@ -104,17 +104,33 @@ public final class Broker {
     this.coldStart = new ColdStart(metrics);
   }
 
-  /** A broker that records no metrics. */
+  /**
+   * A broker that records no metrics.
+   *
+   * @return a new broker that never loads Micrometer; thread-safe, so one can serve a whole application
+   */
   public static Broker create() {
     return new Broker(Metrics.NONE);
   }
 
-  /** A broker that records its timings in {@code registry}. */
+  /**
+   * A broker that records its timings in {@code registry}.
+   *
+   * @param registry where the {@code fastbind.broker.*} timers are registered; not null
+   * @return a new thread-safe broker
+   */
   public static Broker create(MeterRegistry registry) {
     return new Broker(new MicrometerMetrics(Objects.requireNonNull(registry, "registry")));
   }
 
-  /** The runtime directory {@code definition} uses: its own, or the per-user default. */
+  /**
+   * The runtime directory {@code definition} uses: its own, or the per-user default.
+   *
+   * @param definition the service whose directory is wanted
+   * @return {@link ServiceDefinition#runtimeDirectory()} when it was given; else
+   *     {@code $XDG_RUNTIME_DIR/fastbind} when that variable holds an absolute path, else
+   *     {@code <java.io.tmpdir>/fastbind-<user.name>}. Nothing is created or checked
+   */
   public static Path runtimeDirectory(ServiceDefinition definition) {
     Optional<Path> given = definition.runtimeDirectory();
     return given.isPresent() ? given.get() : RuntimeDirectory.defaultFor(Env.APP);
@@ -123,6 +139,10 @@ public final class Broker {
   /**
    * Returns the running daemon of {@code definition}, spawning it when there is none.
    *
+   * @param definition the service to make sure of
+   * @return the daemon, whose endpoint accepted a connection during this call; one spawned just now may
+   *     still be warming up (connections wait in its backlog). {@link DaemonInfo#spawned()} tells
+   *     whether this call started it, and {@link DaemonInfo#spawnReason()} why
    * @throws DaemonStartException if a spawned daemon exited, reported a failure or was not ready in time
    * @throws CrashLoopException if the service was spawned too often recently; nothing was spawned
    * @throws DaemonUnresponsiveException if the recorded daemon is stopped or wedged and the
@@ -133,7 +153,9 @@ public final class Broker {
    *     {@linkplain ServiceDefinition#spawnLockPatience() patience}; nothing was changed
    * @throws UntrustedStateException if the runtime files and the kernel disagree in a way the broker
    *     will not guess about (see its {@link UntrustedStateException.Kind kinds}); nothing was changed
-   * @throws java.nio.file.FileSystemException if the runtime directory is not owner-only
+   * @throws RuntimeFileException if the runtime directory is not a directory, not this user's or open
+   *     to others, or another runtime file (log, crash-loop count, notify socket) is not what belongs
+   *     there or cannot be written
    * @throws IOException for other I/O failures in the runtime directory
    */
   public DaemonInfo ensureRunning(ServiceDefinition definition) throws IOException {
@@ -206,7 +228,12 @@ public final class Broker {
    * pid, running as this user, is on the other side of the control connection and the answer names
    * the recorded service, pid and instance; otherwise the status is {@link ServiceStatus.Untrusted}.
    *
-   * @throws java.nio.file.FileSystemException if the runtime directory is not owner-only
+   * @param definition the service to report on
+   * @return one of the five {@link ServiceStatus} records; {@link ServiceStatus.Absent} also when the
+   *     runtime directory does not exist
+   * @throws RuntimeFileException if the runtime directory exists but is not a directory, not this
+   *     user's or open to others
+   * @throws IOException if the runtime files cannot be read
    */
   public ServiceStatus status(ServiceDefinition definition) throws IOException {
     Objects.requireNonNull(definition, "definition");
@@ -249,7 +276,14 @@ public final class Broker {
         hello.phase());
   }
 
-  /** Stops {@code definition}'s daemon with the default grace period of 5 s; see {@link #stop(ServiceDefinition, Duration)}. */
+  /**
+   * Stops {@code definition}'s daemon with the default grace period of 5 s; see {@link #stop(ServiceDefinition, Duration)}.
+   *
+   * @param definition the service to stop
+   * @return how the stop ended; every value means no daemon of the service runs any more
+   * @throws IOException as {@link #stop(ServiceDefinition, Duration)} throws, most often a
+   *     {@link SpawnLockTimeoutException} or an {@link UntrustedStateException}
+   */
   public StopResult stop(ServiceDefinition definition) throws IOException {
     return stop(definition, ServiceDefinition.DEFAULT_STOP_GRACE);
   }
@@ -257,7 +291,7 @@ public final class Broker {
   /**
    * Stops {@code definition}'s daemon: {@code SHUTDOWN} over the control endpoint, then
    * {@code SIGTERM}, then {@code SIGKILL} of its process group once {@code grace} has passed since
-   * the call began. Removes the lockfile and socket files if the daemon left them. Idempotent: a
+   * the call took the spawn lock. Removes the lockfile and socket files if the daemon left them. Idempotent: a
    * service that is not running yields {@link StopResult#NOT_RUNNING}. Holds the service's spawn lock,
    * so no launcher spawns a new daemon halfway through.
    *
@@ -265,11 +299,20 @@ public final class Broker {
    * down (see the class doc); a record that fails the check is refused with
    * {@link UntrustedStateException} and nothing is signalled or deleted.
    *
+   * @param definition the service to stop
+   * @param grace how long the daemon has to exit before {@code SIGKILL}: after an acknowledged
+   *     {@code SHUTDOWN} it gets three quarters of what is left, then {@code SIGTERM} the rest. Zero
+   *     kills at once; the call may take up to 2 s more while a killed process tree goes away
+   * @return how the stop ended; every value means no daemon of the service runs any more
+   * @throws IllegalArgumentException if {@code grace} is negative
    * @throws SpawnLockTimeoutException if another launcher held the spawn lock beyond the definition's
    *     {@linkplain ServiceDefinition#spawnLockPatience() patience}; nothing was changed
    * @throws UntrustedStateException if the record names a process that is not provably the daemon, the
    *     control endpoint answers for another process, the lockfile cannot be read while an endpoint
    *     answers, or an endpoint is held by a process without a record
+   * @throws RuntimeFileException if the runtime directory is not a directory, not this user's or open
+   *     to others
+   * @throws IOException for other I/O failures in the runtime directory
    */
   @SuppressWarnings("try") // the spawn lock is held for the block's duration, never referenced in it
   public StopResult stop(ServiceDefinition definition, Duration grace) throws IOException {

@@ -17,7 +17,8 @@ import java.util.Optional;
  * @param version the daemon's version, empty when it did not record one
  * @param spawnReason why this call spawned the daemon; empty when an existing daemon was reused
  * @param spawnDetail the human-readable detail of the spawn reason, empty when none
- * @param elapsed how long the call took
+ * @param elapsed how long the call took, from its start to this value, waiting for the spawn lock
+ *     included
  */
 public record DaemonInfo(
     String service,
@@ -30,7 +31,21 @@ public record DaemonInfo(
     String spawnDetail,
     Duration elapsed) {
 
-  /** Validates the components. */
+  /**
+   * Validates the components.
+   *
+   * @param service the service name
+   * @param endpoint the daemon's main endpoint
+   * @param controlEndpoint the SDK's control endpoint
+   * @param pid the daemon's process id; must be positive
+   * @param instanceId the random id of this daemon instance
+   * @param version the daemon's version, or empty
+   * @param spawnReason why this call spawned the daemon, or empty
+   * @param spawnDetail the detail of the spawn reason; empty, not null, when there is none
+   * @param elapsed how long the call took
+   * @throws NullPointerException if any component but {@code pid} is null
+   * @throws IllegalArgumentException if {@code pid} is not positive
+   */
   public DaemonInfo {
     Objects.requireNonNull(service, "service");
     Objects.requireNonNull(endpoint, "endpoint");
@@ -45,7 +60,11 @@ public record DaemonInfo(
     }
   }
 
-  /** Whether this call spawned the daemon (as opposed to reusing a running one). */
+  /**
+   * Whether this call spawned the daemon (as opposed to reusing a running one).
+   *
+   * @return true exactly when {@link #spawnReason()} is present
+   */
   public boolean spawned() {
     return spawnReason.isPresent();
   }

@@ -30,17 +30,33 @@ public final class DaemonStartException extends BrokerException {
     NOT_CONNECTABLE
   }
 
+  /** See {@link #service()}. */
   private final String service;
+  /** See {@link #failure()}. */
   private final Failure failure;
+  /** See {@link #elapsed()}. */
   private final Duration elapsed;
+  /** The exit status, or -1; see {@link #exitStatus()}. */
   private final int exitStatus;
+  /** The signal number, or -1; see {@link #signal()}. */
   private final int signal;
+  /** See {@link #logTail()}. */
   private final String logTail;
   private final transient Path logFile;
 
   /**
    * Creates the error. {@code exitStatus} and {@code signal} are -1 when not applicable; the message is
    * assembled from the parts.
+   *
+   * @param service the service whose daemon failed to start
+   * @param failure how it failed
+   * @param elapsed time from the spawn to giving up
+   * @param exitStatus the daemon's exit status when it exited on its own (0 to 255), else -1
+   * @param signal the number of the signal that killed it (Linux numbering, such as 9), else -1
+   * @param detail what else was learned, such as the daemon's {@code FAILED} text; null or empty for
+   *     nothing
+   * @param logFile the daemon's log file, named in the message
+   * @param logTail the last lines of the log written during this start, possibly empty
    */
   public DaemonStartException(String service, Failure failure, Duration elapsed, int exitStatus,
       int signal, String detail, Path logFile, String logTail) {
@@ -84,37 +100,70 @@ public final class DaemonStartException extends BrokerException {
     return m.toString();
   }
 
-  /** The service whose daemon failed to start. */
+  /**
+   * The service whose daemon failed to start.
+   *
+   * @return the service name
+   */
   public String service() {
     return service;
   }
 
-  /** How the start failed. */
+  /**
+   * How the start failed.
+   *
+   * @return the kind of failure; switch on it rather than on the message
+   */
   public Failure failure() {
     return failure;
   }
 
-  /** Time from spawn to giving up. */
+  /**
+   * Time from spawn to giving up.
+   *
+   * @return the time since the failing spawn attempt started; for {@link Failure#TIMED_OUT} about the
+   *     probe budget
+   */
   public Duration elapsed() {
     return elapsed;
   }
 
-  /** The daemon's exit status when it exited on its own. */
+  /**
+   * The daemon's exit status when it exited on its own.
+   *
+   * @return the status, 0 to 255 (such as {@link dev.fastbind.backend.Daemon#EXIT_BIND_FAILED}); empty
+   *     when a signal ended it or it had not exited
+   */
   public OptionalInt exitStatus() {
     return exitStatus >= 0 ? OptionalInt.of(exitStatus) : OptionalInt.empty();
   }
 
-  /** The signal that ended the daemon, when one did. */
+  /**
+   * The signal that ended the daemon, when one did.
+   *
+   * @return the signal number, positive (Linux numbering: 9 is {@code SIGKILL}); empty when the daemon
+   *     exited on its own or had not exited
+   */
   public OptionalInt signal() {
     return signal > 0 ? OptionalInt.of(signal) : OptionalInt.empty();
   }
 
-  /** The last lines of the daemon's log, possibly empty. */
+  /**
+   * The last lines of the daemon's log, possibly empty.
+   *
+   * @return at most the last 20 lines (8 KiB) written to the log during this start; empty when the
+   *     daemon wrote nothing
+   */
   public String logTail() {
     return logTail;
   }
 
-  /** The daemon's log file. */
+  /**
+   * The daemon's log file.
+   *
+   * @return the path of {@code SERVICE.log} in the runtime directory; null after deserialization, as
+   *     {@code Path} is not serializable
+   */
   public Path logFile() {
     return logFile;
   }

@@ -16,13 +16,24 @@ public final class RuntimeFileException extends BrokerException {
 
   private final transient Path path;
 
-  /** Creates the error; {@code message} names {@code path} and the fix. */
+  /**
+   * Creates the error; {@code message} names {@code path} and the fix.
+   *
+   * @param path the file or directory the error is about
+   * @param message the whole one-line message: the path, what was found and what to do
+   * @param cause the I/O error behind it, or null when the broker refused on its own
+   */
   public RuntimeFileException(Path path, String message, Throwable cause) {
     super(Objects.requireNonNull(message, "message"), cause);
     this.path = Objects.requireNonNull(path, "path");
   }
 
-  /** The file the error is about. */
+  /**
+   * The file the error is about.
+   *
+   * @return the runtime directory itself or a file in it; null after deserialization, as {@code Path}
+   *     is not serializable
+   */
   public Path path() {
     return path;
   }

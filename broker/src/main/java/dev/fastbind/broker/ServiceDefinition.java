@@ -27,9 +27,9 @@ import java.util.Optional;
  * broker adds the {@code FASTBIND_*} environment variables the daemon bootstrap reads, and any
  * {@linkplain Builder#environment(String, String) extra variables}.
  *
- * <p><b>Runtime directory.</b> Default {@code $XDG_RUNTIME_DIR/fastbind}, else
- * {@code <java.io.tmpdir>/fastbind-<user>}; it must be owned by the current user and closed to others,
- * which the broker checks before every cold start. Keep it short: socket paths fit in 107 bytes.
+ * <p><b>Runtime directory.</b> Default {@code $XDG_RUNTIME_DIR/fastbind} when that variable holds an
+ * absolute path, else {@code <java.io.tmpdir>/fastbind-<user.name>}; it must be owned by the current
+ * user and closed to others, which the broker checks on every call (see {@link Broker}). Keep it short: socket paths fit in 107 bytes.
  *
  * <p><b>Class-data sharing.</b> A Java main class daemon is started, by default, with a dynamic CDS
  * archive of its classes kept in the runtime directory, so that every start after the first maps
@@ -114,6 +114,9 @@ public final class ServiceDefinition {
   /**
    * Starts a definition for the service {@code name}.
    *
+   * @param name the service name, by {@value #NAME_RULE}
+   * @return a new builder with every default set; give it a {@link Builder#command(List) command} or a
+   *     {@link Builder#javaMain(String, String...) main class}, then {@link Builder#build() build} it
    * @throws IllegalArgumentException if the name breaks {@value #NAME_RULE}; the message says how
    */
   public static Builder builder(String name) {
@@ -123,6 +126,8 @@ public final class ServiceDefinition {
   /**
    * Returns {@code name} if it is a valid service name.
    *
+   * @param name the candidate, not null
+   * @return {@code name} itself, unchanged
    * @throws IllegalArgumentException naming the offending input and the rule
    */
   public static String checkName(String name) {
@@ -135,7 +140,11 @@ public final class ServiceDefinition {
     return name;
   }
 
-  /** The service name; also the stem of every file the broker keeps for it. */
+  /**
+   * The service name; also the stem of every file the broker keeps for it.
+   *
+   * @return the name given to {@link #builder(String)}, valid by {@value #NAME_RULE}
+   */
   public String name() {
     return name;
   }
@@ -143,62 +152,111 @@ public final class ServiceDefinition {
   /**
    * The command line, when the daemon was defined by one; empty when it is a Java main class
    * ({@link #javaMainClass()}).
+   *
+   * @return an immutable list whose first element is the program; empty for a Java main class
    */
   public List<String> command() {
     return command;
   }
 
-  /** The Java main class, when the daemon runs in a relaunched copy of the current JVM. */
+  /**
+   * The Java main class, when the daemon runs in a relaunched copy of the current JVM.
+   *
+   * @return the fully qualified class name; empty when the daemon is defined by a {@link #command()}
+   */
   public Optional<String> javaMainClass() {
     return Optional.ofNullable(javaMainClass);
   }
 
-  /** JVM options put before the main class (for example {@code -Xmx256m}); only for a Java main class. */
+  /**
+   * JVM options put before the main class (for example {@code -Xmx256m}); only for a Java main class.
+   *
+   * @return an immutable list, in order; empty by default and always for a command
+   */
   public List<String> javaOptions() {
     return javaOptions;
   }
 
-  /** Arguments after the main class; only for a Java main class. */
+  /**
+   * Arguments after the main class; only for a Java main class.
+   *
+   * @return an immutable list, in order; empty by default and always for a command
+   */
   public List<String> arguments() {
     return arguments;
   }
 
-  /** Extra environment variables for the daemon, on top of the launcher's and the broker's own. */
+  /**
+   * Extra environment variables for the daemon, on top of the launcher's and the broker's own.
+   *
+   * @return an immutable map in the order the variables were added; never holds a {@code FASTBIND_*}
+   *     name
+   */
   public Map<String, String> environment() {
     return environment;
   }
 
-  /** The runtime directory, when one was given; otherwise the broker uses the default. */
+  /**
+   * The runtime directory, when one was given; otherwise the broker uses the default.
+   *
+   * @return the absolute, normalized directory given to the builder; empty for the default, which
+   *     {@link Broker#runtimeDirectory(ServiceDefinition)} resolves
+   */
   public Optional<Path> runtimeDirectory() {
     return Optional.ofNullable(runtimeDirectory);
   }
 
-  /** How long a spawned daemon has to become connectable, and a running one to answer {@code HELLO}. */
+  /**
+   * How long a spawned daemon has to become connectable, and a running one to answer {@code HELLO}.
+   *
+   * @return between 1 ms and 10 minutes; {@link #DEFAULT_PROBE_BUDGET} unless set
+   */
   public Duration probeBudget() {
     return probeBudget;
   }
 
-  /** The daemon version the launcher expects, when it cares. */
+  /**
+   * The daemon version the launcher expects, when it cares.
+   *
+   * @return the expected version, compared exactly with the one in the daemon's lockfile; empty when
+   *     any version will do (then {@link #versionPolicy()} is not consulted)
+   */
   public Optional<String> version() {
     return Optional.ofNullable(version);
   }
 
-  /** What to do when the running daemon's version differs from {@link #version()}. */
+  /**
+   * What to do when the running daemon's version differs from {@link #version()}.
+   *
+   * @return the policy; {@link VersionPolicy#RESTART} unless set
+   */
   public VersionPolicy versionPolicy() {
     return versionPolicy;
   }
 
-  /** What to do with a daemon whose process exists but which does not answer. */
+  /**
+   * What to do with a daemon whose process exists but which does not answer.
+   *
+   * @return the policy; {@link UnresponsivePolicy#REPORT} unless set
+   */
   public UnresponsivePolicy unresponsivePolicy() {
     return unresponsivePolicy;
   }
 
-  /** At most this many spawns of the service within {@link #crashLoopPeriod()}. */
+  /**
+   * At most this many spawns of the service within {@link #crashLoopPeriod()}.
+   *
+   * @return the limit, at least 1; 3 unless set
+   */
   public int crashLoopSpawns() {
     return crashLoopSpawns;
   }
 
-  /** The period of the crash-loop limit. */
+  /**
+   * The period of the crash-loop limit.
+   *
+   * @return the sliding window over which spawns are counted, positive; 30 s unless set
+   */
   public Duration crashLoopPeriod() {
     return crashLoopPeriod;
   }
@@ -206,6 +264,9 @@ public final class ServiceDefinition {
   /**
    * How long {@link Broker#ensureRunning} and {@link Broker#stop} wait for the spawn lock another
    * launcher holds before failing with {@link SpawnLockTimeoutException}.
+   *
+   * @return between zero (fail at once when the lock is taken) and 1 hour;
+   *     {@link #DEFAULT_SPAWN_LOCK_PATIENCE} unless set
    */
   public Duration spawnLockPatience() {
     return spawnLockPatience;
@@ -214,6 +275,9 @@ public final class ServiceDefinition {
   /**
    * Whether a {@linkplain #javaMainClass() Java main class} daemon is started with the broker's
    * class-data sharing archive (default true; see the type's documentation). Ignored for a command.
+   *
+   * @return false only when {@link Builder#classDataSharing(boolean)} turned it off; even when true,
+   *     no archive is used if the class path holds a directory or the JVM options control sharing
    */
   public boolean classDataSharing() {
     return classDataSharing;
@@ -248,7 +312,13 @@ public final class ServiceDefinition {
       this.name = name;
     }
 
-    /** Starts the daemon with this command line; the first element is the program. */
+    /**
+     * Starts the daemon with this command line; the first element is the program.
+     *
+     * @param command the program and its arguments, copied; not empty, no null element and no NUL byte
+     * @return this builder
+     * @throws IllegalArgumentException if the command is empty or an element contains a NUL byte
+     */
     public Builder command(List<String> command) {
       Objects.requireNonNull(command, "command");
       if (command.isEmpty()) {
@@ -262,7 +332,13 @@ public final class ServiceDefinition {
       return this;
     }
 
-    /** Starts the daemon with this command line; the first element is the program. */
+    /**
+     * Starts the daemon with this command line; the first element is the program.
+     *
+     * @param command the program and its arguments, as for {@link #command(List)}
+     * @return this builder
+     * @throws IllegalArgumentException if the command is empty or an element contains a NUL byte
+     */
     public Builder command(String... command) {
       return command(List.of(command));
     }
@@ -270,6 +346,13 @@ public final class ServiceDefinition {
     /**
      * Starts the daemon by running {@code mainClass} in a new JVM: the current JVM's {@code java},
      * the current {@code java.class.path}, then {@code arguments}.
+     *
+     * @param mainClass the fully qualified name of the daemon's main class; not blank, not starting
+     *     with {@code -}
+     * @param arguments the arguments after the class name, copied; no null and no NUL byte
+     * @return this builder
+     * @throws IllegalArgumentException if the class name is blank or looks like an option, or an
+     *     argument contains a NUL byte
      */
     public Builder javaMain(String mainClass, String... arguments) {
       Objects.requireNonNull(mainClass, "mainClass");
@@ -285,7 +368,14 @@ public final class ServiceDefinition {
       return this;
     }
 
-    /** JVM options for a {@linkplain #javaMain Java main class} daemon, put before the class name. */
+    /**
+     * JVM options for a {@linkplain #javaMain Java main class} daemon, put before the class name.
+     *
+     * @param options the options, such as {@code -Xmx256m}, replacing any given before; no NUL byte.
+     *     Options that control class-data sharing turn the broker's archive off
+     * @return this builder
+     * @throws IllegalArgumentException if an option contains a NUL byte
+     */
     public Builder javaOptions(String... options) {
       List<String> opts = new ArrayList<>();
       for (String o : options) {
@@ -295,7 +385,15 @@ public final class ServiceDefinition {
       return this;
     }
 
-    /** Adds an environment variable for the daemon; {@code FASTBIND_*} names are reserved. */
+    /**
+     * Adds an environment variable for the daemon; {@code FASTBIND_*} names are reserved.
+     *
+     * @param key the variable's name: not empty, no {@code =}, no NUL byte, not {@code FASTBIND_*}
+     * @param value its value, possibly empty, no NUL byte; replaces an earlier value for {@code key}
+     * @return this builder
+     * @throws IllegalArgumentException if the name is empty, contains {@code =} or a NUL byte, or is
+     *     reserved, or the value contains a NUL byte
+     */
     public Builder environment(String key, String value) {
       Objects.requireNonNull(key, "key");
       Objects.requireNonNull(value, "value");
@@ -310,7 +408,14 @@ public final class ServiceDefinition {
       return this;
     }
 
-    /** Uses this runtime directory instead of the default; it must be absolute. */
+    /**
+     * Uses this runtime directory instead of the default; it must be absolute.
+     *
+     * @param directory the directory, normalized before it is kept; short, since socket paths in it
+     *     must fit in {@value dev.fastbind.backend.Endpoint#LINUX_MAX_PATH_BYTES} bytes
+     * @return this builder
+     * @throws IllegalArgumentException if the path is relative
+     */
     public Builder runtimeDirectory(Path directory) {
       Objects.requireNonNull(directory, "directory");
       if (!directory.isAbsolute()) {
@@ -320,7 +425,14 @@ public final class ServiceDefinition {
       return this;
     }
 
-    /** Sets the probe budget (default 500 ms); between 1 ms and 10 minutes. */
+    /**
+     * Sets the probe budget (default 500 ms); between 1 ms and 10 minutes.
+     *
+     * @param budget how long a spawned daemon has to become connectable, and a running one to answer
+     *     {@code HELLO}
+     * @return this builder
+     * @throws IllegalArgumentException if the budget is below 1 ms or above 10 minutes
+     */
     public Builder probeBudget(Duration budget) {
       Objects.requireNonNull(budget, "budget");
       if (budget.compareTo(Duration.ofMillis(1)) < 0 || budget.compareTo(Duration.ofMinutes(10)) > 0) {
@@ -330,7 +442,13 @@ public final class ServiceDefinition {
       return this;
     }
 
-    /** The daemon version this launcher expects; without it any version is accepted. */
+    /**
+     * The daemon version this launcher expects; without it any version is accepted.
+     *
+     * @param version the version the daemon gives {@link Daemon.Builder#version}, compared exactly
+     * @return this builder
+     * @throws IllegalArgumentException if the version is blank or contains a NUL byte
+     */
     public Builder version(String version) {
       Objects.requireNonNull(version, "version");
       if (version.isBlank()) {
@@ -340,19 +458,37 @@ public final class ServiceDefinition {
       return this;
     }
 
-    /** What to do on a version mismatch (default {@link VersionPolicy#RESTART}). */
+    /**
+     * What to do on a version mismatch (default {@link VersionPolicy#RESTART}).
+     *
+     * @param policy restart, fail or accept; consulted only when a {@link #version} is set
+     * @return this builder
+     */
     public Builder versionPolicy(VersionPolicy policy) {
       this.versionPolicy = Objects.requireNonNull(policy, "policy");
       return this;
     }
 
-    /** What to do with an unresponsive daemon (default {@link UnresponsivePolicy#REPORT}). */
+    /**
+     * What to do with an unresponsive daemon (default {@link UnresponsivePolicy#REPORT}).
+     *
+     * @param policy report it, or replace it
+     * @return this builder
+     */
     public Builder unresponsivePolicy(UnresponsivePolicy policy) {
       this.unresponsivePolicy = Objects.requireNonNull(policy, "policy");
       return this;
     }
 
-    /** At most {@code spawns} spawns per {@code period} (default 3 per 30 s), counted across launchers. */
+    /**
+     * At most {@code spawns} spawns per {@code period} (default 3 per 30 s), counted across launchers.
+     *
+     * @param spawns how many spawns the period may hold, at least 1; the next one is refused with
+     *     {@link CrashLoopException}
+     * @param period the sliding window, positive
+     * @return this builder
+     * @throws IllegalArgumentException if {@code spawns} is below 1 or {@code period} is not positive
+     */
     public Builder crashLoopLimit(int spawns, Duration period) {
       Objects.requireNonNull(period, "period");
       if (spawns < 1) {
@@ -371,6 +507,10 @@ public final class ServiceDefinition {
      * {@link #DEFAULT_SPAWN_LOCK_PATIENCE}); zero fails at once when the lock is taken. Between 0 and
      * 1 hour. Keep it above the probe budget plus the stop grace: a holder legitimately keeps the lock
      * that long.
+     *
+     * @param patience how long to wait for the lock, from zero to 1 hour
+     * @return this builder
+     * @throws IllegalArgumentException if the patience is negative or above 1 hour
      */
     public Builder spawnLockPatience(Duration patience) {
       Objects.requireNonNull(patience, "patience");
@@ -394,6 +534,9 @@ public final class ServiceDefinition {
      * be as fast as possible, or to manage sharing yourself with {@link #javaOptions}; options such as
      * {@code -Xshare:off}, {@code -XX:SharedArchiveFile} or {@code -XX:AOTCache} there turn it off by
      * themselves. Has no effect on a {@linkplain #command command} daemon.
+     *
+     * @param enabled false to start the daemon without the broker's archive
+     * @return this builder
      */
     public Builder classDataSharing(boolean enabled) {
       this.classDataSharing = enabled;
@@ -403,7 +546,9 @@ public final class ServiceDefinition {
     /**
      * Builds the definition.
      *
-     * @throws IllegalStateException if neither or both of a command and a Java main class were given
+     * @return an immutable definition; the builder may be changed and built again
+     * @throws IllegalStateException if neither or both of a command and a Java main class were given,
+     *     or JVM options were given for a command
      */
     public ServiceDefinition build() {
       boolean hasCommand = !command.isEmpty();

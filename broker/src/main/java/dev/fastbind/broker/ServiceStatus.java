@@ -11,7 +11,11 @@ import java.util.Optional;
  */
 public sealed interface ServiceStatus {
 
-  /** The service name. */
+  /**
+   * The service name.
+   *
+   * @return the name of the service asked about, as in its {@link ServiceDefinition}
+   */
   String service();
 
   /**
@@ -24,7 +28,15 @@ public sealed interface ServiceStatus {
    */
   record Running(DaemonInfo daemon, boolean ready, int progressPercent, Optional<String> phase)
       implements ServiceStatus {
-    /** Validates the components. */
+    /**
+     * Validates the components.
+     *
+     * @param daemon where it listens and who it is; not null
+     * @param ready whether warm-up has finished
+     * @param progressPercent the warm-up progress, 0 to 100 (100 once ready)
+     * @param phase the warm-up phase, or empty; not null
+     * @throws NullPointerException if {@code daemon} or {@code phase} is null
+     */
     public Running {
       Objects.requireNonNull(daemon, "daemon");
       Objects.requireNonNull(phase, "phase");
@@ -41,12 +53,21 @@ public sealed interface ServiceStatus {
    * {@code HELLO} within the probe budget: stopped ({@code SIGSTOP}) or wedged.
    *
    * @param service the service name
-   * @param pid the daemon's pid
-   * @param waited how long the broker waited for {@code HELLO}
-   * @param detail what was observed
+   * @param pid the daemon's pid, from its lockfile; the process was left alone
+   * @param waited how long the broker waited for {@code HELLO}: the definition's probe budget
+   * @param detail what was observed: the process state when it is stopped, and how the {@code HELLO}
+   *     failed (timed out, refused, hung up)
    */
   record Unresponsive(String service, long pid, Duration waited, String detail) implements ServiceStatus {
-    /** Validates the components. */
+    /**
+     * Validates the components.
+     *
+     * @param service the service name; not null
+     * @param pid the daemon's pid
+     * @param waited how long the broker waited; not null
+     * @param detail what was observed; not null
+     * @throws NullPointerException if {@code service}, {@code waited} or {@code detail} is null
+     */
     public Unresponsive {
       Objects.requireNonNull(service, "service");
       Objects.requireNonNull(waited, "waited");
@@ -63,7 +84,14 @@ public sealed interface ServiceStatus {
    * @param detail the human-readable detail (pid, lockfile error…)
    */
   record Stale(String service, SpawnReason reason, String detail) implements ServiceStatus {
-    /** Validates the components. */
+    /**
+     * Validates the components.
+     *
+     * @param service the service name; not null
+     * @param reason the machine-readable reason; not null
+     * @param detail the human-readable detail; not null
+     * @throws NullPointerException if a component is null
+     */
     public Stale {
       Objects.requireNonNull(service, "service");
       Objects.requireNonNull(reason, "reason");
@@ -78,10 +106,17 @@ public sealed interface ServiceStatus {
    *
    * @param service the service name
    * @param kind what was found
-   * @param detail what was found and what to do
+   * @param detail what was found and what to do: the message {@link UntrustedStateException} would carry
    */
   record Untrusted(String service, UntrustedStateException.Kind kind, String detail) implements ServiceStatus {
-    /** Validates the components. */
+    /**
+     * Validates the components.
+     *
+     * @param service the service name; not null
+     * @param kind what was found; not null
+     * @param detail what was found and what to do; not null
+     * @throws NullPointerException if a component is null
+     */
     public Untrusted {
       Objects.requireNonNull(service, "service");
       Objects.requireNonNull(kind, "kind");
@@ -95,7 +130,12 @@ public sealed interface ServiceStatus {
    * @param service the service name
    */
   record Absent(String service) implements ServiceStatus {
-    /** Validates the component. */
+    /**
+     * Validates the component.
+     *
+     * @param service the service name; not null
+     * @throws NullPointerException if {@code service} is null
+     */
     public Absent {
       Objects.requireNonNull(service, "service");
     }

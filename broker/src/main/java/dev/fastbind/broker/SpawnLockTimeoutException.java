@@ -16,14 +16,20 @@ import java.util.OptionalLong;
 public final class SpawnLockTimeoutException extends BrokerException {
   private static final long serialVersionUID = 1L;
 
+  /** See {@link #service()}. */
   private final String service;
   private final transient Path lockFile;
+  /** See {@link #waited()}. */
   private final Duration waited;
+  /** The holder's pid, or -1; see {@link #holderPid()}. */
   private final long holderPid;
 
   /**
    * Creates the error.
    *
+   * @param service the service whose spawn lock was wanted
+   * @param lockFile the spawn-lock file, {@code SERVICE.spawn-lock} in the runtime directory
+   * @param waited how long this launcher waited before giving up
    * @param holderPid the pid holding the lock, or -1 when unknown
    * @param holderState what is known of the holder's state, possibly empty
    */
@@ -41,22 +47,41 @@ public final class SpawnLockTimeoutException extends BrokerException {
     this.holderPid = holderPid;
   }
 
-  /** The service. */
+  /**
+   * The service.
+   *
+   * @return the name of the service whose spawn lock was wanted
+   */
   public String service() {
     return service;
   }
 
-  /** The spawn-lock file. */
+  /**
+   * The spawn-lock file.
+   *
+   * @return {@code SERVICE.spawn-lock} in the runtime directory; null after deserialization, as
+   *     {@code Path} is not serializable
+   */
   public Path lockFile() {
     return lockFile;
   }
 
-  /** How long the launcher waited. */
+  /**
+   * How long the launcher waited.
+   *
+   * @return the time from the first try for the lock to giving up, about the definition's
+   *     {@link ServiceDefinition#spawnLockPatience() spawn-lock patience}
+   */
   public Duration waited() {
     return waited;
   }
 
-  /** The pid that held the lock when the launcher gave up, if the kernel said. */
+  /**
+   * The pid that held the lock when the launcher gave up, if the kernel said.
+   *
+   * @return the holder's process id from {@code /proc/locks}, positive (it may be this very process,
+   *     when another thread of it holds the lock); empty when it could not be told
+   */
   public OptionalLong holderPid() {
     return holderPid > 0 ? OptionalLong.of(holderPid) : OptionalLong.empty();
   }

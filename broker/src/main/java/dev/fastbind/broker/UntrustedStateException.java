@@ -58,9 +58,12 @@ public final class UntrustedStateException extends BrokerException {
     NOT_A_RUNTIME_FILE
   }
 
+  /** See {@link #service()}. */
   private final String service;
+  /** See {@link #kind()}. */
   private final Kind kind;
   private final transient Path path;
+  /** The process concerned, or -1; see {@link #pid()}. */
   private final long pid;
 
   /**
@@ -80,22 +83,40 @@ public final class UntrustedStateException extends BrokerException {
     this.pid = pid;
   }
 
-  /** The service. */
+  /**
+   * The service.
+   *
+   * @return the name of the service whose runtime state was refused
+   */
   public String service() {
     return service;
   }
 
-  /** What was found. */
+  /**
+   * What was found.
+   *
+   * @return the kind of disagreement; {@link ServiceStatus.Untrusted#kind()} reports the same
+   */
   public Kind kind() {
     return kind;
   }
 
-  /** The file or socket path concerned. */
+  /**
+   * The file or socket path concerned.
+   *
+   * @return the lockfile, endpoint or other runtime path the finding is about; null after
+   *     deserialization, as {@code Path} is not serializable
+   */
   public Path path() {
     return path;
   }
 
-  /** The process concerned (recorded pid, impostor or holder), when one is known. */
+  /**
+   * The process concerned (recorded pid, impostor or holder), when one is known.
+   *
+   * @return the process id, positive; empty when no process is concerned (such as
+   *     {@link Kind#NOT_A_RUNTIME_FILE}) or it could not be learned
+   */
   public OptionalLong pid() {
     return pid > 0 ? OptionalLong.of(pid) : OptionalLong.empty();
   }

@@ -24,8 +24,12 @@ import java.util.Optional;
 
 /**
  * The steps behind {@link Daemon.Builder#run}: configuration, bind or adopt, control endpoint,
- * lockfile, readiness, serve. Returns the process exit status instead of exiting, so that the
- * public entry point is the only place that ends the JVM.
+ * lockfile, readiness, serve. Returns the process exit status instead of exiting: on every failure,
+ * and when {@code serve} returns, it is the public entry point ({@link Daemon.Builder#run}) that ends
+ * the JVM with that status. The one other place that ends it is a control {@code SHUTDOWN}:
+ * {@code ServeState.shutdown()} calls {@code Runtime.exit(0)} on the control server's shutdown
+ * thread, and the shutdown hook registered here then runs the shutdown actions and removes the files.
+ * (SIGTERM ends the JVM by itself, through the same hook.)
  */
 public final class Bootstrap {
 

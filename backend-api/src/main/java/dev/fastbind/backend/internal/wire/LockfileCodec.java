@@ -27,8 +27,8 @@ import java.util.zip.CRC32;
  * pid=4242
  * process-start-time=ticks:123456
  * boot-id=0b7c…
- * endpoint=unix:/run/user/1000/cache/cache.sock
- * control-endpoint=unix:/run/user/1000/cache/cache.ctl
+ * endpoint=unix:/run/user/1000/fastbind/cache.sock
+ * control-endpoint=unix:/run/user/1000/fastbind/cache.ctl
  * daemon-version=1.4.0
  * instance-id=9f0c…
  * written-at=2025-01-01T12:00:00Z
