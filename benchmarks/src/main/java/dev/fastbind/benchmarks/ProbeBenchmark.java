@@ -50,6 +50,7 @@ public class ProbeBenchmark {
     acceptor.start();
   }
 
+  @SuppressWarnings("try") // each connection is accepted only to be closed
   private void drain() {
     while (listener.isOpen()) {
       try (SocketChannel ignored = listener.accept()) {

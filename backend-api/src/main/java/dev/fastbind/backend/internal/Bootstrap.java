@@ -90,7 +90,7 @@ public final class Bootstrap {
       }
     } catch (BindException e) {
       return fail(err, prefix, e.getMessage(), Daemon.EXIT_BIND_FAILED, notify, pid);
-    } catch (IOException | RuntimeException e) {
+    } catch (RuntimeException e) {
       return fail(err, prefix, "cannot bind " + settings.endpoint() + ": " + backend.getClass().getName()
           + ".bind failed: " + e, Daemon.EXIT_BIND_FAILED, notify, pid);
     }
@@ -368,7 +368,8 @@ public final class Bootstrap {
 
     /** Whether no descriptor is free: opening the lockfile itself fails with EMFILE or ENFILE. */
     private boolean outOfDescriptors() {
-      try (java.nio.channels.FileChannel probe = java.nio.channels.FileChannel.open(lockfile)) {
+      try {
+        java.nio.channels.FileChannel.open(lockfile).close();
         return false;
       } catch (IOException e) {
         String m = e.getMessage();
