@@ -609,11 +609,20 @@ public abstract class BrokeredBackendVerification implements BrokeredBackendRule
       // At most 3, below every descriptor a JVM opens past stdin, stdout and stderr: no descriptor
       // that closes later can make room, and any accept that starts from now meets EMFILE.
       Descriptors.setSoftLimit(pid, Math.min(3, Descriptors.lowestFree(pid)), budgets.processDeadline());
-      first = Connections.sendOneByte(sock, pid, log);
-      second = Connections.sendOneByte(sock, pid, log);
+      String exitedWithoutDescriptors = "the daemon exited while no descriptor was free: EMFILE in its accept loop,"
+          + " or in what it does for a connection accepted just before, ended serve; log:\n";
+      try {
+        first = Connections.sendOneByte(sock, pid, log);
+        second = Connections.sendOneByte(sock, pid, log);
+      } catch (AssertionError refused) {
+        // An accept already blocked may take the first connection: its serve can die before the second.
+        if (Processes.awaitGone(pid, budgets.serveWatch())) {
+          fail(exitedWithoutDescriptors + LogFiles.tail(log, 0), refused);
+        }
+        throw refused;
+      }
       if (Processes.awaitGone(pid, budgets.serveWatch())) {
-        fail("the daemon exited while no descriptor was free: EMFILE in its accept loop, or in what it does for a"
-            + " connection accepted just before, ended serve; log:\n" + LogFiles.tail(log, 0));
+        fail(exitedWithoutDescriptors + LogFiles.tail(log, 0));
       }
       // Room for exactly one more descriptor: a queued connection is accepted on it, and whatever the
       // backend opens for that connection meets EMFILE. A thread blocked in accept holds a descriptor
