@@ -154,7 +154,8 @@ public interface BrokeredBackendRules {
 
   /**
    * Rule 202: the listener {@code bind} returns is bound to the requested endpoint, and a connection
-   * made there before {@code serve} runs is accepted.
+   * made there before {@code serve} runs is accepted: {@code accept} returns that very connection
+   * (it receives the byte the kit sends), not {@code null} and not another one.
    *
    * <p>If this fails, check that {@code bind} binds exactly the endpoint it is given (not one derived
    * from configuration) and returns a listening socket.
@@ -200,7 +201,8 @@ public interface BrokeredBackendRules {
 
   /**
    * Rule 206: when the endpoint is taken, the daemon exits with {@code Daemon.EXIT_BIND_FAILED}
-   * without reaching {@code serve} and leaves no file behind; the live listener is undisturbed.
+   * without reaching {@code serve} and leaves no file behind; the live listener is undisturbed (it
+   * still accepts the kit's connection).
    *
    * <p>If this fails, check what {@code bind} creates before the failing bind (a second socket, a
    * temporary file) and close or remove it before throwing; and that {@code main} does nothing but
