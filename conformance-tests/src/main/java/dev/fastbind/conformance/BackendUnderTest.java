@@ -28,7 +28,17 @@ public record BackendUnderTest(
     String version,
     List<String> javaOptions) {
 
-  /** Validates and copies the components. */
+  /**
+   * Validates and copies the components.
+   *
+   * @param backendClass the class that implements {@link BrokeredBackend}; concrete
+   * @param daemonMain the class whose {@code main} runs the daemon
+   * @param service the service name the daemon runs as; a valid {@link ServiceDefinition} name
+   * @param version the version the daemon records in its lockfile; not blank
+   * @param javaOptions JVM options for the daemon process, possibly empty; copied
+   * @throws IllegalArgumentException if the service name is invalid, the version blank or the backend
+   *     class abstract
+   */
   public BackendUnderTest {
     Objects.requireNonNull(backendClass, "backendClass");
     Objects.requireNonNull(daemonMain, "daemonMain");
@@ -44,13 +54,26 @@ public record BackendUnderTest(
     }
   }
 
-  /** A backend whose daemon runs with the JVM's default options. */
+  /**
+   * A backend whose daemon runs with the JVM's default options.
+   *
+   * @param backendClass the class that implements {@link BrokeredBackend}
+   * @param daemonMain the class whose {@code main} runs the daemon
+   * @param service the service name the daemon runs as
+   * @param version the version the daemon records in its lockfile
+   * @return the backend, with no JVM options
+   */
   public static BackendUnderTest of(Class<? extends BrokeredBackend> backendClass, Class<?> daemonMain,
       String service, String version) {
     return new BackendUnderTest(backendClass, daemonMain, service, version, List.of());
   }
 
-  /** This backend, with {@code options} as the daemon's JVM options. */
+  /**
+   * This backend, with {@code options} as the daemon's JVM options.
+   *
+   * @param options the JVM options, replacing any set before
+   * @return a copy of this backend with those options
+   */
   public BackendUnderTest withJavaOptions(String... options) {
     return new BackendUnderTest(backendClass, daemonMain, service, version, List.of(options));
   }

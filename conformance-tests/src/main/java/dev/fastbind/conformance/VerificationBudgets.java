@@ -56,7 +56,17 @@ public record VerificationBudgets(
   /** Environment variable for {@link #launchers()}. */
   public static final String LAUNCHERS_ENV = "FASTBIND_CONFORMANCE_LAUNCHERS";
 
-  /** Validates the components: durations positive, at least two launchers. */
+  /**
+   * Validates the components: durations positive, at least two launchers.
+   *
+   * @param bind the longest one {@code bind} call may take, after one warm-up call
+   * @param readiness the probe budget the first spawn must be ready within
+   * @param processDeadline the deadline for any one spawn, stop or process exit the kit waits for
+   * @param stopGrace the grace period passed to {@code Broker.stop}
+   * @param serveWatch how long the daemon is watched for an early exit after it is ready
+   * @param launchers how many launchers call {@code ensureRunning} at once
+   * @throws IllegalArgumentException naming the component that is not positive, or fewer than two launchers
+   */
   public VerificationBudgets {
     positive(bind, "bind");
     positive(readiness, "readiness");
@@ -68,7 +78,11 @@ public record VerificationBudgets(
     }
   }
 
-  /** The defaults listed on the type. */
+  /**
+   * The defaults listed on the type.
+   *
+   * @return the default budgets
+   */
   public static VerificationBudgets defaults() {
     return new VerificationBudgets(Duration.ofMillis(50), Duration.ofSeconds(2),
         Duration.ofSeconds(30), ServiceDefinition.DEFAULT_STOP_GRACE, Duration.ofSeconds(1), 8);
@@ -77,6 +91,8 @@ public record VerificationBudgets(
   /**
    * These budgets with every variable set in {@code environment} applied on top.
    *
+   * @param environment variable names to values, usually {@code System.getenv()}
+   * @return these budgets with the overrides applied
    * @throws IllegalArgumentException naming the variable if a value is not a positive whole number
    */
   public VerificationBudgets withOverrides(Map<String, String> environment) {
@@ -90,17 +106,32 @@ public record VerificationBudgets(
         (int) number(environment, LAUNCHERS_ENV, launchers));
   }
 
-  /** These budgets with {@link #bind()} replaced. */
+  /**
+   * These budgets with {@link #bind()} replaced.
+   *
+   * @param value the new bind budget; positive
+   * @return a copy of these budgets with that value
+   */
   public VerificationBudgets withBind(Duration value) {
     return new VerificationBudgets(value, readiness, processDeadline, stopGrace, serveWatch, launchers);
   }
 
-  /** These budgets with {@link #readiness()} replaced. */
+  /**
+   * These budgets with {@link #readiness()} replaced.
+   *
+   * @param value the new readiness budget; positive
+   * @return a copy of these budgets with that value
+   */
   public VerificationBudgets withReadiness(Duration value) {
     return new VerificationBudgets(bind, value, processDeadline, stopGrace, serveWatch, launchers);
   }
 
-  /** These budgets with {@link #processDeadline()} replaced. */
+  /**
+   * These budgets with {@link #processDeadline()} replaced.
+   *
+   * @param value the new process deadline; positive
+   * @return a copy of these budgets with that value
+   */
   public VerificationBudgets withProcessDeadline(Duration value) {
     return new VerificationBudgets(bind, readiness, value, stopGrace, serveWatch, launchers);
   }

@@ -1,6 +1,7 @@
 package dev.fastbind.conformance;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectMethod;
 
@@ -15,7 +16,10 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.Predicate;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
 import org.junit.platform.engine.TestExecutionResult;
 import org.junit.platform.engine.discovery.MethodSelector;
 import org.junit.platform.engine.support.descriptor.MethodSource;
@@ -25,7 +29,8 @@ import org.junit.platform.testkit.engine.Event;
 /**
  * The kit tests itself: a good backend passes every rule, and each deliberately broken backend fails
  * exactly the rule written for it (among the static and in-process rules, which are cheap enough to
- * run for every backend), with the expected message.
+ * run for every backend), with the expected message. The proofs are the table {@link #PROOFS};
+ * {@link RuleTieTest} ties it, the rules and {@code SPEC.md} together.
  */
 class KitSelfTest {
 
@@ -158,6 +163,78 @@ class KitSelfTest {
 
   private static final Predicate<String> CHEAP = n -> n.matches("required_spec(1|20[1-5]).*");
 
+  /**
+   * A broken backend's proof that rules can fail: run the rules {@code which} selects against
+   * {@code kit}; exactly the rules {@code failing} must fail, {@code rule}'s message with every one of
+   * {@code fragments}. {@link RuleTieTest} checks that every {@code required_} and {@code optional_}
+   * rule is the {@code rule} of at least one proof.
+   */
+  record Proof(String name, Class<? extends BrokeredBackendVerification> kit, Predicate<String> which,
+      List<String> failing, String rule, List<String> fragments) {
+    Proof {
+      if (!failing.contains(rule)) {
+        throw new IllegalArgumentException(name + ": rule " + rule + " is not among the failing rules " + failing);
+      }
+    }
+  }
+
+  /** Among the cheap rules (1xx, 201-205), {@code kit} fails {@code rule} and nothing else. */
+  private static Proof only(String name, Class<? extends BrokeredBackendVerification> kit, String rule,
+      String... fragments) {
+    return proof(name, kit, CHEAP, List.of(rule), rule, fragments);
+  }
+
+  /** Running the rules {@code which} selects, {@code kit} fails exactly {@code failing}. */
+  private static Proof proof(String name, Class<? extends BrokeredBackendVerification> kit, Predicate<String> which,
+      List<String> failing, String rule, String... fragments) {
+    return new Proof(name, kit, which, failing, rule, List.of(fragments));
+  }
+
+  /** Only the rule {@code rule} (one daemon JVM per spawn is too dear to run them all). */
+  private static Predicate<String> rule(String prefix) {
+    return n -> n.startsWith(prefix);
+  }
+
+  /** One proof per rule that can fail, each against its deliberately broken backend. */
+  static final List<Proof> PROOFS = List.of(
+      proof("aBindThatAssumesAFilePathFailsOptionalRule207", NoReclaimKit.class, rule("optional_spec207"),
+          List.of("207"), "207", "NoSuchElementException",
+          "instead of binding it or declining with BindException.InvalidEndpoint"),
+      only("fileIoInALambdaInAPrivateHelperFailsRule101", ReadsFileKit.class, "101",
+          "Files.exists(Path, LinkOption[])", "ReadsFileInBind.bind -> ReadsFileInBind.configured"),
+      only("sleepingInBindFailsRule102", SleepsKit.class, "102", "TimeUnit.sleep(long)"),
+      only("startingAThreadInBindFailsRule103", ThreadKit.class, "103", "new Thread(Runnable)", "Thread.start()"),
+      only("resolvingAHostInBindFailsRule104", ConnectsKit.class, "104", "InetAddress.getByName(String)"),
+      only("countingBindsInAStaticFieldFailsRule105", StaticStateKit.class, "105", "mutable static field",
+          "TouchesStaticStateInBind.binds"),
+      only("anInstanceFieldFailsRule106", FieldKit.class, "106", "KeepsInstanceField.warmed"),
+      only("aConstructorThatDoesWorkFailsRule107", ConstructorKit.class, "107", "System.getenv(java.lang.String)"),
+      only("aSlowBindFailsRule201", SlowBindKit.class, "201", "the budget is 50 ms"),
+      proof("bindingAnotherPathFailsRule202", ElsewhereKit.class, CHEAP, List.of("202", "203", "204", "205"), "202",
+          "returned a listener on"),
+      proof("replacingALiveSocketFailsRule203", ReplacesKit.class, CHEAP, List.of("203", "204"), "203",
+          "instead of throwing BindException.AlreadyBound"),
+      only("misreportingAnInvalidEndpointFailsRule204", WrapsKit.class, "204", "threw Io instead of InvalidEndpoint"),
+      proof("notReclaimingAStaleSocketFailsRule205", NoReclaimKit.class, CHEAP, List.of("204", "205"), "205",
+          "did not reclaim the stale socket file"),
+      proof("leakingASocketOnAFailedBindFailsRule206", LeakyKit.class, CHEAP.or(rule("required_spec206")),
+          List.of("206"), "206", "left files behind", "leaky.sock.admin"),
+      proof("workInMainBeforeRunFailsRule301", SlowMainKit.class, rule("required_spec301"), List.of("301"), "301",
+          "not ready within the 2000 ms readiness budget"),
+      proof("aMissingVersionFailsRule302", VersionKit.class, rule("required_spec302"), List.of("302"), "302",
+          "version 0 (declared 1.0)"),
+      proof("serveThatThrowsFailsRule303", ThrowsKit.class, rule("required_spec303"), List.of("303"), "303",
+          "serve must never return"),
+      proof("aSocketLeftOnShutdownFailsRule304", LitterKit.class, rule("required_spec304"), List.of("304"), "304",
+          "stop left files behind", "litter.status"),
+      proof("aPidFileLeftByKill9FailsRule305", PidFileKit.class, rule("required_spec305"), List.of("305"), "305",
+          "could not start the daemon again after kill -9", "besides the broker's: [pidfile.pid]",
+          "another instance is running"),
+      proof("deletingTheBrokersSpawnLockFailsRule306", TidyKit.class, rule("required_spec306"), List.of("306"), "306",
+          "[tidy.spawn-lock]", "are gone once the daemon runs"),
+      proof("aRequestThatOpensAFileAndLetsEmfileEscapeServeFailsRule307", PerFileKit.class,
+          rule("required_spec307"), List.of("307"), "307", "the daemon exited while", "Too many open files"));
+
   @Test
   void goodBackendPassesEveryRule() {
     Map<String, String> failures = run(GoodKit.class, n -> true);
@@ -176,142 +253,44 @@ class KitSelfTest {
   }
 
   @Test
-  void aBindThatAssumesAFilePathFailsOptionalRule207() {
-    assertFailures(NoReclaimKit.class, n -> n.startsWith("optional_spec207"), List.of("207"), "207",
-        "NoSuchElementException", "instead of binding it or declining with BindException.InvalidEndpoint");
+  void everyUntestedRuleIsReportedAsSkippedWithWhatCoversIt() {
+    List<Event> finished = executeAll(GoodKit.class, n -> n.startsWith("untested_"));
+    assertFalse(finished.isEmpty(), "no untested_ rules ran");
+    for (Event e : finished) {
+      TestExecutionResult result = e.getRequiredPayload(TestExecutionResult.class);
+      String name = methodName(e);
+      assertEquals(TestExecutionResult.Status.ABORTED, result.getStatus(), () -> name + ": " + result);
+      String reason = result.getThrowable().map(Throwable::getMessage).orElse("");
+      assertTrue(reason.startsWith("not verified by the kit: ") && reason.matches("(?s).*rules? \\d{3}.*"),
+          () -> name + " gives no reason naming the rules that cover it: " + reason);
+    }
   }
 
-  @Test
-  void fileIoInALambdaInAPrivateHelperFailsRule101() {
-    assertOnlyFailure(ReadsFileKit.class, "101", "Files.exists(Path, LinkOption[])", "ReadsFileInBind.bind -> ReadsFileInBind.configured");
+  @TestFactory
+  Stream<DynamicTest> eachBrokenBackendFailsExactlyTheRulesWrittenForIt() {
+    return PROOFS.stream().map(p -> DynamicTest.dynamicTest(p.name(), () -> assertFailures(p)));
   }
 
-  @Test
-  void sleepingInBindFailsRule102() {
-    assertOnlyFailure(SleepsKit.class, "102", "TimeUnit.sleep(long)");
-  }
-
-  @Test
-  void startingAThreadInBindFailsRule103() {
-    assertOnlyFailure(ThreadKit.class, "103", "new Thread(Runnable)", "Thread.start()");
-  }
-
-  @Test
-  void resolvingAHostInBindFailsRule104() {
-    assertOnlyFailure(ConnectsKit.class, "104", "InetAddress.getByName(String)");
-  }
-
-  @Test
-  void countingBindsInAStaticFieldFailsRule105() {
-    assertOnlyFailure(StaticStateKit.class, "105", "mutable static field", "TouchesStaticStateInBind.binds");
-  }
-
-  @Test
-  void anInstanceFieldFailsRule106() {
-    assertOnlyFailure(FieldKit.class, "106", "KeepsInstanceField.warmed");
-  }
-
-  @Test
-  void aConstructorThatDoesWorkFailsRule107() {
-    assertOnlyFailure(ConstructorKit.class, "107", "System.getenv(java.lang.String)");
-  }
-
-  @Test
-  void aSlowBindFailsRule201() {
-    assertOnlyFailure(SlowBindKit.class, "201", "the budget is 50 ms");
-  }
-
-  @Test
-  void bindingAnotherPathFailsRule202() {
-    assertFailures(ElsewhereKit.class, CHEAP, List.of("202", "203", "204", "205"), "202", "returned a listener on");
-  }
-
-  @Test
-  void replacingALiveSocketFailsRule203() {
-    assertFailures(ReplacesKit.class, CHEAP, List.of("203", "204"), "203", "instead of throwing BindException.AlreadyBound");
-  }
-
-  @Test
-  void misreportingAnInvalidEndpointFailsRule204() {
-    assertOnlyFailure(WrapsKit.class, "204", "threw Io instead of InvalidEndpoint");
-  }
-
-  @Test
-  void notReclaimingAStaleSocketFailsRule205() {
-    assertFailures(NoReclaimKit.class, CHEAP, List.of("204", "205"), "205", "did not reclaim the stale socket file");
-  }
-
-  @Test
-  void leakingASocketOnAFailedBindFailsRule206() {
-    assertFailures(LeakyKit.class, CHEAP.or(n -> n.startsWith("required_spec206")), List.of("206"), "206",
-        "left files behind", "leaky.sock.admin");
-  }
-
-  @Test
-  void workInMainBeforeRunFailsRule301() {
-    assertFailures(SlowMainKit.class, n -> n.startsWith("required_spec301"), List.of("301"), "301",
-        "not ready within the 2000 ms readiness budget");
-  }
-
-  @Test
-  void aMissingVersionFailsRule302() {
-    assertFailures(VersionKit.class, n -> n.startsWith("required_spec302"), List.of("302"), "302",
-        "version 0 (declared 1.0)");
-  }
-
-  @Test
-  void serveThatThrowsFailsRule303() {
-    assertFailures(ThrowsKit.class, n -> n.startsWith("required_spec303"), List.of("303"), "303",
-        "serve must never return");
-  }
-
-  @Test
-  void aSocketLeftOnShutdownFailsRule304() {
-    assertFailures(LitterKit.class, n -> n.startsWith("required_spec304"), List.of("304"), "304",
-        "stop left files behind", "litter.status");
-  }
-
-  @Test
-  void aPidFileLeftByKill9FailsRule305() {
-    assertFailures(PidFileKit.class, n -> n.startsWith("required_spec305"), List.of("305"), "305",
-        "could not start the daemon again after kill -9", "besides the broker's: [pidfile.pid]",
-        "another instance is running");
-  }
-
-  @Test
-  void deletingTheBrokersSpawnLockFailsRule306() {
-    assertFailures(TidyKit.class, n -> n.startsWith("required_spec306"), List.of("306"), "306",
-        "[tidy.spawn-lock]", "are gone once the daemon runs");
-  }
-
-  @Test
-  void aRequestThatOpensAFileAndLetsEmfileEscapeServeFailsRule307() {
-    assertFailures(PerFileKit.class, n -> n.startsWith("required_spec307"), List.of("307"), "307",
-        "the daemon exited while", "Too many open files");
-  }
-
-  private static void assertOnlyFailure(Class<? extends BrokeredBackendVerification> kit, String rule,
-      String... fragments) {
-    assertFailures(kit, CHEAP, List.of(rule), rule, fragments);
-  }
-
-  private static void assertFailures(Class<? extends BrokeredBackendVerification> kit, Predicate<String> which,
-      List<String> expectedRules, String rule, String... fragments) {
-    Map<String, String> failures = run(kit, which);
+  private static void assertFailures(Proof p) {
+    Map<String, String> failures = run(p.kit(), p.which());
     TreeSet<String> failedRules = new TreeSet<>();
     failures.keySet().forEach(n -> failedRules.add(ruleOf(n)));
-    assertEquals(new TreeSet<>(expectedRules), failedRules, () -> "failures: " + failures);
-    String message = failures.entrySet().stream().filter(e -> ruleOf(e.getKey()).equals(rule))
+    assertEquals(new TreeSet<>(p.failing()), failedRules, () -> "failures: " + failures);
+    String message = failures.entrySet().stream().filter(e -> ruleOf(e.getKey()).equals(p.rule()))
         .findFirst().orElseThrow().getValue();
-    for (String fragment : fragments) {
-      assertTrue(message.contains(fragment), () -> "rule " + rule + " message lacks '" + fragment + "': " + message);
+    for (String fragment : p.fragments()) {
+      assertTrue(message.contains(fragment), () -> "rule " + p.rule() + " message lacks '" + fragment + "': " + message);
     }
   }
 
   /** The rule number of a method name: {@code required_spec101_…} and {@code optional_spec207_…} alike. */
-  private static String ruleOf(String methodName) {
+  static String ruleOf(String methodName) {
     int at = methodName.indexOf("_spec") + "_spec".length();
     return methodName.substring(at, at + 3);
+  }
+
+  private static String methodName(Event e) {
+    return e.getTestDescriptor().getSource().map(s -> ((MethodSource) s).getMethodName()).orElse("?");
   }
 
   /** Runs the selected rules of {@code kit}; returns failed method name to failure message. */
@@ -321,9 +300,7 @@ class KitSelfTest {
     for (Event e : finished) {
       TestExecutionResult result = e.getRequiredPayload(TestExecutionResult.class);
       if (result.getStatus() != TestExecutionResult.Status.SUCCESSFUL) {
-        String name = e.getTestDescriptor().getSource()
-            .map(s -> ((MethodSource) s).getMethodName()).orElse("?");
-        failures.put(name, result.getThrowable().map(String::valueOf).orElse(result.getStatus().toString()));
+        failures.put(methodName(e), result.getThrowable().map(String::valueOf).orElse(result.getStatus().toString()));
       }
     }
     return failures;
@@ -331,9 +308,14 @@ class KitSelfTest {
 
   /** Runs the selected rules ({@code required_} and {@code optional_}) of {@code kit}; returns their finish events. */
   private static List<Event> execute(Class<? extends BrokeredBackendVerification> kit, Predicate<String> which) {
-    MethodSelector[] selectors = Arrays.stream(BrokeredBackendVerification.class.getDeclaredMethods())
+    return executeAll(kit, n -> (n.startsWith("required_") || n.startsWith("optional_")) && which.test(n));
+  }
+
+  /** Runs the rules (methods of {@link BrokeredBackendRules}) {@code which} selects; returns their finish events. */
+  private static List<Event> executeAll(Class<? extends BrokeredBackendVerification> kit, Predicate<String> which) {
+    MethodSelector[] selectors = Arrays.stream(BrokeredBackendRules.class.getMethods())
         .map(Method::getName)
-        .filter(n -> (n.startsWith("required_") || n.startsWith("optional_")) && which.test(n))
+        .filter(which)
         .sorted()
         .map(n -> selectMethod(kit, n))
         .toArray(MethodSelector[]::new);

@@ -1,0 +1,68 @@
+package dev.fastbind.conformance.internal;
+
+import dev.fastbind.broker.ServiceDefinition;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+/**
+ * What stands in a service's runtime directory, as the rules about files left behind see it: the
+ * broker's own bookkeeping files ({@code SERVICE.log}, {@code SERVICE.spawn-lock},
+ * {@code SERVICE.spawns}) apart from the daemon's.
+ */
+public final class RuntimeFiles {
+
+  /** The suffixes of the broker's bookkeeping files, after the service name. */
+  public static final Set<String> BROKER_BOOKKEEPING = Set.of(".log", ".spawn-lock", ".spawns");
+
+  private RuntimeFiles() {}
+
+  /** The names in {@code dir}, sorted. */
+  public static Set<String> listNames(Path dir) throws IOException {
+    try (Stream<Path> s = Files.list(dir)) {
+      return s.map(p -> p.getFileName().toString()).collect(Collectors.toCollection(TreeSet::new));
+    }
+  }
+
+  /** The names in {@code def}'s runtime directory other than the broker's bookkeeping files. */
+  public static Set<String> ownFiles(ServiceDefinition def) throws IOException {
+    Set<String> names = listNames(def.runtimeDirectory().orElseThrow());
+    BROKER_BOOKKEEPING.forEach(s -> names.remove(def.name() + s));
+    return names;
+  }
+
+  /**
+   * What a stopped daemon left in {@code def}'s runtime directory: everything but the broker's
+   * bookkeeping files and its class-data sharing archives ({@code SERVICE.KEY.jsa}).
+   */
+  public static Set<String> leftAfterStop(ServiceDefinition def) throws IOException {
+    Set<String> left = ownFiles(def);
+    left.removeIf(n -> n.startsWith(def.name() + ".") && n.endsWith(".jsa"));
+    return left;
+  }
+
+  /** The broker's bookkeeping files missing from {@code def}'s runtime directory, sorted. */
+  public static List<String> missingBookkeeping(ServiceDefinition def) {
+    Path runtime = def.runtimeDirectory().orElseThrow();
+    return BROKER_BOOKKEEPING.stream().sorted().map(s -> def.name() + s)
+        .filter(name -> !Files.exists(runtime.resolve(name), LinkOption.NOFOLLOW_LINKS)).toList();
+  }
+
+  /** The file key (device and inode) of what stands at {@code path}, unfollowed; empty if unreadable. */
+  public static Optional<Object> fileKey(Path path) {
+    try {
+      return Optional.ofNullable(
+          Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey());
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+}
