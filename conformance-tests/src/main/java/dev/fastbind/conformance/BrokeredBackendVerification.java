@@ -1,5 +1,6 @@
 package dev.fastbind.conformance;
 
+import dev.fastbind.backend.internal.wire.ServiceLayout;
 import dev.fastbind.backend.internal.wire.LockfileCodec;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -322,7 +323,7 @@ public abstract class BrokeredBackendVerification implements BrokeredBackendRule
     BackendUnderTest b = backend();
     Duration deadline = fixture.budgets().processDeadline();
     Path runtime = fixture.runtimeDirectory();
-    Path path = runtime.resolve(b.service() + ".sock");
+    Path path = ServiceLayout.of(b.service(), runtime).endpoint().path().orElseThrow();
     Path logDir = Files.createDirectory(fixture.scratch().resolve("logs"));
     Path log = logDir.resolve("daemon.log");
     try (ServerSocketChannel holder = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
@@ -417,11 +418,11 @@ public abstract class BrokeredBackendVerification implements BrokeredBackendRule
     Path runtime = def.runtimeDirectory().orElseThrow();
     Optional<LockfileRecord> read = Lockfiles.read(runtime.resolve(b.service() + LockfileCodec.FILE_SUFFIX));
     if (read.isEmpty()) {
-      fail("no lockfile at " + runtime.resolve(b.service() + LockfileCodec.FILE_SUFFIX) + " while the daemon runs");
+      fail("no lockfile at " + ServiceLayout.of(b.service(), runtime).lockfile() + " while the daemon runs");
     }
     LockfileRecord r = read.get();
     List<String> wrong = new ArrayList<>();
-    Endpoint expectedEndpoint = Endpoint.unixPath(runtime.resolve(b.service() + ".sock"));
+    Endpoint expectedEndpoint = ServiceLayout.of(b.service(), runtime).endpoint();
     if (r.pid() != info.pid() || ProcessHandle.of(r.pid()).map(h -> !h.isAlive()).orElse(true)) {
       wrong.add("pid " + r.pid() + " (the daemon is " + info.pid() + ")");
     }
@@ -444,7 +445,7 @@ public abstract class BrokeredBackendVerification implements BrokeredBackendRule
   public void required_spec303_helloAnswersWhileServingAndServeNeverReturns() throws Exception {
     VerificationBudgets budgets = fixture.budgets();
     ServiceDefinition def = fixture.definition(budgets.processDeadline());
-    Path log = def.runtimeDirectory().orElseThrow().resolve(def.name() + ".log");
+    Path log = ServiceLayout.of(def.name(), def.runtimeDirectory().orElseThrow()).log();
     DaemonInfo info;
     try {
       info = fixture.ensureRunning(def);
@@ -594,7 +595,7 @@ public abstract class BrokeredBackendVerification implements BrokeredBackendRule
     DaemonInfo info = fixture.ensureRunning(def);
     long pid = info.pid();
     Path sock = info.endpoint().path().orElseThrow();
-    Path log = def.runtimeDirectory().orElseThrow().resolve(def.name() + ".log");
+    Path log = ServiceLayout.of(def.name(), def.runtimeDirectory().orElseThrow()).log();
     long deadline = budgets.processDeadline().toNanos();
 
     // The daemon's own per-connection path runs once before any pressure (classes loaded, pools made).

@@ -1,5 +1,6 @@
 package dev.fastbind.conformance.internal;
 
+import dev.fastbind.backend.internal.wire.ServiceLayout;
 import dev.fastbind.broker.ServiceDefinition;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -20,9 +21,6 @@ import java.util.stream.Stream;
  */
 public final class RuntimeFiles {
 
-  /** The suffixes of the broker's bookkeeping files, after the service name. */
-  public static final Set<String> BROKER_BOOKKEEPING = Set.of(".log", ".spawn-lock", ".spawns");
-
   private RuntimeFiles() {}
 
   /** The names in {@code dir}, sorted. */
@@ -35,7 +33,7 @@ public final class RuntimeFiles {
   /** The names in {@code def}'s runtime directory other than the broker's bookkeeping files. */
   public static Set<String> ownFiles(ServiceDefinition def) throws IOException {
     Set<String> names = listNames(def.runtimeDirectory().orElseThrow());
-    BROKER_BOOKKEEPING.forEach(s -> names.remove(def.name() + s));
+    names.removeAll(bookkeeping(def));
     return names;
   }
 
@@ -52,8 +50,20 @@ public final class RuntimeFiles {
   /** The broker's bookkeeping files missing from {@code def}'s runtime directory, sorted. */
   public static List<String> missingBookkeeping(ServiceDefinition def) {
     Path runtime = def.runtimeDirectory().orElseThrow();
-    return BROKER_BOOKKEEPING.stream().sorted().map(s -> def.name() + s)
+    return bookkeeping(def).stream().sorted()
         .filter(name -> !Files.exists(runtime.resolve(name), LinkOption.NOFOLLOW_LINKS)).toList();
+  }
+
+  /** The names of the broker's bookkeeping files of {@code def}, from the one layout ({@link ServiceLayout}). */
+  private static Set<String> bookkeeping(ServiceDefinition def) {
+    ServiceLayout layout;
+    try {
+      layout = ServiceLayout.of(def.name(), def.runtimeDirectory().orElseThrow());
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e); // the broker already used this layout for the daemon
+    }
+    return Set.of(layout.log().getFileName().toString(), layout.spawnLock().getFileName().toString(),
+        layout.spawns().getFileName().toString());
   }
 
   /** The file key (device and inode) of what stands at {@code path}, unfollowed; empty if unreadable. */
