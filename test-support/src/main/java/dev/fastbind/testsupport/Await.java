@@ -53,7 +53,7 @@ public final class Await {
       }
       long left = deadline - System.nanoTime(); // overflow-safe: compare differences, not instants
       if (left <= 0) {
-        throw new AssertionError("after " + elapsed(start) + " of " + timeout + ": " + message.get());
+        throw new AssertionError("timed out after " + elapsed(start) + " (of " + timeout + "): " + message.get());
       }
       if (Thread.currentThread().isInterrupted()) {
         throw new AssertionError("interrupted after " + elapsed(start) + " waiting for: " + message.get());

@@ -3,7 +3,6 @@ package dev.fastbind.testsupport;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -12,8 +11,11 @@ import java.util.Optional;
  * for one with {@link RequiresCapability}, and run the tool by the path {@link #executable()} found,
  * never by a path written into the test.
  *
- * <p>A program is looked for in the directories of {@code PATH} and then in {@code /usr/sbin} and
- * {@code /sbin} (which a non-root {@code PATH} often lacks). The look-up is done once per JVM.
+ * <p>A program is looked for where Debian installs it ({@code /usr/bin}, {@code /bin},
+ * {@code /usr/sbin}, {@code /sbin}), not on {@code PATH}: tests run these tools as other users
+ * ({@code runuser -u nobody}), for whom a developer's shims (pyenv, asdf) in a home directory are
+ * not executable, and a missing tool is reported with the Debian package that provides it. The
+ * look-up is done once per JVM.
  */
 public enum Capability {
   /** socat, a client that can connect to an abstract socket name as another user. */
@@ -36,6 +38,9 @@ public enum Capability {
   SLEEP("sleep", "coreutils"),
   /** The test JVM runs as root (uid 0), for tests that act as another user. */
   ROOT(null, null);
+
+  /** Where Debian installs programs; {@code PATH} is not searched (see the type's comment). */
+  private static final List<String> SYSTEM_DIRECTORIES = List.of("/usr/bin", "/bin", "/usr/sbin", "/sbin");
 
   private final String program;
   private final String debianPackage;
@@ -73,20 +78,11 @@ public enum Capability {
     if (this == ROOT) {
       return "needs root (uid 0) to act as another user; runs as uid " + uid().orElse("?");
     }
-    return "needs " + program + " (Debian package " + debianPackage + "), not found on PATH, /usr/sbin or /sbin";
+    return "needs " + program + " (Debian package " + debianPackage + "), not found in " + String.join(", ", SYSTEM_DIRECTORIES);
   }
 
   private static Optional<Path> look(String program) {
-    List<String> dirs = new ArrayList<>();
-    String path = System.getenv("PATH");
-    if (path != null) {
-      dirs.addAll(List.of(path.split(":")));
-    }
-    dirs.addAll(List.of("/usr/sbin", "/sbin", "/usr/bin", "/bin"));
-    for (String d : dirs) {
-      if (d.isEmpty()) {
-        continue;
-      }
+    for (String d : SYSTEM_DIRECTORIES) {
       Path p = Path.of(d, program);
       if (Files.isRegularFile(p) && Files.isExecutable(p)) {
         return Optional.of(p);

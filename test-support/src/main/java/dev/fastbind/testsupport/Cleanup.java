@@ -61,7 +61,7 @@ public final class Cleanup {
     }
     all.forEach(ProcessHandle::destroyForcibly);
     Await.until(timeout, () -> all.stream().allMatch(h -> Signals.isGone(h.pid())),
-        () -> "processes still running after SIGKILL: " + all.stream().filter(h -> !Signals.isGone(h.pid()))
+        () -> "processes still in the process table after SIGKILL: " + all.stream().filter(h -> !Signals.isGone(h.pid()))
             .map(h -> h.pid() + " " + h.info().commandLine().orElse("?")).collect(Collectors.joining("; ")));
   }
 }

@@ -40,7 +40,7 @@ public record ProcState(long pid, char state, long parent, long processGroup, lo
     return state == 'T' || state == 't';
   }
 
-  /** Ended and not yet reaped ({@code Z}) or being torn down ({@code X}): it runs no code and holds no files. */
+  /** Ended and not yet reaped by its parent ({@code Z}), or being torn down ({@code X}): it runs no code. */
   public boolean ended() {
     return state == 'Z' || state == 'X';
   }

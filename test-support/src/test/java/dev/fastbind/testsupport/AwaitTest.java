@@ -26,7 +26,7 @@ class AwaitTest {
         () -> Await.until(Duration.ofMillis(200), () -> checks.incrementAndGet() < 0, () -> "checked " + checks.get()));
     Duration took = Duration.ofNanos(System.nanoTime() - start);
     assertTrue(took.compareTo(Duration.ofMillis(200)) >= 0, "gave up early: " + took);
-    assertTrue(e.getMessage().contains("of PT0.2S: checked " + checks.get()), e.getMessage());
+    assertTrue(e.getMessage().contains("(of PT0.2S): checked " + checks.get()), e.getMessage());
   }
 
   @Test

@@ -9,7 +9,7 @@ class CapabilityConditionTest {
 
   @Test
   void aMissingToolNamesItsDebianPackage() {
-    assertEquals("needs socat (Debian package socat), not found on PATH, /usr/sbin or /sbin", Capability.SOCAT.missing());
+    assertEquals("needs socat (Debian package socat), not found in /usr/bin, /bin, /usr/sbin, /sbin", Capability.SOCAT.missing());
     assertTrue(Capability.SYSTEMD_SOCKET_ACTIVATE.missing().contains("Debian package systemd"));
   }
 
