@@ -36,6 +36,8 @@ public enum Capability {
   SH("sh", "dash"),
   /** sleep, a harmless process to look at or signal. */
   SLEEP("sleep", "coreutils"),
+  /** setsid, to start a process that leads its own session and process group. */
+  SETSID("setsid", "util-linux"),
   /** The test JVM runs as root (uid 0), for tests that act as another user. */
   ROOT(null, null);
 
