@@ -3,11 +3,12 @@ package dev.fastbind.backend;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.fastbind.backend.internal.wire.Readiness;
-import dev.fastbind.backend.testing.Await;
 import dev.fastbind.backend.testing.DaemonProcess;
+import dev.fastbind.testsupport.Await;
+import dev.fastbind.testsupport.Capability;
+import dev.fastbind.testsupport.RequiresCapability;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.UnixDomainSocketAddress;
@@ -33,6 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * daemon answers again as soon as descriptors are free. When it is stopped in that state, its
  * messages name the real cause.
  */
+@RequiresCapability(Capability.PRLIMIT)
 class DescriptorPressureTest {
 
   private static final Duration START = Duration.ofSeconds(20);
@@ -95,16 +97,15 @@ class DescriptorPressureTest {
    * so accept soon fails with EMFILE. Returns once the daemon has met it (its log says so) or died.
    */
   private void exhaustDescriptors(DaemonProcess daemon) throws Exception {
-    assumeTrue(Files.isExecutable(Path.of("/usr/bin/prlimit")), "needs prlimit (util-linux)");
     long limit = openDescriptors(daemon.pid()) + HEADROOM;
-    Process prlimit = new ProcessBuilder("/usr/bin/prlimit", "--pid", Long.toString(daemon.pid()),
+    Process prlimit = new ProcessBuilder(Capability.PRLIMIT.executable().toString(), "--pid", Long.toString(daemon.pid()),
         "--nofile=" + limit + ":" + limit).redirectErrorStream(true).start();
     assertTrue(prlimit.waitFor(10, TimeUnit.SECONDS) && prlimit.exitValue() == 0,
         "prlimit failed: " + new String(prlimit.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
     for (int i = 0; i < SILENT_CLIENTS; i++) {
       clients.add(SocketChannel.open(UnixDomainSocketAddress.of(runtime.resolve("echo.sock"))));
     }
-    Await.until(() -> logOf(daemon).contains("Too many open files") || !daemon.process().isAlive(), START,
+    Await.until(START, () -> logOf(daemon).contains("Too many open files") || !daemon.process().isAlive(),
         () -> "the daemon to meet EMFILE (limit " + limit + ", " + openDescriptors(daemon.pid()) + " open):\n"
             + logOf(daemon));
   }

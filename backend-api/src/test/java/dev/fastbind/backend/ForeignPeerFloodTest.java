@@ -2,14 +2,15 @@ package dev.fastbind.backend;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.fastbind.backend.internal.wire.Readiness;
 import dev.fastbind.backend.testing.DaemonProcess;
+import dev.fastbind.testsupport.Capability;
+import dev.fastbind.testsupport.Cleanup;
+import dev.fastbind.testsupport.RequiresCapability;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -33,11 +34,8 @@ class ForeignPeerFloodTest {
   @TempDir Path runtime;
 
   @Test
+  @RequiresCapability({Capability.ROOT, Capability.RUNUSER, Capability.PYTHON3})
   void aFloodOfConnectionsFromAnotherUserGrowsTheLogByABoundedAmount() throws Exception {
-    assumeTrue("root".equals(System.getProperty("user.name")), "needs root to connect as another user (runuser)");
-    assumeTrue(Files.isExecutable(Path.of("/usr/sbin/runuser")) || Files.isExecutable(Path.of("/sbin/runuser")),
-        "needs runuser (util-linux)");
-    assumeTrue(Files.isExecutable(Path.of("/usr/bin/python3")), "needs /usr/bin/python3 for the flooding client");
     String name = "fastbind-flood-" + UUID.randomUUID();
     try (DaemonProcess daemon = DaemonProcess.startEcho(runtime, Map.of("FASTBIND_ENDPOINT", "abstract:" + name))) {
       assertEquals(Readiness.Kind.READY, daemon.awaitNotification(START).kind(), daemon.log());
@@ -49,14 +47,15 @@ class ForeignPeerFloodTest {
           + "    s.connect('\\0" + name + "')\n"
           + "    s.close()\n"
           + "print('flooded')\n";
-      Process nobody = new ProcessBuilder("runuser", "-u", "nobody", "--", "/usr/bin/python3", "-c", script)
+      Process nobody = new ProcessBuilder(Capability.RUNUSER.executable().toString(), "-u", "nobody", "--",
+          Capability.PYTHON3.executable().toString(), "-c", script)
           .redirectErrorStream(true).start();
       try {
         assertTrue(nobody.waitFor(20, TimeUnit.SECONDS), "the flooding client did not finish in 20 s");
         String out = new String(nobody.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(out.contains("flooded"), out);
       } finally {
-        nobody.destroyForcibly();
+        Cleanup.killTree(nobody);
       }
       // The accept loop is first in, first out: once our own connection is served, every flooding
       // connection before it has been rejected.

@@ -4,7 +4,6 @@ import dev.fastbind.backend.internal.wire.Env;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.fastbind.backend.internal.ControlClient;
 import dev.fastbind.backend.internal.wire.LockfileRecord;
@@ -12,7 +11,14 @@ import dev.fastbind.backend.internal.Lockfiles;
 import dev.fastbind.backend.internal.wire.Readiness;
 import dev.fastbind.backend.testing.DaemonProcess;
 import dev.fastbind.backend.testing.EchoDaemon;
+import dev.fastbind.testsupport.Await;
+import dev.fastbind.testsupport.Capability;
+import dev.fastbind.testsupport.JavaCommand;
+import dev.fastbind.testsupport.RequiresCapability;
 import java.io.File;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.SocketException;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
@@ -23,6 +29,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXServerSocketChannel;
@@ -35,13 +42,13 @@ class InheritedListenerTest {
   @TempDir Path runtime;
 
   @Test
+  @RequiresCapability(Capability.SYSTEMD_SOCKET_ACTIVATE)
   void daemonRunsUnderSystemdSocketActivateUnchanged() throws Exception {
-    Path activate = Path.of("/usr/bin/systemd-socket-activate");
-    assumeTrue(Files.isExecutable(activate), "needs systemd-socket-activate (Debian package systemd)");
+    Path activate = Capability.SYSTEMD_SOCKET_ACTIVATE.executable();
     Path sock = runtime.resolve("echo.sock");
     List<String> command = new ArrayList<>(List.of(activate.toString(), "-l", sock.toString(),
         "-E", "FASTBIND_RUNTIME_DIR", "-E", Env.NOTIFY_SOCKET));
-    command.addAll(DaemonProcess.javaCommand(EchoDaemon.class, List.of(), List.of()));
+    command.addAll(JavaCommand.of(EchoDaemon.class).light().build());
     try (DaemonProcess daemon = DaemonProcess.start(runtime, Map.of(), command,
         ProcessBuilder.Redirect.from(new File("/dev/null")))) {
       // systemd-socket-activate starts the daemon on the first connection; that client is served.
@@ -65,18 +72,18 @@ class InheritedListenerTest {
    * Connects once something listens at {@code sock}: the file appears at bind(2), a moment before
    * listen(2), and a connect in between is refused (nothing else happens, so retrying is harmless).
    */
-  private static SocketChannel connectOnceListening(Path sock, Duration timeout) throws Exception {
-    long end = System.nanoTime() + timeout.toNanos();
-    while (true) {
+  private static SocketChannel connectOnceListening(Path sock, Duration timeout) {
+    SocketException[] last = {null};
+    return Await.value(timeout, () -> {
       try {
-        return SocketChannel.open(UnixDomainSocketAddress.of(sock));
-      } catch (java.net.SocketException notYet) {
-        if (System.nanoTime() - end > 0) {
-          throw notYet;
-        }
-        java.util.concurrent.locks.LockSupport.parkNanos(2_000_000); // no event tells when listen() happens
+        return Optional.of(SocketChannel.open(UnixDomainSocketAddress.of(sock)));
+      } catch (SocketException notYet) { // no event tells when listen() happens
+        last[0] = notYet;
+        return Optional.empty();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
       }
-    }
+    }, () -> "nothing listening at " + sock + ": " + last[0]);
   }
 
   @Test
@@ -89,7 +96,7 @@ class InheritedListenerTest {
       // A client may connect before the daemon's JVM has even started: the kernel queues it.
       try (SocketChannel early = SocketChannel.open(UnixDomainSocketAddress.of(sock));
           DaemonProcess daemon = DaemonProcess.start(runtime, Map.of(),
-              DaemonProcess.javaCommand(EchoDaemon.class, List.of(), List.of()), stdin)) {
+              JavaCommand.of(EchoDaemon.class).light().build(), stdin)) {
         early.write(ByteBuffer.wrap("early".getBytes(StandardCharsets.US_ASCII)));
         assertEquals(Readiness.Kind.READY, daemon.awaitNotification(DaemonProcessTest.START).kind(), daemon.log());
         assertEquals("echo:early", DaemonProcessTest.readAll(early));

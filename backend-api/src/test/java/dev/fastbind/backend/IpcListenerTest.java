@@ -6,8 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.fastbind.testsupport.Await;
+import dev.fastbind.testsupport.Capability;
+import dev.fastbind.testsupport.Cleanup;
+import dev.fastbind.testsupport.RequiresCapability;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -25,7 +28,6 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXSocket;
@@ -166,7 +168,8 @@ class IpcListenerTest {
         throw new java.io.UncheckedIOException(e);
       }
     });
-    waitUntil(() -> threadBlockedInAccept(), Duration.ofSeconds(5));
+    Await.until(Duration.ofSeconds(5), IpcListenerTest::threadBlockedInAccept,
+        () -> "no thread blocked in ServerSocketChannel.accept");
     listener.close();
     ExecutionException failure = assertThrows(ExecutionException.class, () -> accepting.get(5, TimeUnit.SECONDS));
     assertInstanceOf(ClosedChannelException.class, failure.getCause().getCause());
@@ -183,8 +186,8 @@ class IpcListenerTest {
   }
 
   @Test
+  @RequiresCapability({Capability.ROOT, Capability.RUNUSER, Capability.SOCAT})
   void connectionFromAnotherUserIsRejectedOnAnAbstractEndpoint() throws Exception {
-    assumeRootWithSocat();
     Endpoint e = Endpoint.abstractName("fastbind-peer-" + UUID.randomUUID());
     try (IpcListener listener = IpcListener.bind(e)) {
       assertForeignPeerRejected(listener, "ABSTRACT-CONNECT:" + e.abstractName().orElseThrow());
@@ -192,8 +195,8 @@ class IpcListenerTest {
   }
 
   @Test
+  @RequiresCapability({Capability.ROOT, Capability.RUNUSER, Capability.SOCAT})
   void connectionFromAnotherUserIsRejectedOnASocketFileOthersCanReach() throws Exception {
-    assumeRootWithSocat();
     // Simulate a misconfigured directory and socket mode: only the peer-credential check stands between
     // another user and the daemon.
     Path open = Files.createDirectory(dir.resolve("open"));
@@ -208,11 +211,13 @@ class IpcListenerTest {
 
   private void assertForeignPeerRejected(IpcListener listener, String socatAddress) throws Exception {
     CompletableFuture<SocketChannel> accepted = acceptAsync(listener);
-    Process nobody = new ProcessBuilder("runuser", "-u", "nobody", "--", "socat", "-u", "OPEN:/dev/null", socatAddress)
+    Process nobody = new ProcessBuilder(Capability.RUNUSER.executable().toString(), "-u", "nobody", "--",
+        Capability.SOCAT.executable().toString(), "-u", "OPEN:/dev/null", socatAddress)
         .redirectErrorStream(true).start();
     try {
       assertTrue(nobody.waitFor(10, TimeUnit.SECONDS), "socat as nobody did not finish");
-      waitUntil(() -> listener.rejectedPeers() == 1, Duration.ofSeconds(5));
+      Await.until(Duration.ofSeconds(5), () -> listener.rejectedPeers() == 1,
+          () -> listener.rejectedPeers() + " peers rejected, not 1");
       assertFalse(accepted.isDone(), "a foreign peer must never be handed to the daemon");
       // and the daemon's own user is still served
       try (SocketChannel own = connect(listener.endpoint())) {
@@ -221,14 +226,8 @@ class IpcListenerTest {
       }
       assertEquals(1, listener.rejectedPeers());
     } finally {
-      nobody.destroyForcibly();
+      Cleanup.killTree(nobody);
     }
-  }
-
-  private static void assumeRootWithSocat() {
-    assumeTrue("root".equals(System.getProperty("user.name")),
-        "needs root to run a client as another user (runuser -u nobody)");
-    assumeTrue(Files.isExecutable(Path.of("/usr/bin/socat")), "needs socat (apt-get install socat)");
   }
 
   private static CompletableFuture<SocketChannel> acceptAsync(IpcListener listener) {
@@ -278,16 +277,5 @@ class IpcListenerTest {
     return Thread.getAllStackTraces().entrySet().stream().anyMatch(en ->
         java.util.Arrays.stream(en.getValue()).anyMatch(f -> f.getMethodName().equals("accept")
             && f.getClassName().contains("ServerSocketChannel")));
-  }
-
-  static void waitUntil(BooleanSupplier condition, Duration timeout) throws InterruptedException {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() - deadline > 0) {
-        throw new AssertionError("condition not met within " + timeout);
-      }
-      Thread.onSpinWait();
-      Thread.sleep(5);
-    }
   }
 }

@@ -6,9 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.fastbind.backend.internal.ControlClient;
 import dev.fastbind.backend.internal.wire.LockfileRecord;
 import dev.fastbind.backend.internal.Lockfiles;
-import dev.fastbind.backend.testing.Await;
 import dev.fastbind.backend.testing.DaemonProcess;
 import dev.fastbind.backend.testing.RacingEchoDaemon;
+import dev.fastbind.testsupport.Await;
+import dev.fastbind.testsupport.JavaCommand;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -62,12 +63,12 @@ class RacingDaemonsTest {
       List<DaemonProcess> racers = new ArrayList<>();
       for (int i = 0; i < DAEMONS; i++) {
         DaemonProcess d = DaemonProcess.start(runtime, Map.of(),
-            DaemonProcess.javaCommand(RacingEchoDaemon.class, List.of(), List.of()), ProcessBuilder.Redirect.PIPE);
+            JavaCommand.of(RacingEchoDaemon.class).light().build(), ProcessBuilder.Redirect.PIPE);
         started.add(d);
         racers.add(d);
       }
       for (DaemonProcess d : racers) {
-        Await.until(() -> logOf(d).contains("armed") || !d.process().isAlive(), START, () -> "daemon armed: " + logOf(d));
+        Await.until(START, () -> logOf(d).contains("armed") || !d.process().isAlive(), () -> "daemon armed: " + logOf(d));
       }
       if (round % 2 == 0) {
         // As a daemon killed with kill -9 leaves them: every racer finds them dead and reclaims at once.
@@ -80,7 +81,7 @@ class RacingDaemonsTest {
         gate.flush();
       }
       int r = round;
-      Await.until(() -> racers.stream().filter(d -> d.process().isAlive()).count() <= 1, START,
+      Await.until(START, () -> racers.stream().filter(d -> d.process().isAlive()).count() <= 1,
           () -> "round " + r + ": all but one daemon to exit; alive: "
               + racers.stream().filter(d -> d.process().isAlive()).map(DaemonProcess::pid).toList());
       List<DaemonProcess> alive = racers.stream().filter(d -> d.process().isAlive()).toList();
@@ -89,7 +90,7 @@ class RacingDaemonsTest {
       assertTrue(Files.exists(sock, LinkOption.NOFOLLOW_LINKS), "round " + round + ": socket file in place; files: "
           + listing() + "; logs:\n" + logs(racers));
       assertTrue(Files.exists(ctl, LinkOption.NOFOLLOW_LINKS), "round " + round + ": control socket in place");
-      Await.until(() -> Files.exists(lock, LinkOption.NOFOLLOW_LINKS), START, () -> "the winner's lockfile");
+      Await.until(START, () -> Files.exists(lock, LinkOption.NOFOLLOW_LINKS), () -> "the winner's lockfile");
       LockfileRecord record = Lockfiles.read(lock).orElseThrow();
       assertEquals(winner.pid(), record.pid(), "round " + round + ": the lockfile names the winner");
       assertEquals(winner.pid(), ControlClient.hello(record.controlEndpoint(), Duration.ofSeconds(5)).pid());

@@ -3,11 +3,13 @@ package dev.fastbind.backend;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.fastbind.backend.internal.wire.Readiness;
 import dev.fastbind.backend.testing.DaemonProcess;
 import dev.fastbind.backend.testing.EchoDaemon;
+import dev.fastbind.testsupport.Capability;
+import dev.fastbind.testsupport.JavaCommand;
+import dev.fastbind.testsupport.RequiresCapability;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -57,7 +59,7 @@ class StartupErrorsTest {
   @Test
   void invalidServiceNameIsOneLineAndExit64WithoutAStackTrace() throws Exception {
     try (DaemonProcess daemon = DaemonProcess.start(runtime, Map.of(),
-        DaemonProcess.javaCommand(EchoDaemon.class, List.of("-Dfastbind.test.service=Not_Valid"), List.of()),
+        JavaCommand.of(EchoDaemon.class).light().jvmOptions("-Dfastbind.test.service=Not_Valid").build(),
         ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))) {
       assertEquals(Daemon.EXIT_USAGE, daemon.awaitExit(START), daemon.log());
       String line = onlyLine(daemon.log(), "Not_Valid");
@@ -76,13 +78,13 @@ class StartupErrorsTest {
   }
 
   @Test
+  @RequiresCapability(Capability.SH)
   void inheritedDescriptorThatIsNotASocketIsDescribedPlainly() throws Exception {
-    assumeTrue(Files.isExecutable(Path.of("/bin/sh")), "needs /bin/sh");
     // sh opens /dev/null as descriptor 3 and becomes the JVM, so LISTEN_PID=$$ names the daemon.
-    List<String> java = DaemonProcess.javaCommand(EchoDaemon.class, List.of(), List.of());
+    List<String> java = JavaCommand.of(EchoDaemon.class).light().build();
     String command = "exec 3</dev/null; LISTEN_PID=$$ LISTEN_FDS=1 exec " + java.stream()
         .map(a -> "'" + a.replace("'", "'\\''") + "'").collect(Collectors.joining(" "));
-    try (DaemonProcess daemon = DaemonProcess.start(runtime, Map.of(), List.of("/bin/sh", "-c", command),
+    try (DaemonProcess daemon = DaemonProcess.start(runtime, Map.of(), List.of(Capability.SH.executable().toString(), "-c", command),
         ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))) {
       Readiness.Message failed = daemon.awaitNotification(START);
       assertEquals(Readiness.Kind.FAILED, failed.kind());

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.fastbind.testsupport.Cleanup;
+import dev.fastbind.testsupport.JavaCommand;
 import java.io.File;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -87,14 +89,8 @@ class ClassDataSharingTest {
 
   /** Runs {@link ArchiveLauncher} to completion (bounded) and returns the daemon's pid. */
   private long launch(String sharing, String... jvmOptions) throws Exception {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.addAll(List.of(Fixtures.LIGHT_JVM));
-    cmd.add("-cp");
-    cmd.add(jarClassPath);
-    cmd.add(ArchiveLauncher.class.getName());
-    cmd.addAll(List.of(dir().toString(), SERVICE, sharing));
-    cmd.addAll(List.of(jvmOptions));
+    List<String> cmd = JavaCommand.of(ArchiveLauncher.class).light().classPath(jarClassPath)
+        .args(dir().toString(), SERVICE, sharing).args(jvmOptions).build();
     Path out = Files.createTempFile(tmp, "launcher", ".txt");
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile())
         .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
@@ -103,8 +99,7 @@ class ClassDataSharingTest {
         fail("launcher did not finish within 60 s");
       }
     } finally {
-      p.destroyForcibly();
-      p.onExit().get(10, TimeUnit.SECONDS);
+      Cleanup.killTree(p);
     }
     String text = Files.readString(out, StandardCharsets.UTF_8);
     assertEquals(0, p.exitValue(), () -> "launcher failed:\n" + text + "\ndaemon log:\n" + log());

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.fastbind.backend.internal.wire.LockfileRecord;
 import dev.fastbind.backend.internal.Lockfiles;
@@ -13,7 +12,10 @@ import dev.fastbind.backend.internal.RuntimeDirectory;
 import dev.fastbind.broker.internal.DaemonVerification;
 import dev.fastbind.broker.internal.ProcessTree;
 import dev.fastbind.backend.internal.wire.ServiceLayout;
-import java.nio.file.Files;
+import dev.fastbind.testsupport.Await;
+import dev.fastbind.testsupport.Capability;
+import dev.fastbind.testsupport.Cleanup;
+import dev.fastbind.testsupport.RequiresCapability;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -41,8 +43,7 @@ class DaemonVerificationTest {
   @AfterEach
   void noProcessLeft() throws Exception {
     if (bystander != null) {
-      bystander.destroyForcibly();
-      bystander.onExit().get(10, TimeUnit.SECONDS);
+      Cleanup.killTree(bystander); // runuser's sleep too, which outlives a killed runuser
     }
     Fixtures.killMarked(tmp.resolve("rt"));
   }
@@ -68,19 +69,20 @@ class DaemonVerificationTest {
   }
 
   @Test
+  @RequiresCapability(Capability.SLEEP)
   void aLiveProcessThatDoesNotHoldTheServicesEndpointsIsRefused() throws Exception {
-    bystander = new ProcessBuilder("sleep", "60").start();
+    bystander = new ProcessBuilder(Capability.SLEEP.executable().toString(), "60").start();
     DaemonVerification.Verdict v = DaemonVerification.verify(paths, namingExactly(bystander.pid()));
     assertTrue(((DaemonVerification.Refused) v).why().contains("does not hold"), v.toString());
   }
 
   @Test
+  @RequiresCapability({Capability.ROOT, Capability.RUNUSER, Capability.SLEEP})
   void aProcessOfAnotherUserIsRefused() throws Exception {
-    assumeTrue(ProcessIdentity.currentUid() == 0 && Files.isExecutable(Path.of("/usr/sbin/runuser")),
-        "needs root and runuser");
-    bystander = new ProcessBuilder("/usr/sbin/runuser", "-u", "nobody", "--", "sleep", "60").start();
+    bystander = new ProcessBuilder(Capability.RUNUSER.executable().toString(), "-u", "nobody", "--",
+        Capability.SLEEP.executable().toString(), "60").start();
     // runuser forks: the sleep is its child, running as nobody.
-    Fixtures.await(Fixtures.PATIENT, () -> bystander.descendants().findAny().isPresent(), () -> "no sleep started");
+    Await.until(Fixtures.PATIENT, () -> bystander.descendants().findAny().isPresent(), () -> "no sleep started");
     long sleep = bystander.descendants().findFirst().orElseThrow().pid();
     DaemonVerification.Verdict v = DaemonVerification.verify(paths, namingExactly(sleep));
     assertTrue(((DaemonVerification.Refused) v).why().contains("uid"), v.toString());

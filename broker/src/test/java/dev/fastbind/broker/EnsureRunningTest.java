@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.fastbind.testsupport.Signals;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -87,9 +88,7 @@ class EnsureRunningTest {
   void killNineIsRespawnedWithReasonDeadPid() throws Exception {
     ServiceDefinition def = Fixtures.daemon(dir(), "svc", "good").build();
     DaemonInfo first = broker.ensureRunning(def);
-    ProcessHandle old = ProcessHandle.of(first.pid()).orElseThrow();
-    Fixtures.kill("KILL", first.pid());
-    old.onExit().get(10, TimeUnit.SECONDS);
+    Signals.kill(first.pid());
 
     ServiceStatus status = broker.status(def);
     assertInstanceOf(ServiceStatus.Stale.class, status);
@@ -132,7 +131,7 @@ class EnsureRunningTest {
     ServiceDefinition def = Fixtures.daemon(dir(), "svc", "good").build();
     DaemonInfo info = broker.ensureRunning(def);
     ServiceDefinition impatient = Fixtures.daemon(dir(), "svc", "good").probeBudget(Duration.ofMillis(300)).build();
-    Fixtures.kill("STOP", info.pid());
+    Signals.stop(info.pid());
     try {
       long start = System.nanoTime();
       DaemonUnresponsiveException e = assertThrows(DaemonUnresponsiveException.class,
@@ -144,7 +143,7 @@ class EnsureRunningTest {
       assertTrue(ProcessHandle.of(info.pid()).orElseThrow().isAlive(), "left alone");
       assertEquals(1, Fixtures.marked(dir()).size());
     } finally {
-      Fixtures.kill("CONT", info.pid());
+      Signals.send("CONT", info.pid());
     }
     assertEquals(info.pid(), broker.ensureRunning(def).pid(), "resumed daemon is reused");
   }
@@ -154,7 +153,7 @@ class EnsureRunningTest {
     ServiceDefinition def = Fixtures.daemon(dir(), "svc", "good").build();
     DaemonInfo info = broker.ensureRunning(def);
     ProcessHandle old = ProcessHandle.of(info.pid()).orElseThrow();
-    Fixtures.kill("STOP", info.pid());
+    Signals.stop(info.pid());
     ServiceDefinition replacing = Fixtures.daemon(dir(), "svc", "good").probeBudget(Duration.ofSeconds(2))
         .unresponsivePolicy(UnresponsivePolicy.REPLACE).build();
     long start = System.nanoTime();

@@ -9,6 +9,10 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.fastbind.backend.internal.ProcessIdentity;
 import dev.fastbind.backend.internal.RuntimeDirectory;
+import dev.fastbind.testsupport.Capability;
+import dev.fastbind.testsupport.Cleanup;
+import dev.fastbind.testsupport.JavaCommand;
+import dev.fastbind.testsupport.RequiresCapability;
 import java.io.RandomAccessFile;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -61,8 +65,7 @@ class HostileRuntimeFilesTest {
         }
       }
       for (Process p : launchers) {
-        p.destroyForcibly();
-        p.onExit().get(10, TimeUnit.SECONDS);
+        Cleanup.killTree(p);
       }
     } finally {
       Fixtures.killMarked(dir());
@@ -71,7 +74,7 @@ class HostileRuntimeFilesTest {
 
   private Path fifo(String name) throws Exception {
     Path at = dir().resolve(name);
-    Process p = new ProcessBuilder("mkfifo", at.toString()).start();
+    Process p = new ProcessBuilder(Capability.MKFIFO.executable().toString(), at.toString()).start();
     assertTrue(p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0, "mkfifo " + at);
     fifos.add(at);
     return at;
@@ -91,6 +94,7 @@ class HostileRuntimeFilesTest {
   }
 
   @Test
+  @RequiresCapability(Capability.MKFIFO)
   void aFifoAtTheSpawnLockFailsEnsureRunningAndStopWithinThePatienceNamingItAndTheFix() throws Exception {
     ServiceDefinition def = definition();
     Path lock = fifo("svc.spawn-lock");
@@ -121,11 +125,8 @@ class HostileRuntimeFilesTest {
       f.setLength(1L << 30);
     }
     Path out = tmp.resolve("launcher.out");
-    List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.addAll(List.of(Fixtures.LIGHT_JVM)); // -Xmx64m
-    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), TestLauncher.class.getName(),
-        dir().toString(), "svc", "20000", "0", Fixtures.marker(dir())));
+    List<String> cmd = JavaCommand.of(TestLauncher.class).light() // -Xmx64m
+        .args(dir().toString(), "svc", "20000", "0", Fixtures.marker(dir())).build();
     Process launcher = new ProcessBuilder(cmd)
         .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
         .redirectErrorStream(true).redirectOutput(out.toFile()).start();
@@ -159,6 +160,7 @@ class HostileRuntimeFilesTest {
   }
 
   @Test
+  @RequiresCapability(Capability.MKFIFO)
   void aFifoAtTheLogIsReportedBeforeTheCrashLoopGuardAndNeverOpened() throws Exception {
     ServiceDefinition def = definition();
     Path log = fifo("svc.log");
@@ -182,6 +184,7 @@ class HostileRuntimeFilesTest {
   }
 
   @Test
+  @RequiresCapability(Capability.MKFIFO)
   void aFifoAtTheNotifySocketIsReportedAndKeptInsteadOfDeleted() throws Exception {
     ServiceDefinition def = definition();
     Path notify = fifo("svc.notify");

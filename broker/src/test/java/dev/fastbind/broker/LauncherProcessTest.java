@@ -6,6 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.fastbind.testsupport.Await;
+import dev.fastbind.testsupport.Capability;
+import dev.fastbind.testsupport.Cleanup;
+import dev.fastbind.testsupport.JavaCommand;
+import dev.fastbind.testsupport.RequiresCapability;
+import dev.fastbind.testsupport.Signals;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -35,10 +41,7 @@ class LauncherProcessTest {
   void cleanUp() throws Exception {
     try {
       for (Process p : launchers) {
-        p.destroyForcibly();
-      }
-      for (Process p : launchers) {
-        p.onExit().get(10, TimeUnit.SECONDS);
+        Cleanup.killTree(p);
       }
     } finally {
       Fixtures.killMarked(dir()); // even when a launcher would not die: no daemon outlives the test
@@ -48,14 +51,9 @@ class LauncherProcessTest {
   private Process launcher(List<String> prefix, List<String> jvmExtra, String service, long budgetMs, long lingerMs,
       Path out) throws IOException {
     List<String> cmd = new ArrayList<>(prefix);
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.addAll(List.of(Fixtures.LIGHT_JVM));
-    cmd.addAll(jvmExtra);
-    cmd.add("-cp");
-    cmd.add(System.getProperty("java.class.path"));
-    cmd.add(TestLauncher.class.getName());
-    cmd.addAll(List.of(dir().toString(), service, Long.toString(budgetMs), Long.toString(lingerMs),
-        Fixtures.marker(dir())));
+    cmd.addAll(JavaCommand.of(TestLauncher.class).light().jvmOptions(jvmExtra)
+        .args(dir().toString(), service, Long.toString(budgetMs), Long.toString(lingerMs), Fixtures.marker(dir()))
+        .build());
     Process p = new ProcessBuilder(cmd)
         .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
         .redirectErrorStream(true)
@@ -117,10 +115,10 @@ class LauncherProcessTest {
     Path out = tmp.resolve("holder.out");
     // The holder spawns a daemon that never binds and waits up to 30 s for it, holding the spawn lock.
     Process holder = launcher(List.of(), List.of("-Dfastbind.test.mode=hang"), "held", 30_000, 0, out);
-    Fixtures.await(Duration.ofSeconds(30), () -> Fixtures.marked(dir()).stream()
+    Await.until(Duration.ofSeconds(30), () -> Fixtures.marked(dir()).stream()
         .anyMatch(h -> h.info().arguments().map(a -> List.of(a).contains("hang")).orElse(false)),
         () -> "the holder never spawned its daemon: " + read(out));
-    Fixtures.kill("STOP", holder.pid()); // Ctrl-Z on a launcher halfway through a spawn
+    Signals.stop(holder.pid()); // Ctrl-Z on a launcher halfway through a spawn
 
     ServiceDefinition def = Fixtures.daemon(dir(), "held", "good").spawnLockPatience(Duration.ofSeconds(1)).build();
     Broker broker = Broker.create();
@@ -135,7 +133,7 @@ class LauncherProcessTest {
     assertThrows(SpawnLockTimeoutException.class, () -> broker.stop(def, Duration.ofSeconds(1)));
     assertFalse(Files.exists(dir().resolve("held.lock")), "a launcher that gave up changed nothing");
 
-    Fixtures.kill("KILL", holder.pid());
+    Signals.send("KILL", holder.pid());
     assertTrue(holder.waitFor(10, TimeUnit.SECONDS), "the stopped holder did not die on SIGKILL");
     DaemonInfo info = broker.ensureRunning(def); // the kernel released the dead holder's lock
     assertTrue(info.spawned(), "the next launcher spawns once the holder is gone");
@@ -150,16 +148,17 @@ class LauncherProcessTest {
   }
 
   @Test
+  @RequiresCapability(Capability.SETSID)
   void ctrlCOnTheLaunchersProcessGroupLeavesTheDaemonRunning() throws Exception {
     Path out = tmp.resolve("launcher.out");
     // setsid: the launcher leads its own group, like a shell job; env: SIGINT back to its default
     // action, since a background job's ignored SIGINT would otherwise be inherited.
-    Process p = launcher(List.of("/usr/bin/setsid", "/usr/bin/env", "--default-signal=INT"), List.of(),
+    Process p = launcher(List.of(Capability.SETSID.executable().toString(), "/usr/bin/env", "--default-signal=INT"), List.of(),
         "survivor", 20_000, 30_000, out);
-    Fixtures.await(java.time.Duration.ofSeconds(30), () -> readQuietly(out).contains("PID "),
+    Await.until(Duration.ofSeconds(30), () -> readQuietly(out).contains("PID "),
         () -> "launcher never reported a pid: " + readQuietly(out));
     long daemonPid = pidOf(readQuietly(out));
-    Fixtures.killGroup("INT", p.pid());
+    Signals.sendToGroup("INT", p.pid());
     assertTrue(p.waitFor(10, TimeUnit.SECONDS), "the launcher ended on SIGINT");
     assertEquals(130, p.exitValue(), "the launcher died of SIGINT: " + readQuietly(out));
     assertTrue(ProcessHandle.of(daemonPid).map(ProcessHandle::isAlive).orElse(false), "the daemon survived");

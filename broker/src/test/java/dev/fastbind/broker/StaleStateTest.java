@@ -11,14 +11,16 @@ import dev.fastbind.backend.internal.wire.LockfileRecord;
 import dev.fastbind.backend.internal.Lockfiles;
 import dev.fastbind.backend.internal.ProcessIdentity;
 import dev.fastbind.backend.internal.RuntimeDirectory;
+import dev.fastbind.testsupport.Capability;
+import dev.fastbind.testsupport.Cleanup;
+import dev.fastbind.testsupport.RequiresCapability;
+import dev.fastbind.testsupport.Signals;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Duration;
 import java.util.Arrays;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -118,17 +120,17 @@ class StaleStateTest {
   }
 
   @Test
+  @RequiresCapability(Capability.SLEEP)
   void lockfileNamingALiveUnrelatedProcessExactlyIsNotKilled() throws Exception {
     // A real bystander (bounded: it ends by itself after 60 s) that the lockfile names exactly.
-    Process bystander = new ProcessBuilder("sleep", "60").start();
+    Process bystander = new ProcessBuilder(Capability.SLEEP.executable().toString(), "60").start();
     try {
       long pid = bystander.pid();
       Lockfiles.write(lockfile(), record(pid, ProcessIdentity.startTime(pid).orElseThrow()));
       staleThenRespawned(SpawnReason.UNCONNECTABLE_SOCKET, "refuses connections");
       assertTrue(bystander.isAlive(), "the unrelated process named in the lockfile was left alone");
     } finally {
-      bystander.destroyForcibly();
-      bystander.onExit().get(10, TimeUnit.SECONDS);
+      Cleanup.killTree(bystander);
     }
   }
 
@@ -143,9 +145,7 @@ class StaleStateTest {
   @Test
   void leftoverSocketFilesFromAKilledDaemonAreReclaimed() throws Exception {
     DaemonInfo first = broker.ensureRunning(def);
-    Fixtures.kill("KILL", first.pid());
-    Fixtures.await(Duration.ofSeconds(10), () -> ProcessHandle.of(first.pid()).isEmpty(),
-        () -> "daemon " + first.pid() + " survived SIGKILL");
+    Signals.kill(first.pid());
     assertTrue(Files.exists(dir().resolve("svc.sock")), "kill -9 leaves the socket file");
     DaemonInfo second = broker.ensureRunning(def);
     assertEquals(Optional.of(SpawnReason.DEAD_PID), second.spawnReason());

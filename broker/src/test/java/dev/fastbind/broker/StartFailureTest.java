@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.fastbind.testsupport.Capability;
+import dev.fastbind.testsupport.RequiresCapability;
+import dev.fastbind.testsupport.Signals;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -80,12 +83,26 @@ class StartFailureTest {
     assertTrue(e.getMessage().contains("endpoint busy: 100% taken"), e.getMessage());
   }
 
+  /**
+   * The broker starts a daemon through {@code setsid}, which cannot exec the missing program and
+   * exits 127 (its status for ENOENT, as a shell's for a missing command): the start fails as soon as that exit is seen, with the
+   * status and setsid's reason, long before the probe budget.
+   */
   @Test
-  void missingProgramIsAnIoErrorNotAHang() {
+  @RequiresCapability(Capability.SETSID)
+  void missingProgramFailsAtOnceAsAnExitWithStatus127NotATimeout() {
+    Duration budget = Duration.ofSeconds(30);
     ServiceDefinition def = ServiceDefinition.builder("nosuch").command("/nonexistent/daemon-binary")
-        .runtimeDirectory(dir()).build();
-    DaemonStartException e = assertThrows(DaemonStartException.class, () -> Broker.create().ensureRunning(def));
+        .runtimeDirectory(dir()).probeBudget(budget).build();
+    long start = System.nanoTime();
+    DaemonStartException e = startFails(def);
+    Duration took = Duration.ofNanos(System.nanoTime() - start);
     assertEquals(DaemonStartException.Failure.EXITED, e.failure(), e.getMessage());
+    assertEquals(127, e.exitStatus().orElse(-1), e.getMessage());
+    assertTrue(e.logTail().contains("/nonexistent/daemon-binary") && e.logTail().contains("No such file"),
+        e.getMessage());
+    assertTrue(e.getMessage().contains("exit status 127"), e.getMessage());
+    assertTrue(took.compareTo(budget.dividedBy(3)) < 0, "waited " + took + " of a " + budget + " budget");
   }
 
   @Test
@@ -114,9 +131,7 @@ class StartFailureTest {
       assertEquals(StopResult.SHUT_DOWN, broker.stop(def, Duration.ofSeconds(10)));
       DaemonInfo second = broker.ensureRunning(def); // a limit of 1 spawn per minute, yet a restart is fine
       assertTrue(second.spawned());
-      Fixtures.kill("KILL", second.pid());
-      Fixtures.await(Duration.ofSeconds(10), () -> ProcessHandle.of(second.pid()).isEmpty(),
-          () -> "daemon " + second.pid() + " survived SIGKILL");
+      Signals.kill(second.pid());
       CrashLoopException e = assertThrows(CrashLoopException.class, () -> broker.ensureRunning(def));
       assertEquals(1, e.spawns(), e.getMessage());
     } finally {

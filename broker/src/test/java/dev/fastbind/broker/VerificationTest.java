@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.fastbind.backend.Endpoint;
 import dev.fastbind.backend.internal.ControlClient;
@@ -17,6 +16,10 @@ import dev.fastbind.backend.internal.Lockfiles;
 import dev.fastbind.backend.internal.ProcessIdentity;
 import dev.fastbind.backend.internal.RuntimeDirectory;
 import dev.fastbind.broker.internal.Probe;
+import dev.fastbind.testsupport.Await;
+import dev.fastbind.testsupport.Capability;
+import dev.fastbind.testsupport.Cleanup;
+import dev.fastbind.testsupport.RequiresCapability;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;
@@ -27,7 +30,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -63,9 +65,7 @@ class VerificationTest {
   @AfterEach
   void noProcessLeft() throws Exception {
     for (Process p : started) {
-      p.descendants().forEach(ProcessHandle::destroyForcibly);
-      p.destroyForcibly();
-      p.onExit().get(10, TimeUnit.SECONDS);
+      Cleanup.killTree(p);
     }
     Fixtures.killMarked(dir());
     Fixtures.killMarked(tmp.resolve("other"));
@@ -85,7 +85,7 @@ class VerificationTest {
    */
   private Process sacrificialTree(Path signals) throws Exception {
     Process p = start("setsid", "sh", "-c", "trap 'echo TERM >> " + signals + "' TERM; sleep 60 & while :; do wait; done");
-    Fixtures.await(Duration.ofSeconds(10), () -> p.descendants().findAny().isPresent(),
+    Await.until(Duration.ofSeconds(10), () -> p.descendants().findAny().isPresent(),
         () -> "the sacrificial tree's child did not start");
     return p;
   }
@@ -246,16 +246,15 @@ class VerificationTest {
   }
 
   @Test
+  @RequiresCapability(Capability.SOCAT)
   void anEndpointHeldByAnotherProcessIsNamedAndNeverCountsAsACrash() throws Exception {
-    assumeTrue(Files.isExecutable(Path.of("/usr/bin/socat")), "needs socat");
     Process gone = start("sleep", "60");
     LockfileRecord dead = forged(gone.pid(), "1.0");
-    gone.destroyForcibly();
-    gone.onExit().get(10, TimeUnit.SECONDS);
+    Cleanup.killTree(gone);
     Lockfiles.write(lockfile(), dead);
     Path sock = dir().resolve("svc.sock");
-    Process holder = start("socat", "UNIX-LISTEN:" + sock + ",fork", "/dev/null");
-    Fixtures.await(Duration.ofSeconds(10), () -> Probe.connects(sock), () -> "socat did not listen at " + sock);
+    Process holder = start(Capability.SOCAT.executable().toString(), "UNIX-LISTEN:" + sock + ",fork", "/dev/null");
+    Await.until(Duration.ofSeconds(10), () -> Probe.connects(sock), () -> "socat did not listen at " + sock);
     ServiceDefinition strict = Fixtures.daemon(dir(), "svc", "good").crashLoopLimit(1, Duration.ofMinutes(5)).build();
 
     for (int i = 0; i < 3; i++) {
@@ -269,8 +268,7 @@ class VerificationTest {
     assertFalse(Files.exists(dir().resolve("svc.spawns")), "a refused start counted toward the crash-loop limit");
     assertTrue(Fixtures.marked(dir()).isEmpty(), "a daemon was spawned beside the holder");
 
-    holder.destroyForcibly();
-    holder.onExit().get(10, TimeUnit.SECONDS);
+    Cleanup.killTree(holder);
     DaemonInfo info = broker.ensureRunning(strict);
     assertEquals(info.pid(), EnsureRunningTest.askPid(info));
   }

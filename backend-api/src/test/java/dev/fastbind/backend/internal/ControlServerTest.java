@@ -1,18 +1,18 @@
 package dev.fastbind.backend.internal;
 
 import dev.fastbind.backend.internal.wire.ControlFrames;
-import dev.fastbind.backend.internal.wire.ControlProtocolException;
-import dev.fastbind.backend.internal.wire.DaemonState;
 import dev.fastbind.backend.internal.wire.HelloReply;
+import dev.fastbind.backend.internal.wire.DaemonState;
+import dev.fastbind.backend.internal.wire.ControlProtocolException;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.fastbind.backend.Endpoint;
 import dev.fastbind.backend.IpcListener;
 import dev.fastbind.backend.internal.wire.ControlFrames.Reply;
+import dev.fastbind.testsupport.Await;
 import io.netty.buffer.Unpooled;
 import java.io.EOFException;
 import java.io.IOException;
@@ -30,8 +30,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -199,7 +197,7 @@ class ControlServerTest {
     RawPeer p = peer();
     p.send(input);
     p.awaitClosed(WAIT); // long before the 30 s deadline
-    awaitCondition(() -> server.connectionsMalformed() == 1, "malformed counted");
+    Await.until(WAIT, () -> server.connectionsMalformed() == 1, () -> "malformed counted");
     assertEquals(0, server.connectionsCutOff());
     assertEquals("svc", ControlClient.hello(endpoint, CLIENT_TIMEOUT).service());
   }
@@ -216,7 +214,7 @@ class ControlServerTest {
     long elapsed = System.nanoTime() - t0;
 
     assertCutNearDeadline(deadline, elapsed);
-    awaitCondition(() -> server.connectionsCutOff() == 1, "cut counted");
+    Await.until(WAIT, () -> server.connectionsCutOff() == 1, () -> "cut counted");
   }
 
   @Test
@@ -244,7 +242,7 @@ class ControlServerTest {
     } finally {
       drip.shutdownNow();
     }
-    awaitCondition(() -> server.connectionsCutOff() == 1, "cut counted");
+    Await.until(WAIT, () -> server.connectionsCutOff() == 1, () -> "cut counted");
   }
 
   private static void assertCutNearDeadline(Duration deadline, long elapsedNanos) {
@@ -261,7 +259,7 @@ class ControlServerTest {
     for (int i = 0; i < cap; i++) {
       idle.add(peer());
       int opened = i + 1;
-      awaitCondition(() -> server.connectionsOpen() == opened, opened + " connections open");
+      Await.until(WAIT, () -> server.connectionsOpen() == opened, () -> opened + " connections open");
     }
 
     assertEquals("svc", ControlClient.hello(endpoint, CLIENT_TIMEOUT).service(), "the cap never refuses a request");
@@ -310,7 +308,7 @@ class ControlServerTest {
     start(ControlServer.Options.defaults().withConnectionDeadline(Duration.ofSeconds(30)));
     ControlClient.hello(endpoint, CLIENT_TIMEOUT);
     RawPeer idle = peer();
-    awaitCondition(() -> server.connectionsOpen() == 1, "idle connection admitted");
+    Await.until(WAIT, () -> server.connectionsOpen() == 1, () -> "idle connection admitted");
     assertFalse(serverThreads(server).isEmpty());
 
     server.close();
@@ -363,17 +361,6 @@ class ControlServerTest {
       assertTrue(t.isDaemon(), t.getName() + " is a daemon thread");
     }
     assertEquals(List.of(), serverThreads(s));
-  }
-
-  /** Waits for a condition that has no event to wait on, up to {@link #WAIT}. */
-  static void awaitCondition(BooleanSupplier condition, String what) {
-    long end = System.nanoTime() + WAIT.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() - end > 0) {
-        fail("timed out waiting for: " + what);
-      }
-      LockSupport.parkNanos(200_000); // re-check the condition; no event exists to wait on
-    }
   }
 
   static byte[] toBytes(io.netty.buffer.ByteBuf buf) {

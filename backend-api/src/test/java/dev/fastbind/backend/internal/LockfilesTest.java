@@ -1,8 +1,8 @@
 package dev.fastbind.backend.internal;
 
-import dev.fastbind.backend.internal.wire.LockfileCodec;
-import dev.fastbind.backend.internal.wire.LockfileException;
 import dev.fastbind.backend.internal.wire.LockfileRecord;
+import dev.fastbind.backend.internal.wire.LockfileException;
+import dev.fastbind.backend.internal.wire.LockfileCodec;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -12,6 +12,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.fastbind.backend.Endpoint;
 import dev.fastbind.backend.internal.wire.LockfileException.Reason;
+import dev.fastbind.testsupport.Capability;
+import dev.fastbind.testsupport.RequiresCapability;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -276,12 +278,13 @@ class LockfilesTest {
   }
 
   @Test
+  @RequiresCapability(Capability.MKFIFO)
   void readOfAFifoSwappedInAfterTheCheckFailsAtOnceInsteadOfBlocking() throws Exception {
     Path real = dir.resolve("real.lock");
     Lockfiles.write(real, record());
     BasicFileAttributes regular = Files.readAttributes(real, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
     Path fifo = dir.resolve("cache.lock");
-    Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).start();
+    Process mkfifo = new ProcessBuilder(Capability.MKFIFO.executable().toString(), fifo.toString()).start();
     assertTrue(mkfifo.waitFor(10, TimeUnit.SECONDS) && mkfifo.exitValue() == 0, "mkfifo");
     try {
       // lstat saw a regular file, then a FIFO took its place: the open and read must not wait for a writer.

@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.fastbind.testsupport.Capability;
+import dev.fastbind.testsupport.Cleanup;
+import dev.fastbind.testsupport.RequiresCapability;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -33,8 +36,9 @@ class ProcessIdentityTest {
   }
 
   @Test
+  @RequiresCapability(Capability.SLEEP)
   void startTimeOfAChildDiffersFromOursAndIsEmptyAfterItExits() throws Exception {
-    Process child = new ProcessBuilder("sleep", "30").start();
+    Process child = new ProcessBuilder(Capability.SLEEP.executable().toString(), "30").start();
     try {
       String ours = ProcessIdentity.startTime(ProcessIdentity.currentPid()).orElseThrow();
       String theirs = ProcessIdentity.startTime(child.pid()).orElseThrow();
@@ -45,15 +49,15 @@ class ProcessIdentityTest {
       assertEquals(Optional.empty(), ProcessIdentity.startTime(child.pid()));
       assertFalse(ProcessIdentity.isSameProcess(child.pid(), theirs));
     } finally {
-      child.destroyForcibly();
+      Cleanup.killTree(child);
     }
   }
 
   @Test
+  @RequiresCapability(Capability.SLEEP)
   void startTimeReadsPastParenthesesAndSpacesInTheCommandName(@TempDir Path dir) throws Exception {
     assumeTrue(isLinux(), "procfs parsing is Linux only");
-    Path sleep = Path.of("/bin/sleep");
-    assumeTrue(Files.isExecutable(sleep), "needs /bin/sleep");
+    Path sleep = Capability.SLEEP.executable();
     Path odd = Files.copy(sleep, dir.resolve("a) b (c) 1 2"));
     Process child = new ProcessBuilder(odd.toString(), "30").start();
     try {
@@ -62,8 +66,7 @@ class ProcessIdentityTest {
       String token = ProcessIdentity.startTime(child.pid()).orElseThrow();
       assertEquals("ticks:" + stat.substring(stat.lastIndexOf(')') + 2).split(" ")[19], token);
     } finally {
-      child.destroyForcibly();
-      child.onExit().get(30, TimeUnit.SECONDS);
+      Cleanup.killTree(child);
     }
   }
 

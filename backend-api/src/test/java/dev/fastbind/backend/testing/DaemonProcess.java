@@ -2,6 +2,9 @@ package dev.fastbind.backend.testing;
 
 import dev.fastbind.backend.internal.wire.Env;
 import dev.fastbind.backend.internal.wire.Readiness;
+import dev.fastbind.testsupport.Cleanup;
+import dev.fastbind.testsupport.JavaCommand;
+import dev.fastbind.testsupport.Signals;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -14,7 +17,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -34,21 +36,6 @@ public final class DaemonProcess implements AutoCloseable {
     this.log = log;
     this.notify = notify;
     this.notifyPath = notifyPath;
-  }
-
-  /** The command line that starts {@code mainClass} in a fresh, lightly tuned JVM on the test class path. */
-  public static List<String> javaCommand(Class<?> mainClass, List<String> jvmOptions, List<String> args) {
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.add("-XX:TieredStopAtLevel=1");
-    command.add("-XX:+UseSerialGC");
-    command.add("-Xshare:auto");
-    command.addAll(jvmOptions);
-    command.add("-cp");
-    command.add(System.getProperty("java.class.path"));
-    command.add(mainClass.getName());
-    command.addAll(args);
-    return command;
   }
 
   /** Starts the daemon with {@code FASTBIND_RUNTIME_DIR=runtimeDir}, a notify socket and extra env. */
@@ -74,7 +61,7 @@ public final class DaemonProcess implements AutoCloseable {
 
   /** Starts {@link EchoDaemon} with the given daemon arguments. */
   public static DaemonProcess startEcho(Path runtimeDir, Map<String, String> env, String... args) throws IOException {
-    return start(runtimeDir, env, javaCommand(EchoDaemon.class, List.of(), List.of(args)),
+    return start(runtimeDir, env, JavaCommand.of(EchoDaemon.class).light().args(args).build(),
         ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
   }
 
@@ -126,19 +113,14 @@ public final class DaemonProcess implements AutoCloseable {
     return process.pid();
   }
 
-  /** Sends {@code signal} (e.g. "STOP", "KILL") to the daemon with the system's kill(1). */
-  public void signal(String signal) throws IOException, InterruptedException {
-    Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid())).inheritIO().start();
-    if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
-      throw new IOException("kill -" + signal + " " + process.pid() + " failed");
-    }
+  /** Sends {@code signal} (e.g. "CONT", "TERM") to the daemon; {@link Signals#stop} waits for a stop. */
+  public void signal(String signal) {
+    Signals.send(signal, process.pid());
   }
 
   @Override
-  public void close() throws IOException, InterruptedException {
-    process.descendants().forEach(ProcessHandle::destroyForcibly);
-    process.destroyForcibly();
-    process.waitFor(10, TimeUnit.SECONDS);
+  public void close() throws IOException {
+    Cleanup.killTree(process);
     notify.close();
     Files.deleteIfExists(notifyPath);
     Files.deleteIfExists(log);

@@ -6,11 +6,15 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.fastbind.backend.internal.ProcessIdentity;
+import dev.fastbind.testsupport.Capability;
+import dev.fastbind.testsupport.Cleanup;
+import dev.fastbind.testsupport.RequiresCapability;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
+@RequiresCapability(Capability.SLEEP)
 class ProcessWatchTest {
 
   private static void assumeProcfs() {
@@ -20,7 +24,7 @@ class ProcessWatchTest {
   @Test
   void keepsOneHandlePerLiveProcessAndReadsItAfreshEachTime() throws Exception {
     assumeProcfs();
-    Process child = new ProcessBuilder("sleep", "30").start();
+    Process child = new ProcessBuilder(Capability.SLEEP.executable().toString(), "30").start();
     try {
       ProcessWatch watch = new ProcessWatch();
       ProcessIdentity.Stat first = watch.stat(child.pid());
@@ -35,23 +39,21 @@ class ProcessWatchTest {
       assertNull(watch.stat(child.pid()), "a reaped process reads as gone through the kept handle");
       assertEquals(0, watch.openCount(), "the handle of a gone process is closed");
     } finally {
-      child.destroyForcibly();
-      child.onExit().get(30, TimeUnit.SECONDS);
+      Cleanup.killTree(child);
     }
   }
 
   @Test
   void aKeptHandleFailsOnceItsProcessIsGoneWhateverHasThePidNow() throws Exception {
     assumeProcfs();
-    Process child = new ProcessBuilder("sleep", "30").start();
+    Process child = new ProcessBuilder(Capability.SLEEP.executable().toString(), "30").start();
     try (java.nio.channels.FileChannel handle = ProcessIdentity.openStat(child.pid())) {
       assertNotNull(ProcessIdentity.readStat(handle));
       child.destroy();
       child.onExit().get(30, TimeUnit.SECONDS);
       assertNull(ProcessIdentity.readStat(handle), "the handle is bound to the process, not to its pid");
     } finally {
-      child.destroyForcibly();
-      child.onExit().get(30, TimeUnit.SECONDS);
+      Cleanup.killTree(child);
     }
   }
 
@@ -74,18 +76,13 @@ class ProcessWatchTest {
     java.util.List<Process> children = new java.util.ArrayList<>();
     try {
       for (int i = 0; i < ProcessWatch.MAX_OPEN + 2; i++) {
-        Process c = new ProcessBuilder("sleep", "30").start();
+        Process c = new ProcessBuilder(Capability.SLEEP.executable().toString(), "30").start();
         children.add(c);
         assertNotNull(watch.stat(c.pid()));
       }
       assertEquals(true, watch.openCount() <= ProcessWatch.MAX_OPEN, "open: " + watch.openCount());
     } finally {
-      for (Process c : children) {
-        c.destroyForcibly();
-      }
-      for (Process c : children) {
-        c.onExit().get(30, TimeUnit.SECONDS);
-      }
+      Cleanup.killAll(children.stream().map(Process::toHandle).toList(), Cleanup.DEFAULT_WAIT);
     }
   }
 }

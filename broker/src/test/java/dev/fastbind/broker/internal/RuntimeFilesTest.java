@@ -10,6 +10,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fastbind.backend.internal.ProcessIdentity;
 import dev.fastbind.broker.RuntimeFileException;
+import dev.fastbind.testsupport.Await;
+import dev.fastbind.testsupport.Capability;
+import dev.fastbind.testsupport.Cleanup;
+import dev.fastbind.testsupport.RequiresCapability;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.net.StandardProtocolFamily;
@@ -60,7 +64,7 @@ class RuntimeFilesTest {
   }
 
   private Path fifo(Path at) throws Exception {
-    assertEquals(0, run("mkfifo", at.toString()), "mkfifo " + at);
+    assertEquals(0, run(Capability.MKFIFO.executable().toString(), at.toString()), "mkfifo " + at);
     fifos.add(at);
     return at;
   }
@@ -86,6 +90,7 @@ class RuntimeFilesTest {
   // ----- the spawn lock
 
   @Test
+  @RequiresCapability(Capability.MKFIFO)
   void aFifoAtTheSpawnLockIsRefusedAtOnceNamingItAndTheFix() throws Exception {
     Path lock = fifo(tmp.resolve("svc.spawn-lock"));
     RuntimeFileException e = assertTimeoutPreemptively(NET, () -> assertThrows(RuntimeFileException.class,
@@ -95,6 +100,7 @@ class RuntimeFilesTest {
   }
 
   @Test
+  @RequiresCapability(Capability.MKFIFO)
   void aFifoSwappedInAfterTheLstatCannotBlockTheLockOpenNorBeLocked() throws Exception {
     Path real = Files.createFile(tmp.resolve("real"));
     Path lock = fifo(tmp.resolve("svc.spawn-lock"));
@@ -104,6 +110,7 @@ class RuntimeFilesTest {
   }
 
   @Test
+  @RequiresCapability(Capability.MKFIFO)
   void aFifoSwappedInAfterTheLstatCannotBlockARead() throws Exception {
     Path real = Files.writeString(tmp.resolve("real"), "abc");
     Path file = fifo(tmp.resolve("svc.spawns"));
@@ -130,6 +137,7 @@ class RuntimeFilesTest {
   // ----- the crash-loop record
 
   @Test
+  @RequiresCapability(Capability.MKFIFO)
   void anythingButARegularFileAtTheSpawnsFileIsReportedNeverDeleted() throws Exception {
     Path spawns = tmp.resolve("svc.spawns");
     Files.createSymbolicLink(spawns, tmp.resolve("target"));
@@ -199,6 +207,7 @@ class RuntimeFilesTest {
   // ----- the log
 
   @Test
+  @RequiresCapability(Capability.MKFIFO)
   void aFifoAtTheLogNeitherBlocksTheTailNorIsPrepared() throws Exception {
     Path log = fifo(tmp.resolve("svc.log"));
     String tail = assertTimeoutPreemptively(NET, () -> LogFiles.tail(log, 0));
@@ -224,6 +233,7 @@ class RuntimeFilesTest {
   // ----- sockets: the notify socket, and the check Broker uses for its own
 
   @Test
+  @RequiresCapability(Capability.MKFIFO)
   void theNotifySocketNeverReplacesAFifoALinkADirectoryOrALiveSocket() throws Exception {
     Path notify = tmp.resolve("svc.notify");
     fifo(notify);
@@ -253,28 +263,25 @@ class RuntimeFilesTest {
   }
 
   @Test
+  @RequiresCapability(Capability.PYTHON3)
   void clearDeadSocketLeavesASocketThatIsBoundButNotYetListening() throws Exception {
     // A stream socket bound to the path without listen(2): what a daemon is between its bind and its
     // listen. A connect is refused, yet the file is not dead. The JDK and junixsocket bind and listen
     // in one call, so a small python3 process (bounded: it ends by itself after 30 s) does the bind.
-    Path python = Path.of("/usr/bin/python3");
-    Assumptions.assumeTrue(Files.isExecutable(python), "needs python3");
+    Path python = Capability.PYTHON3.executable();
     Path sock = tmp.resolve("half.sock");
     Process half = new ProcessBuilder(python.toString(), "-c",
         "import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); time.sleep(30)",
         sock.toString()).redirectErrorStream(true).start();
     try {
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-      while (!Files.exists(sock, LinkOption.NOFOLLOW_LINKS)) {
-        assertTrue(half.isAlive() && System.nanoTime() < deadline, "python3 did not bind " + sock);
-        java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
-      }
+      Await.until(Duration.ofSeconds(10), () -> Files.exists(sock, LinkOption.NOFOLLOW_LINKS) || !half.isAlive(),
+          () -> "python3 did not bind " + sock);
+      assertTrue(half.isAlive(), "python3 exited without binding " + sock);
       assertFalse(Probe.connects(sock), "a connect is refused");
       assertSame(RuntimeFiles.SocketState.LIVE, RuntimeFiles.clearDeadSocket(sock));
       assertTrue(Files.exists(sock, LinkOption.NOFOLLOW_LINKS), "a half-started daemon's socket was removed");
     } finally {
-      half.destroyForcibly();
-      half.onExit().get(10, TimeUnit.SECONDS);
+      Cleanup.killTree(half);
     }
   }
 
@@ -305,6 +312,7 @@ class RuntimeFilesTest {
   }
 
   @Test
+  @RequiresCapability(Capability.MKFIFO)
   void kindOfTellsEveryKindApart() throws Exception {
     assertEquals(RuntimeFiles.Kind.ABSENT, RuntimeFiles.kindOf(tmp.resolve("none")));
     assertEquals(RuntimeFiles.Kind.REGULAR, RuntimeFiles.kindOf(Files.createFile(tmp.resolve("f"))));

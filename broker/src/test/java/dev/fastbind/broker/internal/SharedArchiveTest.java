@@ -9,6 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fastbind.broker.ServiceDefinition;
+import dev.fastbind.testsupport.Capability;
+import dev.fastbind.testsupport.RequiresCapability;
 import java.io.File;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -131,10 +133,11 @@ class SharedArchiveTest {
   }
 
   @Test
+  @RequiresCapability(Capability.MKFIFO)
   void aFifoOrLinkAtTheArchivePathMeansNoSharingSoTheDaemonNeitherBlocksOnItNorWritesThroughIt() throws Exception {
     for (int feature : new int[] {25, 17}) {
       Path archive = plan(java().build(), feature).archive();
-      Process mkfifo = new ProcessBuilder("mkfifo", archive.toString()).start();
+      Process mkfifo = new ProcessBuilder(Capability.MKFIFO.executable().toString(), archive.toString()).start();
       assertTrue(mkfifo.waitFor(10, TimeUnit.SECONDS) && mkfifo.exitValue() == 0, "mkfifo");
       try {
         // A JVM told -XX:SharedArchiveFile=<a FIFO> waits in its open for a writer that never comes.

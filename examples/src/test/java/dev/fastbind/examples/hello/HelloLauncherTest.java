@@ -3,6 +3,8 @@ package dev.fastbind.examples.hello;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.fastbind.testsupport.Cleanup;
+import dev.fastbind.testsupport.JavaCommand;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -17,10 +19,8 @@ class HelloLauncherTest {
 
   @Test
   void demoStartsReusesQueriesAndStopsTheDaemonLeavingNothingBehind() throws Exception {
-    Process launcher = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Dhello.runtime-dir=" + runtime,
-        "-cp", System.getProperty("java.class.path"), HelloLauncher.class.getName(), "demo")
-        .redirectErrorStream(true).start();
+    Process launcher = JavaCommand.of(HelloLauncher.class).light().jvmOptions("-Dhello.runtime-dir=" + runtime)
+        .args("demo").processBuilder().redirectErrorStream(true).start();
     try {
       assertTrue(launcher.waitFor(60, TimeUnit.SECONDS), "demo did not finish within 60 s");
       String out = new String(launcher.getInputStream().readAllBytes());
@@ -39,7 +39,7 @@ class HelloLauncherTest {
         assertEquals(List.of(), left, "sockets or lockfile left behind");
       }
     } finally {
-      launcher.destroyForcibly();
+      Cleanup.killTree(launcher);
       dev.fastbind.broker.Broker.create().stop(HelloLauncher.definition(runtime)); // no daemon outlives the test
     }
   }
