@@ -148,7 +148,8 @@ public final class Broker {
    * @throws DaemonUnresponsiveException if the recorded daemon is stopped or wedged and the
    *     definition says {@link UnresponsivePolicy#REPORT}
    * @throws VersionMismatchException if the running version differs and the definition says
-   *     {@link VersionPolicy#FAIL}
+   *     {@link VersionPolicy#FAIL}; with the default {@link VersionPolicy#RESTART} a newer running
+   *     daemon is returned, not replaced (see {@link VersionPolicy})
    * @throws SpawnLockTimeoutException if another launcher held the spawn lock beyond the definition's
    *     {@linkplain ServiceDefinition#spawnLockPatience() patience}; nothing was changed
    * @throws UntrustedStateException if the runtime files and the kernel disagree in a way the broker

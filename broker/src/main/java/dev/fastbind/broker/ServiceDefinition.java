@@ -218,15 +218,17 @@ public final class ServiceDefinition {
   /**
    * The daemon version the launcher expects, when it cares.
    *
-   * @return the expected version, compared exactly with the one in the daemon's lockfile; empty when
-   *     any version will do (then {@link #versionPolicy()} is not consulted)
+   * @return the expected version: the one in the daemon's lockfile matches when it is the same
+   *     string, otherwise {@link #versionPolicy()} decides (and may keep a newer daemon, see
+   *     {@link VersionPolicy}); empty when any version will do (then the policy is not consulted)
    */
   public Optional<String> version() {
     return Optional.ofNullable(version);
   }
 
   /**
-   * What to do when the running daemon's version differs from {@link #version()}.
+   * What to do when the running daemon's version differs from {@link #version()}; by default an older
+   * daemon is replaced and a newer one kept (see {@link VersionPolicy}).
    *
    * @return the policy; {@link VersionPolicy#RESTART} unless set
    */
@@ -445,7 +447,9 @@ public final class ServiceDefinition {
     /**
      * The daemon version this launcher expects; without it any version is accepted.
      *
-     * @param version the version the daemon gives {@link Daemon.Builder#version}, compared exactly
+     * @param version the version the daemon gives {@link Daemon.Builder#version}; an equal string
+     *     matches, a different one goes to the {@link #versionPolicy version policy}, which orders
+     *     versions as {@link VersionPolicy} says
      * @return this builder
      * @throws IllegalArgumentException if the version is blank or contains a NUL byte
      */
@@ -459,9 +463,11 @@ public final class ServiceDefinition {
     }
 
     /**
-     * What to do on a version mismatch (default {@link VersionPolicy#RESTART}).
+     * What to do on a version mismatch (default {@link VersionPolicy#RESTART}: replace an older
+     * daemon, keep a newer one).
      *
-     * @param policy restart, fail or accept; consulted only when a {@link #version} is set
+     * @param policy restart, fail, accept or restart even if newer; consulted only when a
+     *     {@link #version} is set
      * @return this builder
      */
     public Builder versionPolicy(VersionPolicy policy) {

@@ -17,7 +17,10 @@ public enum SpawnReason {
   UNCONNECTABLE_SOCKET,
   /** The lockfile could not be read as a record (empty, truncated, garbage, foreign, symlink…). */
   CORRUPT_LOCKFILE,
-  /** The running daemon's version differs and the definition asks for {@link VersionPolicy#RESTART}. */
+  /**
+   * The running daemon's version differs and the definition asks for {@link VersionPolicy#RESTART}
+   * (which replaces only a daemon that is not newer) or {@link VersionPolicy#RESTART_EVEN_IF_NEWER}.
+   */
   VERSION_MISMATCH,
   /** The daemon did not answer {@code HELLO} and the definition asks for {@link UnresponsivePolicy#REPLACE}. */
   UNRESPONSIVE

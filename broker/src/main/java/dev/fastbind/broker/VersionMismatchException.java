@@ -1,11 +1,14 @@
 package dev.fastbind.broker;
 
+import dev.fastbind.broker.internal.VersionOrder;
 import java.io.IOException;
 import java.util.Objects;
 
 /**
  * The running daemon's version differs from the definition's, and the definition's
  * {@link VersionPolicy#FAIL} asks to report it instead of restarting. The daemon was left running.
+ * The message says whether the running version is newer (by the order {@link VersionPolicy}
+ * documents) and what to do in either case.
  */
 public final class VersionMismatchException extends BrokerException {
   private static final long serialVersionUID = 1L;
@@ -28,12 +31,23 @@ public final class VersionMismatchException extends BrokerException {
    * @param pid the running daemon's process id
    */
   public VersionMismatchException(String service, String expected, String running, long pid) {
-    super("daemon '" + service + "' (pid " + pid + ") runs version " + running + " but version "
-        + expected + " is expected; stop it or define the service with VersionPolicy.RESTART");
+    super(message(service, expected, running, pid));
     this.service = Objects.requireNonNull(service, "service");
     this.expected = Objects.requireNonNull(expected, "expected");
     this.running = Objects.requireNonNull(running, "running");
     this.pid = pid;
+  }
+
+  private static String message(String service, String expected, String running, long pid) {
+    String head = "daemon '" + service + "' (pid " + pid + ") runs version " + (running.isEmpty() ? "(none)" : running);
+    if (VersionOrder.compare(running, expected) == VersionOrder.Order.NEWER) {
+      return head + ", newer than the expected " + expected + "; upgrade this launcher to " + running
+          + " or later, or define the service with VersionPolicy.RESTART or ACCEPT to use the newer daemon;"
+          + " to go back to " + expected + ", stop the daemon (Broker.stop) or define the service with"
+          + " VersionPolicy.RESTART_EVEN_IF_NEWER";
+    }
+    return head + " but version " + expected + " is expected; stop it (Broker.stop) or define the service"
+        + " with VersionPolicy.RESTART to replace it";
   }
 
   /**

@@ -46,7 +46,10 @@ public sealed interface Decision {
   }
 
   /**
-   * Decides by the definition's version and unresponsiveness policies.
+   * Decides by the definition's version and unresponsiveness policies. A version mismatch replaces
+   * the daemon with {@link VersionPolicy#RESTART_EVEN_IF_NEWER}, and with {@link VersionPolicy#RESTART}
+   * unless {@link VersionOrder} puts the running version above the definition's; the hot path pays the
+   * comparison only when the two strings differ.
    *
    * @param start when the call began ({@link System#nanoTime()}), for the reported elapsed time
    * @throws VersionMismatchException if versions differ and the policy is {@link VersionPolicy#FAIL}
@@ -57,12 +60,18 @@ public sealed interface Decision {
     LockfileRecord r = h.record();
     if (definition.version().isPresent() && !definition.version().get().equals(r.daemonVersion())) {
       String expected = definition.version().get();
-      if (definition.versionPolicy() == VersionPolicy.FAIL) {
+      VersionPolicy policy = definition.versionPolicy();
+      if (policy == VersionPolicy.FAIL) {
         throw new VersionMismatchException(definition.name(), expected, r.daemonVersion(), r.pid());
       }
-      if (definition.versionPolicy() == VersionPolicy.RESTART) {
-        return new Replace(r.instanceId(), SpawnReason.VERSION_MISMATCH,
-            "pid " + r.pid() + " ran version " + r.daemonVersion() + ", expected " + expected);
+      if (policy == VersionPolicy.RESTART || policy == VersionPolicy.RESTART_EVEN_IF_NEWER) {
+        boolean newer = VersionOrder.compare(r.daemonVersion(), expected) == VersionOrder.Order.NEWER;
+        if (!newer || policy == VersionPolicy.RESTART_EVEN_IF_NEWER) {
+          return new Replace(r.instanceId(), SpawnReason.VERSION_MISMATCH, "pid " + r.pid() + " ran version "
+              + r.daemonVersion() + ", expected " + expected
+              + (newer ? " (a downgrade, as VersionPolicy.RESTART_EVEN_IF_NEWER asks)" : ""));
+        }
+        // RESTART and a newer daemon: kept, since by default a launcher never replaces a newer daemon
       }
     }
     // Only a process procfs shows stopped is asked: asking every time would cost the hot path a round trip.
