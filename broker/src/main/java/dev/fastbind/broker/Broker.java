@@ -51,7 +51,9 @@ import java.util.Optional;
  * {@link DaemonStartException} with the exit status and the daemon's log tail. The budget covers the
  * whole spawn, the class-data-sharing retry included; the call returns at most
  * {@link #SPAWN_KILL_MARGIN} after it (measured: 505 to 512 ms for a 500 ms budget and a hung daemon
- * with a grandchild, in {@code BudgetTest}), plus the time spent waiting for the spawn lock.
+ * with a grandchild, in {@code BudgetTest}), plus the time spent waiting for the spawn lock. Replacing
+ * a running daemon (version policy, an unresponsive one) first stops it within one more probe budget
+ * and, when it ignores {@code SHUTDOWN} and {@code SIGTERM}, the 2 s wait after {@code SIGKILL}.
  *
  * <p><b>Trust.</b> A lockfile is a claim; what the broker acts on is what the kernel confirms. The
  * hot path trusts a record only as far as above (its own endpoints, a live pid with the recorded start
@@ -208,7 +210,9 @@ public final class Broker {
         Decision.Replace replace = (Decision.Replace) d;
         reason = replace.reason();
         detail = replace.detail();
-        Stopping.terminate(definition, paths, h.record(), ServiceDefinition.DEFAULT_STOP_GRACE);
+        // Replacing stops the old daemon within one more probe budget (SHUTDOWN, then signals), not
+        // the 5 s a person's stop may wait: a wedged daemon must not stretch the launcher's call.
+        Stopping.terminate(definition, paths, h.record(), definition.probeBudget());
       } else if (a instanceof Assessment.Stale s) {
         reason = s.reason();
         detail = s.detail();
@@ -268,7 +272,15 @@ public final class Broker {
       return untrusted(Trust.impostor(definition, paths, r.pid(), "it answered outside the control protocol: "
           + e.getMessage()));
     } catch (IOException e) {
-      // timed out, refused (a full backlog) or hung up (stopping, or its connection cap reached)
+      // Timed out, refused (a full backlog) or hung up (stopping, or its connection cap reached): a
+      // daemon the broker's mark confirms is unresponsive; anything else is not known to be the daemon.
+      if (!(DaemonVerification.verify(paths, r) instanceof DaemonVerification.Verified)) {
+        return untrusted(new UntrustedStateException(definition.name(),
+            UntrustedStateException.Kind.UNVERIFIED_PROCESS, paths.lockfile(), r.pid(), "daemon '"
+                + definition.name() + "': pid " + r.pid() + " named by " + paths.lockfile()
+                + " did not answer HELLO as the recorded daemon (" + e.getMessage() + ") and carries no mark of"
+                + " having been started as it; it is not treated as the daemon"));
+      }
       return new ServiceStatus.Unresponsive(definition.name(), r.pid(), definition.probeBudget(),
           describeUnresponsive(r.pid(), e));
     }
@@ -334,9 +346,9 @@ public final class Broker {
             ? StopResult.CLEANED_STALE : StopResult.NOT_RUNNING;
       }
       if (a instanceof Assessment.Stale s) {
-        if (s.processAlive() && s.record().isPresent()
-            && DaemonVerification.verify(paths, s.record().get()) instanceof DaemonVerification.Refused refused) {
-          throw Trust.unverified(definition, paths, s.record().get(), refused);
+        if (s.processAlive() && s.record().isPresent()) {
+          // Its process lives: stop it only once confirmed as the daemon, otherwise refuse.
+          return Stopping.terminate(definition, paths, s.record().get(), grace);
         }
         Stopping.clearStale(definition, paths, s);
         return StopResult.CLEANED_STALE;

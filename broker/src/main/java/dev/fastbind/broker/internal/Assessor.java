@@ -96,7 +96,30 @@ public final class Assessor {
       return new Stale(SpawnReason.UNCONNECTABLE_SOCKET, "pid " + r.pid() + " is alive but " + r.endpoint()
           + " refuses connections", Optional.of(r), true);
     }
+    if (!verifiedBefore(r)) {
+      // Once per daemon and broker: the kernel must show that this process holds a listener bound at
+      // the service's own path (not another directory's socket reached through a link) as this user.
+      // Later calls about the same instance, pid and start time skip it, so the warm hot path keeps
+      // its cost; a fresh launcher JVM pays it once (a /proc/net/unix and /proc/<pid>/fd read).
+      DaemonVerification.Verdict v = DaemonVerification.verify(paths, r);
+      if (v instanceof DaemonVerification.Refused refused) {
+        return new Stale(SpawnReason.CORRUPT_LOCKFILE, "FOREIGN: lockfile " + paths.lockfile() + " names pid "
+            + r.pid() + ", which is alive but not this service's daemon: " + refused.why(), Optional.of(r), true);
+      }
+      if (v instanceof DaemonVerification.Gone gone) {
+        return new Stale(SpawnReason.DEAD_PID, gone.why(), Optional.of(r), false);
+      }
+      verified = r;
+    }
     return new Healthy(r, stat == null ? '?' : stat.state());
+  }
+
+  private volatile LockfileRecord verified;
+
+  private boolean verifiedBefore(LockfileRecord r) {
+    LockfileRecord v = verified;
+    return v != null && v.pid() == r.pid() && v.instanceId().equals(r.instanceId())
+        && v.processStartTime().equals(r.processStartTime());
   }
 
   /**

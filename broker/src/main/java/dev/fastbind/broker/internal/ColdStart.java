@@ -1,5 +1,7 @@
 package dev.fastbind.broker.internal;
 
+import dev.fastbind.backend.internal.ProcessIdentity;
+import dev.fastbind.backend.internal.SocketHolders;
 import dev.fastbind.backend.internal.wire.ServiceLayout;
 import dev.fastbind.backend.internal.wire.LockfileException;
 import dev.fastbind.backend.internal.wire.LockfileRecord;
@@ -45,6 +47,8 @@ public final class ColdStart {
       long start) throws IOException {
     // The log first: a hostile file there is reported without using up a crash-loop slot.
     long logFrom = LogFiles.prepare(paths.log());
+    // So is the notify socket's path: a refusal about it is not a spawn and must not count as one.
+    RuntimeFiles.clearDeadSocket(paths.notifySocket());
     long now = System.nanoTime();
     Optional<Duration> wait = CrashLoopGuard.tryRecord(paths.spawns(), definition.crashLoopSpawns(),
         definition.crashLoopPeriod(), now);
@@ -110,8 +114,9 @@ public final class ColdStart {
             "no READY on the notify socket", logFrom);
       } finally {
         if (!ready) {
-          ProcessTree.killTree(child.toHandle(), Spawner.detaches(),
-              Math.max(deadline, System.nanoTime()) + KILL_MARGIN.toNanos());
+          long killDeadline = Math.max(deadline, System.nanoTime()) + KILL_MARGIN.toNanos();
+          ProcessTree.killTree(child.toHandle(), Spawner.detaches(), killDeadline);
+          killEscapedHolders(paths, killDeadline);
           Optional<LockfileRecord> left = readQuietly(paths);
           if (left.isPresent() && left.get().pid() == child.pid()) {
             Lockfiles.deleteIfOwnedBy(paths.lockfile(), left.get().instanceId());
@@ -156,5 +161,27 @@ public final class ColdStart {
     }
     return new DaemonInfo(definition.name(), paths.endpoint(), paths.controlEndpoint(), msg.pid(), msg.instanceId(),
         Optional.empty(), Optional.of(reason), detail, Duration.ofNanos(System.nanoTime() - start));
+  }
+
+  /**
+   * Kills what the failed daemon left holding the service's endpoints after escaping its process
+   * group and tree (a double fork with {@code setsid}): a process that holds a listener bound at one
+   * of the endpoints, runs as this user and carries this spawn's environment mark. The endpoints were
+   * free when the spawn began (the caller cleared them under the spawn lock), so such a process can
+   * only have come from this spawn.
+   */
+  private static void killEscapedHolders(ServiceLayout paths, long deadlineNanos) {
+    java.util.List<ProcessHandle> escaped = new java.util.ArrayList<>();
+    for (dev.fastbind.backend.Endpoint e : new dev.fastbind.backend.Endpoint[] {paths.endpoint(), paths.controlEndpoint()}) {
+      for (SocketHolders.Holder h : SocketHolders.holders(e)) {
+        if (h.pid() > 1 && h.pid() != ProcessHandle.current().pid() && h.uid() == ProcessIdentity.currentUid()
+            && DaemonVerification.startedByABroker(h.pid(), paths)) {
+          ProcessHandle.of(h.pid()).ifPresent(escaped::add);
+        }
+      }
+    }
+    for (ProcessHandle h : escaped) {
+      ProcessTree.killTree(h, false, deadlineNanos);
+    }
   }
 }

@@ -4,6 +4,7 @@ import dev.fastbind.backend.internal.wire.ServiceLayout;
 import dev.fastbind.backend.internal.wire.LockfileRecord;
 import dev.fastbind.backend.internal.ProcessIdentity;
 import dev.fastbind.backend.internal.SocketHolders;
+import dev.fastbind.backend.internal.wire.Env;
 
 /**
  * Proves with what the kernel reports, not with what a file says, that a lockfile record describes
@@ -20,9 +21,13 @@ import dev.fastbind.backend.internal.SocketHolders;
  *       reused pid never passes;
  *   <li>{@code /proc/<pid>/status} shows the same real and effective uid as this process;
  *   <li>the process holds a listening socket bound at one of the service's own endpoints
- *       ({@link SocketHolders}): the mark of a fastbind daemon that no unrelated process bears, since
- *       the SDK binds both endpoints before it writes the record and keeps them until it exits. It holds
- *       for daemons the broker spawned, for daemons started by hand and for socket-activated ones.
+ *       ({@link SocketHolders}): the SDK binds both before it writes the record and keeps them until
+ *       it exits;
+ *   <li>its environment, which only the exec that started it set ({@code /proc/<pid>/environ}),
+ *       carries the broker's mark: {@code FASTBIND_SERVICE} and {@code FASTBIND_RUNTIME_DIR} naming
+ *       this service and this runtime directory. A daemon started by hand or by systemd lacks it
+ *       and is {@link Unconfirmed} until a verified {@code HELLO} confirms it; so is any program that
+ *       merely bound the service's path.
  * </ol>
  *
  * The caller has already checked that the record's endpoints are the definition's own. Without
@@ -50,6 +55,17 @@ public final class DaemonVerification {
 
   /** A process with the recorded pid and start time exists, but it is not provably the daemon. */
   public record Refused(String why) implements Verdict {}
+
+  /**
+   * Everything the kernel shows matches, but the process carries no mark of having been started as
+   * this service's daemon (it was started by hand, by systemd, or it is any program that bound the
+   * service's path): it may be signalled only once a {@code HELLO} from it, checked against the
+   * record and its peer credentials, confirms it ({@link Trust#verifiedHello}).
+   *
+   * @param verified what the signals may use once it is confirmed
+   * @param why what is missing, for the error when it is not confirmed
+   */
+  public record Unconfirmed(Verified verified, String why) implements Verdict {}
 
   /** Checks {@code record} against the kernel; see the class doc. */
   public static Verdict verify(ServiceLayout paths, LockfileRecord record) {
@@ -91,11 +107,39 @@ public final class DaemonVerification {
       return new Refused("pid " + pid + " (" + SocketHolders.command(pid) + ") does not hold " + paths.endpoint()
           + " or " + paths.controlEndpoint() + ", so it is not this service's daemon");
     }
+    if (!startedByABroker(pid, paths)) {
+      return new Unconfirmed(leading(pid, st), "pid " + pid + " (" + SocketHolders.command(pid)
+          + ") holds the service's endpoint but was not started by a broker as this service's daemon");
+    }
+    return leading(pid, st);
+  }
+
+  private static Verified leading(long pid, ProcessIdentity.Stat st) {
     // The group is signalled only when the daemon leads it and it is not this launcher's own group
     // (a launcher started from inside the daemon's group must not signal itself).
     ProcessIdentity.Stat self = ProcessIdentity.stat(ProcessIdentity.currentPid());
     long ownGroup = self == null ? -1 : self.processGroup();
     boolean leads = st.processGroup() == pid && pid != ownGroup;
     return new Verified(pid, leads, st.state() == 'T' || st.state() == 't');
+  }
+
+  private static final int MAX_ENVIRON_BYTES = 1 << 20;
+
+  /** Whether {@code pid}'s initial environment names this service and this runtime directory. */
+  static boolean startedByABroker(long pid, ServiceLayout paths) {
+    byte[] env;
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(
+        java.nio.file.Path.of("/proc", Long.toString(pid), "environ"))) {
+      java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(MAX_ENVIRON_BYTES);
+      while (buf.hasRemaining() && ch.read(buf) > 0) {
+        // procfs hands the environment in pieces; capped, as a hostile one could be large
+      }
+      env = java.util.Arrays.copyOf(buf.array(), buf.position());
+    } catch (java.io.IOException | RuntimeException e) {
+      return false;
+    }
+    String all = "\0" + new String(env, java.nio.charset.StandardCharsets.UTF_8) + "\0";
+    return all.contains("\0" + Env.SERVICE + "=" + paths.service() + "\0")
+        && all.contains("\0" + Env.RUNTIME_DIR + "=" + paths.directory() + "\0");
   }
 }

@@ -35,6 +35,8 @@ public final class SpawnLock implements AutoCloseable {
   private static final class Slot {
     final ReentrantLock threads = new ReentrantLock();
     FileChannel channel;
+    /** The file key of what stood at the path when {@link #channel} was opened. */
+    Object fileKey;
   }
 
   private final Slot slot;
@@ -73,9 +75,23 @@ public final class SpawnLock implements AutoCloseable {
       while (true) {
         if (slot.channel == null || !slot.channel.isOpen()) {
           slot.channel = RuntimeFiles.openLockFile(file);
+          slot.fileKey = RuntimeFiles.lstat(file).fileKey();
         }
         FileLock lock = slot.channel.tryLock();
         if (lock != null) {
+          // A lock on a file that is no longer the one at the path (deleted by a tmp cleaner, replaced
+          // by another process) excludes nobody: reopen the path and lock what is there now. This
+          // thread holds the JVM's slot, so closing the old channel drops no other holder's lock.
+          Object now = RuntimeFiles.lstat(file).fileKey();
+          if (now == null || !now.equals(slot.fileKey)) {
+            lock.release();
+            slot.channel.close();
+            slot.channel = null;
+            if (deadline - System.nanoTime() <= 0) {
+              throw timedOut(file, service, start);
+            }
+            continue;
+          }
           ok = true;
           return new SpawnLock(slot, lock);
         }

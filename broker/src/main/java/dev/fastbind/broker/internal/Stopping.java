@@ -27,8 +27,9 @@ public final class Stopping {
   static final Duration KILL_WAIT = Duration.ofSeconds(2);
 
   /**
-   * Clears a stale record: a live process it names is killed only when the kernel confirms it is this
-   * service's daemon (an unverified one is left alone, and only the claim about it is dropped); the
+   * Clears a stale record: a live process it names is stopped ({@link #terminate}) only when it is
+   * confirmed as this service's daemon (an unconfirmed one is left alone, and only the claim about
+   * it is dropped); the
    * lockfile goes only while it is a regular file; socket files go only while nobody listens.
    *
    * @throws UntrustedStateException if an endpoint still accepts connections afterwards (named holder)
@@ -36,9 +37,19 @@ public final class Stopping {
    */
   public static void clearStale(ServiceDefinition definition, ServiceLayout paths, Assessment.Stale s) throws IOException {
     if (s.processAlive() && s.record().isPresent()
-        && DaemonVerification.verify(paths, s.record().get()) instanceof DaemonVerification.Verified v) {
-      ProcessHandle.of(v.pid()).ifPresent(h -> ProcessTree.killTree(h, v.leadsOwnGroup(),
-          System.nanoTime() + KILL_WAIT.toNanos()));
+        && !(DaemonVerification.verify(paths, s.record().get()) instanceof DaemonVerification.Refused)) {
+      // A live daemon whose endpoint no longer accepts: ended as stop would end it (SHUTDOWN, then
+      // signals), within one probe budget, and only once confirmed. One that cannot be confirmed is
+      // left alone; only the claim about it is dropped below.
+      try {
+        terminate(definition, paths, s.record().get(), definition.probeBudget());
+        return;
+      } catch (UntrustedStateException notTheDaemon) {
+        if (notTheDaemon.kind() != UntrustedStateException.Kind.UNVERIFIED_PROCESS
+            && notTheDaemon.kind() != UntrustedStateException.Kind.IMPOSTOR) {
+          throw notTheDaemon;
+        }
+      }
     }
     if (s.record().isPresent()) {
       Lockfiles.deleteIfOwnedBy(paths.lockfile(), s.record().get().instanceId());
@@ -65,7 +76,25 @@ public final class Stopping {
       Trust.clearEndpoints(definition, paths, "the recorded daemon is gone");
       return StopResult.CLEANED_STALE;
     }
-    DaemonVerification.Verified v = (DaemonVerification.Verified) verdict;
+    DaemonVerification.Verified v;
+    boolean confirmedByHello = false;
+    if (verdict instanceof DaemonVerification.Unconfirmed u) {
+      // No broker's mark: only a HELLO from it, checked against the record, its peer credentials and
+      // the path it answers on, makes it the daemon. Otherwise nothing is signalled.
+      try {
+        Trust.verifiedHello(definition, paths, r, Duration.ofNanos(
+            Math.min(definition.probeBudget().toNanos(), Math.max(1, deadline - System.nanoTime()))));
+      } catch (UntrustedStateException e) {
+        throw e;
+      } catch (IOException e) {
+        throw Trust.unverified(definition, paths, r, new DaemonVerification.Refused(u.why()
+            + ", and it did not answer HELLO as the recorded daemon (" + e.getMessage() + ")"));
+      }
+      v = u.verified();
+      confirmedByHello = true;
+    } else {
+      v = (DaemonVerification.Verified) verdict;
+    }
     ProcessHandle h = handle.get();
     StopResult result;
     boolean acknowledged = false;
@@ -77,7 +106,9 @@ public final class Stopping {
     } else {
       long askBudget = Math.min(definition.probeBudget().toNanos(), Math.max(1, deadline - System.nanoTime()));
       try {
-        Trust.verifiedHello(definition, paths, r, Duration.ofNanos(askBudget));
+        if (!confirmedByHello) {
+          Trust.verifiedHello(definition, paths, r, Duration.ofNanos(askBudget));
+        }
         ControlClient.shutdown(paths.controlEndpoint(), Duration.ofNanos(askBudget),
             ControlClient.expecting(paths.controlEndpoint(), r.pid()));
         acknowledged = true;
@@ -101,7 +132,15 @@ public final class Stopping {
       }
     }
     Lockfiles.deleteIfOwnedBy(paths.lockfile(), r.instanceId());
-    Trust.clearEndpoints(definition, paths, "the daemon was stopped");
+    try {
+      Trust.clearEndpoints(definition, paths, "the daemon was stopped");
+    } catch (UntrustedStateException e) {
+      // The daemon is gone, which is what was asked; a link or file left at a socket path is
+      // reported by the next call that needs the path, not as if nothing had been done.
+      if (e.kind() != UntrustedStateException.Kind.NOT_A_RUNTIME_FILE) {
+        throw e;
+      }
+    }
     // A daemon ended on purpose did not crash: its spawns must not count toward the crash-loop limit,
     // or a launcher that restarts its daemon (stop, version change) would soon be refused.
     CrashLoopGuard.forget(paths.spawns());

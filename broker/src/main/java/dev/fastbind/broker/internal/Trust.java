@@ -67,7 +67,10 @@ public final class Trust {
       if (socketAnswers(e)) {
         List<SocketHolders.Holder> holders = SocketHolders.holders(e);
         long pid = holders.isEmpty() ? -1 : holders.get(0).pid();
-        String who = holders.isEmpty() ? "a process this user cannot see in /proc" : holders.get(0).describe();
+        String who = holders.isEmpty()
+            ? "no process that binds it there (it is probably a link to another socket: remove it), or one this"
+                + " user cannot see in /proc"
+            : holders.get(0).describe();
         return Optional.of(new UntrustedStateException(definition.name(), UntrustedStateException.Kind.ENDPOINT_HELD,
             e.path().orElseThrow(), pid, "daemon '" + definition.name() + "': " + situation + ", but " + e
                 + " still accepts connections, held by " + who + "; no daemon can bind there beside it. "
@@ -128,6 +131,11 @@ public final class Trust {
       hello = ControlClient.hello(control, timeout, ControlClient.expecting(control, r.pid()));
     } catch (ControlClient.PeerMismatchException e) {
       throw impostor(definition, paths, e.peer().pid(), e.getMessage());
+    }
+    if (!SocketHolders.holds(r.pid(), control)) {
+      // Reached through a link (symbolic or hard) to another listener: the answer is not this path's.
+      throw impostor(definition, paths, r.pid(), "pid " + r.pid() + " answered, but holds no listener bound at "
+          + control + " (the path leads to another socket, e.g. through a link)");
     }
     if (!hello.service().equals(definition.name()) || hello.pid() != r.pid()
         || !hello.instanceId().equals(r.instanceId())) {
