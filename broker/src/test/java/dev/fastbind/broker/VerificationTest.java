@@ -130,10 +130,10 @@ class VerificationTest {
     byte[] forged = LockfileCodec.encode(forged(tree.pid(), "0.9"));
     Files.write(lockfile(), forged);
 
-    // The hot path trusts pid, start time and a connect; a version mismatch sends it to replace the daemon,
-    // and replacing means verifying first.
+    // The hot path verifies a daemon it has not seen before: the named process holds nothing, so the
+    // record is not trusted, and the endpoint is reported as held by the real daemon, which is named.
     UntrustedStateException e = assertThrows(UntrustedStateException.class, () -> broker.ensureRunning(def));
-    assertEquals(UntrustedStateException.Kind.UNVERIFIED_PROCESS, e.kind());
+    assertEquals(UntrustedStateException.Kind.ENDPOINT_HELD, e.kind());
     assertTrue(e.getMessage().contains("pid " + real.pid()), "names the real holder: " + e.getMessage());
     assertThrows(UntrustedStateException.class, () -> broker.stop(def, Duration.ZERO));
 
@@ -178,15 +178,15 @@ class VerificationTest {
   }
 
   @Test
-  void helloFromAnotherPidThanTheRecordsIsAnImpostorAndNeverShutDown() throws Exception {
+  void aRecordNamingABystanderBesideALiveDaemonIsUntrustedAndNamesTheRealHolder() throws Exception {
     DaemonInfo real = broker.ensureRunning(def);
     Process bystander = start("sleep", "60");
     Lockfiles.write(lockfile(), forged(bystander.pid(), "1.0"));
 
-    // The hot path sees a live pid and an accepting endpoint; status asks who answers.
     ServiceStatus.Untrusted status = assertInstanceOf(ServiceStatus.Untrusted.class, broker.status(def));
-    assertEquals(UntrustedStateException.Kind.IMPOSTOR, status.kind());
-    assertTrue(status.detail().contains("served by pid " + real.pid()), status.detail());
+    assertEquals(UntrustedStateException.Kind.ENDPOINT_HELD, status.kind());
+    assertTrue(status.detail().contains("held by pid " + real.pid()), status.detail());
+    assertThrows(UntrustedStateException.class, () -> broker.stop(def));
     assertTrue(bystander.isAlive());
     assertEquals(real.pid(), EnsureRunningTest.askPid(real));
   }

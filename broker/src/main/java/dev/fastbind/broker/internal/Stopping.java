@@ -51,6 +51,13 @@ public final class Stopping {
         }
       }
     }
+    // Something still listens (the process the record names was not the daemon, or the endpoint is
+    // held by another): report it, and change nothing, the record included.
+    Optional<UntrustedStateException> held = Trust.heldEndpoint(definition, paths,
+        "the recorded daemon is gone (" + s.detail() + ")");
+    if (held.isPresent()) {
+      throw held.get();
+    }
     if (s.record().isPresent()) {
       Lockfiles.deleteIfOwnedBy(paths.lockfile(), s.record().get().instanceId());
     } else {
