@@ -553,7 +553,7 @@ public abstract class BrokeredBackendVerification implements BrokeredBackendRule
     dev.fastbind.backend.internal.RuntimeDirectory.ensureOwnerOnly(def.runtimeDirectory().orElseThrow());
     Files.createFile(spawnLock, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
         java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
-    Optional<Object> lockBefore = RuntimeFiles.fileKey(spawnLock);
+    Optional<Object> lockBefore = RuntimeFiles.identity(spawnLock);
     ExecutorService pool = Executors.newFixedThreadPool(n);
     try {
       CountDownLatch go = new CountDownLatch(1);
@@ -578,7 +578,7 @@ public abstract class BrokeredBackendVerification implements BrokeredBackendRule
         fail(n + " launchers at once got daemons " + pids + " with " + spawned + " spawns; expected one daemon");
       }
       List<String> gone = new ArrayList<>(RuntimeFiles.missingBookkeeping(def));
-      if (!gone.contains(spawnLock.getFileName().toString()) && !RuntimeFiles.fileKey(spawnLock).equals(lockBefore)) {
+      if (!gone.contains(spawnLock.getFileName().toString()) && !RuntimeFiles.identity(spawnLock).equals(lockBefore)) {
         gone.add(spawnLock.getFileName().toString()); // deleted, then made anew by a launcher
       }
       if (!gone.isEmpty()) {

@@ -75,14 +75,14 @@ public final class SpawnLock implements AutoCloseable {
       while (true) {
         if (slot.channel == null || !slot.channel.isOpen()) {
           slot.channel = RuntimeFiles.openLockFile(file);
-          slot.fileKey = RuntimeFiles.lstat(file).fileKey();
+          slot.fileKey = identity(file);
         }
         FileLock lock = slot.channel.tryLock();
         if (lock != null) {
           // A lock on a file that is no longer the one at the path (deleted by a tmp cleaner, replaced
           // by another process) excludes nobody: reopen the path and lock what is there now. This
           // thread holds the JVM's slot, so closing the old channel drops no other holder's lock.
-          Object now = RuntimeFiles.lstat(file).fileKey();
+          Object now = identity(file);
           if (now == null || !now.equals(slot.fileKey)) {
             lock.release();
             slot.channel.close();
@@ -110,6 +110,20 @@ public final class SpawnLock implements AutoCloseable {
       if (!ok) {
         slot.threads.unlock();
       }
+    }
+  }
+
+  /**
+   * What tells the file at {@code path} from a successor: its device and inode, which a file system
+   * may hand to a new file as soon as the old one is deleted, and its change time; null when nothing
+   * is there or it cannot be examined.
+   */
+  private static Object identity(Path path) {
+    try {
+      java.util.Map<String, Object> a = Files.readAttributes(path, "unix:dev,ino,ctime", LinkOption.NOFOLLOW_LINKS);
+      return java.util.List.of(a.get("dev"), a.get("ino"), a.get("ctime"));
+    } catch (IOException | RuntimeException e) {
+      return null;
     }
   }
 

@@ -75,4 +75,18 @@ public final class RuntimeFiles {
       return Optional.empty();
     }
   }
+
+  /**
+   * The identity of what stands at {@code path}, unfollowed: device, inode and change time, so that a
+   * file deleted and made anew is told apart even when the file system reuses the inode number (as
+   * ext4 and tmpfs do at once); empty if unreadable.
+   */
+  public static Optional<Object> identity(Path path) {
+    try {
+      java.util.Map<String, Object> a = Files.readAttributes(path, "unix:dev,ino,ctime", LinkOption.NOFOLLOW_LINKS);
+      return Optional.of(List.of(a.get("dev"), a.get("ino"), a.get("ctime")));
+    } catch (IOException | RuntimeException e) {
+      return Optional.empty();
+    }
+  }
 }
