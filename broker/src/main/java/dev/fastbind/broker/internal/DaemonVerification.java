@@ -90,11 +90,9 @@ public final class DaemonVerification {
       return new Gone("pid " + pid + " now belongs to another process (started " + st.startTime()
           + ", lockfile says " + record.processStartTime() + ")");
     }
-    if (pid == 1) {
-      return new Refused("pid " + pid + " is never a daemon");
-    }
-    if (pid == ProcessIdentity.currentPid()) {
-      return new Refused("pid " + pid + " is this launcher itself");
+    java.util.Optional<String> never = neverADaemon(pid);
+    if (never.isPresent()) {
+      return new Refused(never.get());
     }
     long me = ProcessIdentity.currentUid();
     long real = SocketHolders.realUid(pid);
@@ -112,6 +110,20 @@ public final class DaemonVerification {
           + ") holds the service's endpoint but was not started by a broker as this service's daemon");
     }
     return leading(pid, st);
+  }
+
+  /**
+   * Why {@code pid} can never be a daemon whatever a record says: init (pid 1, or a non-positive pid)
+   * and this launcher itself. Empty for any other pid.
+   */
+  public static java.util.Optional<String> neverADaemon(long pid) {
+    if (pid <= 1) {
+      return java.util.Optional.of("pid " + pid + " is never a daemon");
+    }
+    if (pid == ProcessIdentity.currentPid()) {
+      return java.util.Optional.of("pid " + pid + " is this launcher itself");
+    }
+    return java.util.Optional.empty();
   }
 
   private static Verified leading(long pid, ProcessIdentity.Stat st) {
