@@ -69,27 +69,19 @@ public final class VersionOrder {
 
   /** Past dot-separated numbers from {@code i}, stopping at the first other character; -1 if malformed. */
   private static int numbers(String v, int i, int n) {
-    while (true) {
-      int start = i;
-      while (i < n && isDigit(v.charAt(i))) {
-        i++;
-      }
-      if (i == start) {
-        return -1;
-      }
-      if (i < n && v.charAt(i) == '.') {
-        i++;
-      } else {
-        return i;
-      }
-    }
+    return dotted(v, i, n, true);
   }
 
   /** Past dot-separated identifiers from {@code i}, stopping at {@code +} or the end; -1 if malformed. */
   private static int identifiers(String v, int i, int n) {
+    return dotted(v, i, n, false);
+  }
+
+  /** Past dot-separated non-empty runs of digits ({@code digitsOnly}) or identifier characters; -1 if malformed. */
+  private static int dotted(String v, int i, int n, boolean digitsOnly) {
     while (true) {
       int start = i;
-      while (i < n && isIdentifierChar(v.charAt(i))) {
+      while (i < n && (digitsOnly ? isDigit(v.charAt(i)) : isIdentifierChar(v.charAt(i)))) {
         i++;
       }
       if (i == start) {
