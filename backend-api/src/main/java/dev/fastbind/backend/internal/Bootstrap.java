@@ -74,11 +74,30 @@ public final class Bootstrap {
       return fail(err, prefix, e.getMessage(), Daemon.EXIT_CANNOT_CREATE, notify, pid);
     }
 
-    IpcListener listener;
-    try {
-      listener = inherited(env, pid).orElse(null);
-    } catch (IOException | RuntimeException e) {
-      return fail(err, prefix, "cannot use the inherited listener: " + e.getMessage(), Daemon.EXIT_USAGE, notify, pid);
+    IpcListener listener = null;
+    Optional<Path> handoff = handoffFor(env);
+    long handoffDeadline = 0;
+    boolean mayHandOver = true;
+    if (handoff.isPresent()) {
+      // The broker bound the endpoint and offers it: take it, or fail closed. Binding a socket of our
+      // own beside a hand-off that went wrong would serve a different socket than the one launchers
+      // are already connected to.
+      handoffDeadline = System.nanoTime() + handoffPatienceNanos(env);
+      try {
+        Handoff.IpcListenerHandle taken = Handoff.take(handoff.get(), settings.endpoint(), handoffDeadline);
+        listener = taken.listener();
+        mayHandOver = taken.jdkChannel();
+      } catch (IOException | RuntimeException | LinkageError e) {
+        return fail(err, prefix, "cannot take the listener handed off at " + handoff.get() + ": " + e.getMessage()
+            + "; not binding a socket of its own", Daemon.EXIT_BIND_FAILED, notify, pid);
+      }
+    } else {
+      try {
+        listener = inherited(env, pid).orElse(null);
+      } catch (IOException | RuntimeException e) {
+        return fail(err, prefix, "cannot use the inherited listener: " + e.getMessage(), Daemon.EXIT_USAGE, notify,
+            pid);
+      }
     }
     try {
       if (listener == null) {
@@ -95,11 +114,12 @@ public final class Bootstrap {
           + ".bind failed: " + e, Daemon.EXIT_BIND_FAILED, notify, pid);
     }
 
-    String instanceId = LockfileRecord.newInstanceId();
+    String chosen = env.get(Env.INSTANCE_ID);
+    String instanceId = handoff.isPresent() && isInstanceId(chosen) ? chosen : LockfileRecord.newInstanceId();
     ServeState state = new ServeState(service, version, pid, instanceId, settings.backendArguments());
     IpcListener control;
     try {
-      control = IpcListener.bind(settings.controlEndpoint());
+      control = bindControl(settings.controlEndpoint(), handoff.isPresent(), handoffDeadline);
     } catch (BindException e) {
       Listeners.closeQuietly(listener);
       return fail(err, prefix, "cannot bind the control endpoint: " + e.getMessage(), Daemon.EXIT_BIND_FAILED,
@@ -120,6 +140,12 @@ public final class Bootstrap {
           + "; not serving unseen", Daemon.EXIT_CANNOT_CREATE, notify, pid);
     }
     Runtime.getRuntime().addShutdownHook(new Thread(cleanup, "fastbind-shutdown"));
+    if (mayHandOver && listener instanceof JdkUnixListener) {
+      state.allowHandover(rendezvous -> {
+        Handoff.offer(rendezvous, settings.endpoint(), System.nanoTime() + HANDOVER_PATIENCE_NANOS);
+        cleanup.handedOver();
+      });
+    }
 
     if (notify.isPresent()) {
       try {
@@ -143,6 +169,69 @@ public final class Bootstrap {
       t.printStackTrace(err);
     }
     return Daemon.EXIT_SERVE_FAILED;
+  }
+
+  /** How long a daemon being replaced waits for the broker to take its listener. */
+  private static final long HANDOVER_PATIENCE_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+  private static final long DEFAULT_HANDOFF_PATIENCE_MILLIS = 10_000;
+
+  /**
+   * The hand-off rendezvous this process is to take its listener from: {@link Env#HANDOFF}, when
+   * {@link Env#HANDOFF_PARENT} names this process's parent. A daemon's own children inherit the
+   * variables but not the parent, so they bind (or are given) their own sockets.
+   */
+  static Optional<Path> handoffFor(Map<String, String> env) {
+    String path = env.get(Env.HANDOFF);
+    String parent = env.get(Env.HANDOFF_PARENT);
+    if (isBlank(path) || isBlank(parent)) {
+      return Optional.empty();
+    }
+    long ppid = ProcessHandle.current().parent().map(ProcessHandle::pid).orElse(-1L);
+    return parent.trim().equals(Long.toString(ppid)) ? Optional.of(Path.of(path)) : Optional.empty();
+  }
+
+  private static long handoffPatienceNanos(Map<String, String> env) {
+    String text = env.get(Env.HANDOFF_PATIENCE_MS);
+    long millis = DEFAULT_HANDOFF_PATIENCE_MILLIS;
+    if (!isBlank(text)) {
+      try {
+        millis = Math.max(1, Long.parseLong(text.trim()));
+      } catch (NumberFormatException e) {
+        // the default; the broker always writes a number
+      }
+    }
+    return java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(millis);
+  }
+
+  private static boolean isInstanceId(String s) {
+    if (s == null || s.length() != 32) {
+      return false;
+    }
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (!(c >= '0' && c <= '9' || c >= 'a' && c <= 'f')) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Binds the control endpoint. After a hand-off from a daemon being replaced, that daemon may still
+   * be releasing the control socket (it does so right after giving up its listener): an
+   * {@code AlreadyBound} is retried until the hand-off deadline.
+   */
+  private static IpcListener bindControl(Endpoint control, boolean handedOff, long deadline) throws BindException {
+    while (true) {
+      try {
+        return IpcListener.bind(control);
+      } catch (BindException.AlreadyBound e) {
+        if (!handedOff || System.nanoTime() - deadline > 0) {
+          throw e;
+        }
+        java.util.concurrent.locks.LockSupport.parkNanos(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(5));
+      }
+    }
   }
 
   static Settings resolve(String service, List<String> args, Map<String, String> env, Optional<Path> notify)
@@ -344,12 +433,38 @@ public final class Bootstrap {
       return done;
     }
 
+    private volatile boolean handedOver;
+
+    /**
+     * The listening socket now belongs to a successor as well: the exit that follows stops accepting
+     * at once (keeping the socket file, which the successor serves), releases the control endpoint and
+     * the lockfile for it, and only then runs the shutdown actions, so that the backend answers what it
+     * already accepted while the successor takes every new connection.
+     */
+    void handedOver() {
+      handedOver = true;
+      Runtime.getRuntime().exit(0);
+    }
+
     @Override
     public synchronized void run() {
       if (done) {
         return;
       }
       done = true;
+      if (handedOver) {
+        if (listener instanceof JdkUnixListener jdk) {
+          jdk.keepSocketFile();
+        }
+        Listeners.closeQuietly(listener);
+        controlServer.close();
+        Listeners.closeQuietly(control);
+        if (lockfileWritten) {
+          removeLockfile();
+        }
+        state.runShutdownActions();
+        return;
+      }
       state.runShutdownActions();
       if (lockfileWritten) {
         if (outOfDescriptors()) {

@@ -1,5 +1,7 @@
 package dev.fastbind.backend.internal;
 
+import java.util.Optional;
+
 import dev.fastbind.backend.internal.wire.HelloReply;
 import java.util.Map;
 
@@ -32,4 +34,13 @@ public interface ControlHandler {
    * {@link System#exit}.
    */
   void shutdown();
+
+  /**
+   * Begins a hand-over of the main listener to a successor: on a thread of its own, offer it at
+   * {@code rendezvous}, then stop accepting, release the endpoints and exit after the shutdown
+   * actions. Returns at once: empty when the hand-over began, else the reason it cannot. Must not block.
+   */
+  default Optional<String> handover(java.nio.file.Path rendezvous) {
+    return Optional.of("this daemon does not hand its listener over");
+  }
 }

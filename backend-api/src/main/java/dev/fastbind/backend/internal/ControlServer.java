@@ -563,7 +563,11 @@ public final class ControlServer implements Closeable {
 
     private void answer(String payload) {
       requests.incrementAndGet();
-      Optional<Command> command = Command.of(payload);
+      int space = payload.indexOf(' ');
+      Optional<Command> command = Command.of(space < 0 ? payload : payload.substring(0, space));
+      if (command.isPresent() && (space < 0) == (command.get() == Command.HANDOVER)) {
+        command = Optional.empty(); // an argument where none belongs, or HANDOVER without its path
+      }
       io.netty.buffer.ByteBuf frame;
       try {
         Reply reply = command.isEmpty()
@@ -572,6 +576,7 @@ public final class ControlServer implements Closeable {
               case HELLO -> Reply.ok(handler.hello().toFields());
               case STATUS -> Reply.ok(statusFields());
               case SHUTDOWN -> Reply.ok(Map.of());
+              case HANDOVER -> handover(payload.substring(space + 1));
             };
         frame = ControlFrames.encodeFrame(reply.toPayload());
       } catch (RuntimeException e) {
@@ -656,6 +661,15 @@ public final class ControlServer implements Closeable {
         active.decrementAndGet();
       }
     }
+  }
+
+  private Reply handover(String escapedPath) {
+    String path = Escaping.unescapeOrNull(escapedPath, 0, escapedPath.length());
+    if (path == null || path.isEmpty()) {
+      return Reply.error("HANDOVER needs an escaped rendezvous path");
+    }
+    Optional<String> refused = handler.handover(java.nio.file.Path.of(path));
+    return refused.isPresent() ? Reply.error(refused.get()) : Reply.ok(Map.of());
   }
 
   private Map<String, String> statusFields() {

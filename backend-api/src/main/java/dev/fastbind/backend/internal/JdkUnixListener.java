@@ -23,8 +23,12 @@ import jdk.net.ExtendedSocketOptions;
 final class JdkUnixListener extends PeerCheckedListener {
   private final Path path;
   private final Object fileKey;
+  private volatile boolean keepFile;
 
-  /** {@code fileKey} is null for an inherited listener, whose file is never unlinked. */
+  /**
+   * {@code fileKey} is null for a listener inherited from systemd or inetd, whose file is never
+   * unlinked; a listener handed off by the broker that bound it owns its file and has a key.
+   */
   JdkUnixListener(Endpoint endpoint, ServerSocketChannel channel, Path path, Object fileKey, boolean inherited) {
     super(endpoint, channel, inherited);
     this.path = path;
@@ -41,9 +45,17 @@ final class JdkUnixListener extends PeerCheckedListener {
     }
   }
 
+  /**
+   * From now on close leaves the socket file in place: the listening socket was handed to a
+   * successor, which serves the same file.
+   */
+  void keepSocketFile() {
+    keepFile = true;
+  }
+
   @Override
   void beforeClose() throws IOException {
-    if (isInherited() || fileKey == null) {
+    if (fileKey == null || keepFile) {
       return;
     }
     try {

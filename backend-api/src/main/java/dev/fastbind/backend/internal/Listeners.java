@@ -70,6 +70,15 @@ public final class Listeners {
     return new JdkUnixListener(endpoint, channel, address.getPath(), null, true);
   }
 
+  /**
+   * Wraps a listening JDK channel handed off to this process ({@link Handoff}) by the broker that
+   * bound it at {@code path}. The daemon owns the socket file from now on: its close removes the file
+   * while it is still the one with {@code fileKey}.
+   */
+  static IpcListener adoptHandedOff(ServerSocketChannel channel, Endpoint endpoint, Path path, Object fileKey) {
+    return new JdkUnixListener(endpoint, channel, path, fileKey, true);
+  }
+
   /** How many times a bind is tried after finding a dead socket file at its path and removing it. */
   private static final int BIND_ATTEMPTS = 3;
 

@@ -97,6 +97,46 @@ final class ServeState implements ServeContext, ControlHandler {
         p.percent(), p.phase());
   }
 
+  /** What a {@code HANDOVER} does once accepted: offer the listener at the rendezvous, then exit. */
+  interface HandoverAction {
+    void run(java.nio.file.Path rendezvous) throws java.io.IOException;
+  }
+
+  private volatile HandoverAction handover;
+  private final java.util.concurrent.atomic.AtomicBoolean handoverStarted = new java.util.concurrent.atomic.AtomicBoolean();
+
+  /** Enables {@code HANDOVER}: set by the bootstrap once the listener is one that can be handed over. */
+  void allowHandover(HandoverAction action) {
+    handover = action;
+  }
+
+  @Override
+  public Optional<String> handover(java.nio.file.Path rendezvous) {
+    HandoverAction action = handover;
+    if (action == null) {
+      return Optional.of("this daemon's listener cannot be handed over (it is not a socket file bound or"
+          + " adopted through the JDK); stop and start it instead");
+    }
+    if (!rendezvous.isAbsolute()) {
+      return Optional.of("the rendezvous path must be absolute");
+    }
+    if (!handoverStarted.compareAndSet(false, true)) {
+      return Optional.of("a hand-over is already under way");
+    }
+    Thread t = new Thread(() -> {
+      try {
+        action.run(rendezvous);
+      } catch (java.io.IOException | RuntimeException e) {
+        handoverStarted.set(false);
+        System.err.println("fastbind: " + service + ": could not hand the listener over at " + rendezvous + ": "
+            + e.getMessage() + "; still serving");
+      }
+    }, "fastbind-handover");
+    t.setDaemon(true);
+    t.start();
+    return Optional.empty();
+  }
+
   @Override
   public void shutdown() {
     // Exiting runs the shutdown hook, which runs the actions and removes our files.

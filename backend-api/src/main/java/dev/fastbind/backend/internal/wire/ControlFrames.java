@@ -28,7 +28,8 @@ import java.util.Optional;
  * before any of its payload is buffered.
  *
  * <p><b>Requests</b> are one frame holding exactly a {@link Command} word ({@code HELLO},
- * {@code STATUS}, {@code SHUTDOWN}); no arguments, no trailing newline.
+ * {@code STATUS}, {@code SHUTDOWN}); no arguments, no trailing newline. {@code HANDOVER} alone takes
+ * one: the word, one space, and an escaped path.
  *
  * <p><b>Replies</b> are one frame of {@code \n}-terminated lines: first {@code OK} or
  * {@code ERR <reason>}, then zero or more {@code key=value} lines. Keys are
@@ -59,7 +60,13 @@ public final class ControlFrames {
     /** Everything {@code HELLO} has, plus counters and the backend's own fields. */
     STATUS,
     /** Ask the daemon to stop gracefully; answered {@code OK} before the stop begins. */
-    SHUTDOWN;
+    SHUTDOWN,
+    /**
+     * {@code HANDOVER <rendezvous>}: offer the main listener at the rendezvous path (escaped) to the
+     * broker, then stop accepting and exit after draining; answered {@code OK} when the hand-over
+     * began, {@code ERR} when this daemon cannot hand over. The one command with an argument.
+     */
+    HANDOVER;
 
     /** The command named by {@code word} exactly (case-sensitive), if any. */
     public static Optional<Command> of(String word) {

@@ -21,6 +21,24 @@ public final class Env {
   /** The broker's notify socket, for the readiness line ({@link Readiness}). */
   public static final String NOTIFY_SOCKET = "FASTBIND_NOTIFY_SOCKET";
   /** The prefix every one of these names starts with; a broker clears inherited ones before it spawns. */
+  /**
+   * The path of the hand-off rendezvous socket from which this process takes its listening socket
+   * (see {@code Handoff}); honoured only when {@link #HANDOFF_PARENT} names this process's parent.
+   */
+  public static final String HANDOFF = "FASTBIND_HANDOFF";
+  /**
+   * The pid of the process that serves {@link #HANDOFF}. A daemon's own children inherit both
+   * variables; their parent is the daemon, not the broker, so they ignore them.
+   */
+  public static final String HANDOFF_PARENT = "FASTBIND_HANDOFF_PARENT";
+  /**
+   * The instance id the broker chose for a daemon it hands a listener to (32 lowercase hex digits),
+   * so that what {@code ensureRunning} returns before the daemon has written its lockfile names the
+   * instance the lockfile will name.
+   */
+  public static final String INSTANCE_ID = "FASTBIND_INSTANCE_ID";
+  /** How long, in milliseconds, the taker may wait for the rendezvous to accept it. */
+  public static final String HANDOFF_PATIENCE_MS = "FASTBIND_HANDOFF_PATIENCE_MS";
   public static final String PREFIX = "FASTBIND_";
   /** The application directory name under the per-user runtime directory. */
   public static final String APP = "fastbind";

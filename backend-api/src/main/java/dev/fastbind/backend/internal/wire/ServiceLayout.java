@@ -17,6 +17,8 @@ import java.nio.file.Path;
  *   <li>{@code s.log}: the daemon's stdout and stderr, appended; rotated to {@code s.log.1}
  *   <li>{@code s.spawns}: the crash-loop guard's recent spawn times, shared by all launchers
  *   <li>{@code s.notify}: the readiness socket ({@link Readiness}), bound only while a spawn waits
+ *   <li>{@code s.handoff}: the rendezvous socket through which a listening socket passes from the
+ *       broker (or the daemon being replaced) to a new daemon; bound only for that moment
  *   <li>{@code s.<key>.jsa}: a Java daemon's class-data sharing archive, kept across starts
  * </ul>
  *
@@ -60,6 +62,11 @@ public record ServiceLayout(
     Path notify = dir.resolve(service + ".notify");
     return new ServiceLayout(service, dir, main, control, dir.resolve(service + LOCKFILE_SUFFIX),
         dir.resolve(service + ".spawn-lock"), dir.resolve(service + ".log"), dir.resolve(service + ".spawns"), notify);
+  }
+
+  /** {@code s.handoff}: the listener hand-off rendezvous (see {@code Handoff}). */
+  public Path handoffSocket() {
+    return directory.resolve(service + ".handoff");
   }
 
   /** The prefix of this service's class-data sharing archives ({@code s.}); they end in {@code .jsa}. */
