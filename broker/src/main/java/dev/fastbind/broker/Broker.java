@@ -19,6 +19,7 @@ import dev.fastbind.broker.internal.Metrics;
 import dev.fastbind.broker.internal.MicrometerMetrics;
 import dev.fastbind.broker.internal.RuntimeFiles;
 import dev.fastbind.backend.internal.wire.ServiceLayout;
+import dev.fastbind.broker.internal.Handoffs;
 import dev.fastbind.broker.internal.SpawnLock;
 import dev.fastbind.broker.internal.Stopping;
 import dev.fastbind.broker.internal.Trust;
@@ -167,6 +168,12 @@ public final class Broker {
     String outcome = "failed";
     try {
       ServiceLayout paths = prepare(definition, true);
+      Optional<Handoffs.Start> starting = Handoffs.inFlight(paths);
+      if (starting.isPresent()) {
+        // Bound by this JVM a moment ago and still being handed to the daemon: the same answer.
+        outcome = "reused";
+        return starting.get().bound().withElapsed(Duration.ofNanos(System.nanoTime() - start));
+      }
       Assessment hot = assessor.assess(definition, paths);
       Decision.Replace replace = null;
       if (hot instanceof Assessment.Healthy h) {
@@ -197,6 +204,7 @@ public final class Broker {
     try (SpawnLock lock = SpawnLock.acquire(paths.spawnLock(), definition.name(), definition.spawnLockPatience())) {
       RuntimeFiles.removeStaleTemps(paths);
       Assessment a = assessor.assess(definition, paths);
+      java.io.FileDescriptor predecessor = null;
       SpawnReason reason;
       String detail;
       if (a instanceof Assessment.Untrusted u) {
@@ -210,9 +218,7 @@ public final class Broker {
         Decision.Replace replace = (Decision.Replace) d;
         reason = replace.reason();
         detail = replace.detail();
-        // Replacing stops the old daemon within one more probe budget (SHUTDOWN, then signals), not
-        // the 5 s a person's stop may wait: a wedged daemon must not stretch the launcher's call.
-        Stopping.terminate(definition, paths, h.record(), definition.probeBudget());
+        predecessor = replace(definition, paths, h.record());
       } else if (a instanceof Assessment.Stale s) {
         reason = s.reason();
         detail = s.detail();
@@ -222,8 +228,83 @@ public final class Broker {
         detail = "no lockfile at " + paths.lockfile();
         Trust.clearEndpoints(definition, paths, "there is no lockfile");
       }
-      return coldStart.spawn(definition, paths, reason, detail, start);
+      Optional<DaemonStartException> previous = Handoffs.takeFailure(paths);
+      if (previous.isPresent()) {
+        detail = detail + "; the previous start failed: " + previous.get().getMessage();
+      }
+      return coldStart.spawn(definition, paths, reason, detail, start, lock, predecessor);
     }
+  }
+
+  /**
+   * Clears the way for a replacement of the verified daemon {@code r}: with the hand-off, takes its
+   * listening socket (it then drains and exits on its own) and returns it for the successor, so no
+   * connection is refused meanwhile; otherwise, or when the daemon cannot hand over, stops it within
+   * one more probe budget (SHUTDOWN, then signals), not the 5 s a person's stop may wait: a wedged
+   * daemon must not stretch the launcher's call. Returns null when it was stopped.
+   */
+  private static java.io.FileDescriptor replace(ServiceDefinition definition, ServiceLayout paths,
+      dev.fastbind.backend.internal.wire.LockfileRecord r) throws IOException {
+    if (definition.listenerHandoff()) {
+      Trust.verifiedHello(definition, paths, r, definition.probeBudget());
+      try {
+        Optional<java.io.FileDescriptor> taken = Handoffs.takeOver(definition, paths, r);
+        if (taken.isPresent()) {
+          return taken.get();
+        }
+      } catch (IOException e) {
+        // The hand-over did not happen; the daemon still serves (or is gone): stop it as usual.
+      }
+    }
+    Stopping.terminate(definition, paths, r, definition.probeBudget());
+    return null;
+  }
+
+  /**
+   * Replaces the running daemon of {@code definition} by a fresh one, or starts one when none runs.
+   * With {@link ServiceDefinition#listenerHandoff()} the listening socket passes from the old daemon
+   * to the new one: the old one stops accepting and drains what it accepted, the new one takes every
+   * connection from then on, and no client is refused or reset meanwhile. Without it (or when the old
+   * daemon's SDK cannot hand over) the old daemon is stopped first, then the new one started.
+   *
+   * @param definition the service to replace
+   * @return the new daemon, with {@link SpawnReason#REPLACE_REQUESTED} (or the reason a start was
+   *     needed anyway)
+   * @throws IOException as {@link #ensureRunning} does
+   */
+  public DaemonInfo replace(ServiceDefinition definition) throws IOException {
+    Objects.requireNonNull(definition, "definition");
+    long start = System.nanoTime();
+    ServiceLayout paths = prepare(definition, true);
+    Assessment hot = assessor.assess(definition, paths);
+    Decision.Replace replace = hot instanceof Assessment.Healthy h
+        ? new Decision.Replace(h.record().instanceId(), SpawnReason.REPLACE_REQUESTED,
+            "replacement of pid " + h.record().pid() + " requested")
+        : null;
+    return coldPath(definition, paths, start, replace);
+  }
+
+  /**
+   * Waits until a daemon that {@link #ensureRunning} returned as {@link DaemonInfo.Stage#BOUND}
+   * announces that it serves, and says why when it never will.
+   *
+   * @param daemon what {@code ensureRunning} returned in this JVM
+   * @param timeout how long to wait at most
+   * @return the daemon as {@link DaemonInfo.Stage#SERVING}; {@code daemon} itself when it already
+   *     served, or when this JVM did not start it (nothing more is known here)
+   * @throws DaemonStartException if the daemon exited, refused the listener or was not ready within
+   *     its probe budget: with its exit status and the tail of its log
+   * @throws java.net.SocketTimeoutException if it is still starting after {@code timeout}
+   * @throws IOException if the runtime directory cannot be read
+   */
+  public DaemonInfo awaitServing(DaemonInfo daemon, Duration timeout) throws IOException {
+    Objects.requireNonNull(daemon, "daemon");
+    Objects.requireNonNull(timeout, "timeout");
+    if (daemon.stage() == DaemonInfo.Stage.SERVING) {
+      return daemon;
+    }
+    Optional<Handoffs.Start> start = Handoffs.byInstance(daemon.instanceId());
+    return start.isPresent() ? start.get().await(timeout) : daemon;
   }
 
   /**

@@ -92,6 +92,7 @@ public final class ServiceDefinition {
   private final Duration crashLoopPeriod;
   private final Duration spawnLockPatience;
   private final boolean classDataSharing;
+  private final boolean listenerHandoff;
 
   private ServiceDefinition(Builder b) {
     this.name = b.name;
@@ -109,6 +110,7 @@ public final class ServiceDefinition {
     this.crashLoopPeriod = b.crashLoopPeriod;
     this.spawnLockPatience = b.spawnLockPatience;
     this.classDataSharing = b.classDataSharing;
+    this.listenerHandoff = b.listenerHandoff;
   }
 
   /**
@@ -285,6 +287,19 @@ public final class ServiceDefinition {
     return classDataSharing;
   }
 
+  /**
+   * Whether the broker binds the endpoint itself and hands the listening socket to the daemon it
+   * spawns ({@link Builder#listenerHandoff(boolean)}).
+   *
+   * @return true when turned on and on Linux (the hand-off reads procfs)
+   */
+  public boolean listenerHandoff() {
+    return listenerHandoff && IS_LINUX;
+  }
+
+  private static final boolean IS_LINUX = System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT)
+      .startsWith("linux");
+
   @Override
   public String toString() {
     return "ServiceDefinition[" + name + ", "
@@ -309,6 +324,7 @@ public final class ServiceDefinition {
     private Duration crashLoopPeriod = Duration.ofSeconds(30);
     private Duration spawnLockPatience = DEFAULT_SPAWN_LOCK_PATIENCE;
     private boolean classDataSharing = true;
+    private boolean listenerHandoff = false;
 
     private Builder(String name) {
       this.name = name;
@@ -546,6 +562,25 @@ public final class ServiceDefinition {
      */
     public Builder classDataSharing(boolean enabled) {
       this.classDataSharing = enabled;
+      return this;
+    }
+
+    /**
+     * Whether the broker binds the service's endpoint itself, under the spawn lock, and hands the
+     * listening socket to the daemon it spawns (default true on Linux). {@link Broker#ensureRunning}
+     * then returns as soon as the endpoint is bound and the daemon's process runs
+     * ({@link DaemonInfo.Stage#BOUND}): a launcher connects at once and its bytes wait in the
+     * socket's backlog until the daemon accepts. The daemon takes the socket over a rendezvous in the
+     * runtime directory (see the README, "Broker-owned bind"); a {@linkplain #command command} daemon
+     * not built on the SDK receives it the same way, or, if it ignores {@code FASTBIND_HANDOFF}, binds
+     * nothing and fails, so turn this off for such a daemon. Off, the daemon binds the endpoint
+     * itself and {@code ensureRunning} returns once it announced that it serves.
+     *
+     * @param enabled false to let the daemon bind its own endpoint
+     * @return this builder
+     */
+    public Builder listenerHandoff(boolean enabled) {
+      this.listenerHandoff = enabled;
       return this;
     }
 

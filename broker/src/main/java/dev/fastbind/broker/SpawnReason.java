@@ -23,5 +23,7 @@ public enum SpawnReason {
    */
   VERSION_MISMATCH,
   /** The daemon did not answer {@code HELLO} and the definition asks for {@link UnresponsivePolicy#REPLACE}. */
-  UNRESPONSIVE
+  UNRESPONSIVE,
+  /** {@link Broker#replace} was called for a running daemon. */
+  REPLACE_REQUESTED
 }

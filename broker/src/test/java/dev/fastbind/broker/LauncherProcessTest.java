@@ -82,6 +82,15 @@ class LauncherProcessTest {
 
   @Test
   void sixteenLaunchersAtOnceSpawnExactlyOneDaemon() throws Exception {
+    race(List.of());
+  }
+
+  @Test
+  void sixteenLaunchersAtOnceWithTheHandoffBindOnceAndSpawnExactlyOneDaemon() throws Exception {
+    race(List.of("-Dfastbind.test.handoff=true"));
+  }
+
+  private void race(List<String> jvmExtra) throws Exception {
     int n = 16;
     Files.createDirectories(dir());
     Files.setPosixFilePermissions(dir(), java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
@@ -90,7 +99,7 @@ class LauncherProcessTest {
     for (int i = 0; i < n; i++) {
       Path out = tmp.resolve("launcher-" + i + ".out");
       outs.add(out);
-      ps.add(launcher(List.of(), List.of(), "race", 20_000, 0, out));
+      ps.add(launcher(List.of(), jvmExtra, "race", 20_000, 0, out));
     }
     Set<Long> pids = new HashSet<>();
     int spawned = 0;

@@ -25,7 +25,13 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@code halt}: {@code Runtime.halt(7)} before binding
  *   <li>{@code abort}: kills itself with SIGABRT
  *   <li>{@code fail}: announces {@code FAILED} with a reason, then exits 1
+ *   <li>{@code hold}: like {@code good}, but each connection first sends a line: {@code hold} makes
+ *       the daemon log {@code holding} and wait for a second line before it answers; its shutdown
+ *       action logs {@code draining} and waits (at most 10 s) until no held request is left
  * </ul>
+ *
+ * With {@code --gate=<file>} the daemon waits, before anything else, until that file exists: a test
+ * holds a spawned daemon before its bootstrap has run.
  *
  * Every instance halts on its own after {@code --lifetime=<seconds>} (default 60), so no test can
  * leave a daemon behind for long, and carries a {@code --marker=<dir>} argument by which tests find
@@ -42,6 +48,14 @@ public final class TestDaemon {
       }
     }
     startWatchdog(lifetime);
+    for (String a : args) {
+      if (a.startsWith("--gate=")) {
+        Path gate = Path.of(a.substring("--gate=".length()));
+        while (!java.nio.file.Files.exists(gate)) {
+          java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(2));
+        }
+      }
+    }
     String mode = args.length > 0 ? args[0] : "good";
     long pid = ProcessHandle.current().pid();
     switch (mode) {
@@ -69,6 +83,7 @@ public final class TestDaemon {
         System.exit(1);
       }
       case "good" -> serve(args.length > 1 && !args[1].startsWith("--") ? args[1] : "1.0");
+      case "hold" -> Daemon.builder(System.getenv("FASTBIND_SERVICE"), new HoldingBackend()).version("1.0").run();
       default -> {
         System.err.println("unknown mode " + mode);
         System.exit(64);
@@ -106,8 +121,65 @@ public final class TestDaemon {
         try (SocketChannel c = listener.accept()) {
           c.write(ByteBuffer.wrap(pid));
         } catch (IOException probeWentAway) {
+          if (!listener.isOpen()) {
+            throw probeWentAway; // stopping or handed over: nothing more to accept
+          }
           System.err.println("test daemon: connection ended early: " + probeWentAway.getMessage());
         }
+      }
+    }
+  }
+
+  /** See {@code hold} in the class doc. */
+  static final class HoldingBackend implements BrokeredBackend {
+    private final java.util.concurrent.atomic.AtomicInteger held = new java.util.concurrent.atomic.AtomicInteger();
+
+    @Override
+    public Never serve(IpcListener listener, ServeContext context) throws IOException {
+      context.onShutdown(() -> {
+        System.err.println("test daemon: draining " + held.get());
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        synchronized (held) {
+          while (held.get() > 0 && System.nanoTime() < deadline) {
+            try {
+              held.wait(50);
+            } catch (InterruptedException e) {
+              return;
+            }
+          }
+        }
+      });
+      context.ready();
+      byte[] pid = (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII);
+      while (true) {
+        SocketChannel c = listener.accept();
+        Thread t = new Thread(() -> answer(c, pid), "held-request");
+        t.start();
+      }
+    }
+
+    private void answer(SocketChannel c, byte[] pid) {
+      try (c) {
+        java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(
+            java.nio.channels.Channels.newInputStream(c), StandardCharsets.US_ASCII));
+        String first = in.readLine();
+        if ("hold".equals(first)) {
+          held.incrementAndGet();
+          System.err.println("test daemon: holding");
+          try {
+            in.readLine();
+          } finally {
+            c.write(ByteBuffer.wrap(pid));
+            synchronized (held) {
+              held.decrementAndGet();
+              held.notifyAll();
+            }
+          }
+        } else {
+          c.write(ByteBuffer.wrap(pid));
+        }
+      } catch (IOException e) {
+        System.err.println("test daemon: held connection failed: " + e.getMessage());
       }
     }
   }

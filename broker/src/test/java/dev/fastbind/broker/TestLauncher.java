@@ -8,7 +8,8 @@ import java.time.Duration;
  * {@link Broker#ensureRunning} for a {@link TestDaemon} in {@code good} mode, prints
  * {@code PID <pid> <spawn reason or REUSED>} and, with a linger time, waits that long before exiting
  * (a bounded lifetime, so a test can signal it while it runs). Exits 2 with the error on failure.
- * {@code -Dfastbind.test.mode=hang} starts the daemon in another {@link TestDaemon} mode.
+ * {@code -Dfastbind.test.mode=hang} starts the daemon in another {@link TestDaemon} mode;
+ * {@code -Dfastbind.test.handoff=true} turns on the listener hand-off.
  */
 public final class TestLauncher {
   private TestLauncher() {}
@@ -17,6 +18,7 @@ public final class TestLauncher {
     Path dir = Path.of(args[0]);
     ServiceDefinition def = Fixtures.daemon(dir, args[1], System.getProperty("fastbind.test.mode", "good"))
         .probeBudget(Duration.ofMillis(Long.parseLong(args[2])))
+        .listenerHandoff(Boolean.getBoolean("fastbind.test.handoff"))
         .build();
     try {
       DaemonInfo info = Broker.create().ensureRunning(def);

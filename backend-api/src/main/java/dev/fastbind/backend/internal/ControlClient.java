@@ -149,6 +149,23 @@ public final class ControlClient {
   }
 
   /**
+   * Asks a peer that passes {@code check} to hand its main listener over at {@code rendezvous}
+   * ({@code HANDOVER}); returns once the daemon has begun (it then offers the listener there).
+   *
+   * @throws ControlProtocolException if the daemon answers {@code ERR}: it cannot hand over
+   * @throws PeerMismatchException if the peer fails {@code check}; nothing was sent
+   */
+  public static void handover(Endpoint control, java.nio.file.Path rendezvous, Duration timeout, PeerCheck check)
+      throws IOException {
+    Reply reply = exchange(control, Command.HANDOVER.name() + " "
+        + dev.fastbind.backend.internal.wire.Escaping.escape(rendezvous.toString(), " "), timeout, check);
+    if (!reply.ok()) {
+      throw new ControlProtocolException("control endpoint " + control + " answered HANDOVER with ERR: "
+          + reply.error());
+    }
+  }
+
+  /**
    * Sends {@code command} and returns the {@code OK} reply.
    *
    * @throws ControlProtocolException if the reply is {@code ERR} or malformed

@@ -378,14 +378,10 @@ public final class Handoff {
     while (true) {
       int b = in.read();
       FileDescriptor[] fds = socket.getReceivedFileDescriptors();
-      if (fds != null) {
-        for (FileDescriptor f : fds) {
-          if (fd == null) {
-            fd = f;
-          } else {
-            closeDescriptor(f); // exactly one is expected; extras are not kept open
-          }
-        }
+      if (fds != null && fds.length > 0 && fd == null) {
+        // junixsocket closes what it received when the connection closes: keep a duplicate. Extra
+        // descriptors (exactly one is expected) are left to that close.
+        fd = FileDescriptorCast.duplicating(fds[0]).getFileDescriptor();
       }
       if (b < 0) {
         closeDescriptor(fd);

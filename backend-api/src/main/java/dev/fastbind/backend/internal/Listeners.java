@@ -79,6 +79,16 @@ public final class Listeners {
     return new JdkUnixListener(endpoint, channel, path, fileKey, true);
   }
 
+  /**
+   * Makes {@code listener}'s close leave its socket file in place, when it is one that would remove
+   * it: the listening socket was handed off and its new holder serves the file.
+   */
+  public static void keepSocketFile(IpcListener listener) {
+    if (listener instanceof JdkUnixListener jdk) {
+      jdk.keepSocketFile();
+    }
+  }
+
   /** How many times a bind is tried after finding a dead socket file at its path and removing it. */
   private static final int BIND_ATTEMPTS = 3;
 

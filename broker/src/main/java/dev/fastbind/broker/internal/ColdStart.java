@@ -45,6 +45,20 @@ public final class ColdStart {
    */
   public DaemonInfo spawn(ServiceDefinition definition, ServiceLayout paths, SpawnReason reason, String detail,
       long start) throws IOException {
+    return spawn(definition, paths, reason, detail, start, null, null);
+  }
+
+  /**
+   * {@link #spawn(ServiceDefinition, ServiceLayout, SpawnReason, String, long)}, with the listener
+   * hand-off when the definition asks for it: then this returns as soon as the endpoint is bound and
+   * the daemon's process runs ({@link DaemonInfo.Stage#BOUND}), and the rest of the start (the
+   * hand-off itself, the wait for readiness, the clean-up of a failure) finishes on a thread of its
+   * own, which takes over {@code lock} and releases it at the end. {@code predecessor} is the
+   * listening socket taken from a daemon being replaced, given on instead of a fresh bind; null for a
+   * cold start. Without the hand-off, {@code lock} stays with the caller.
+   */
+  public DaemonInfo spawn(ServiceDefinition definition, ServiceLayout paths, SpawnReason reason, String detail,
+      long start, SpawnLock lock, java.io.FileDescriptor predecessor) throws IOException {
     // The log first: a hostile file there is reported without using up a crash-loop slot.
     long logFrom = LogFiles.prepare(paths.log());
     // So is the notify socket's path: a refusal about it is not a spawn and must not count as one.
@@ -59,6 +73,10 @@ public final class ColdStart {
     long budget = definition.probeBudget().toNanos();
     long deadline = System.nanoTime() + budget;
     SharedArchive.Plan sharing = SharedArchive.plan(definition, paths.directory());
+    if (lock != null && (definition.listenerHandoff() || predecessor != null)) {
+      return Handoffs.spawn(this, definition, paths, reason, detail, start, logFrom, sharing, deadline, lock,
+          predecessor);
+    }
     try {
       return spawnOnce(definition, paths, reason, detail, start, logFrom, sharing, deadline);
     } catch (DaemonStartException e) {
@@ -85,50 +103,87 @@ public final class ColdStart {
       long spawnStart = System.nanoTime();
       Process child = Spawner.spawn(definition, paths, notify.path(), sharing);
       metrics.spawn(mode, System.nanoTime() - spawnStart);
-      boolean ready = false;
-      String readiness = "failed";
-      DaemonStartException failed = null;
-      try {
-        ReadinessWait.Outcome outcome = notify.await(child, deadline);
-        if (outcome instanceof ReadinessWait.Message m && m.message().kind() == Readiness.Kind.READY) {
-          Readiness.Message msg = m.message();
-          if (!Probe.connects(paths.endpoint().path().orElseThrow())) {
-            throw failed = failure(definition, paths, DaemonStartException.Failure.NOT_CONNECTABLE, spawnStart, -1,
-                "READY from pid " + msg.pid() + " but nothing listens at " + paths.endpoint(), logFrom);
-          }
-          DaemonInfo info = readyInfo(definition, paths, msg, reason, detail, start);
-          ready = true;
-          readiness = "ready";
-          return info;
-        }
-        if (outcome instanceof ReadinessWait.Message m) {
-          throw failed = failure(definition, paths, DaemonStartException.Failure.REPORTED_FAILURE, spawnStart,
-              exitStatusIfExited(child), "it said: " + m.message().reason(), logFrom);
-        }
-        if (outcome instanceof ReadinessWait.Exited e) {
-          throw failed = failure(definition, paths, DaemonStartException.Failure.EXITED, spawnStart, e.status(), "",
-              logFrom);
-        }
-        readiness = "timeout";
-        throw failed = failure(definition, paths, DaemonStartException.Failure.TIMED_OUT, spawnStart, -1,
-            "no READY on the notify socket", logFrom);
-      } finally {
-        if (!ready) {
-          long killDeadline = Math.max(deadline, System.nanoTime()) + KILL_MARGIN.toNanos();
-          ProcessTree.killTree(child.toHandle(), Spawner.detaches(), killDeadline);
-          killEscapedHolders(paths, killDeadline);
-          Optional<LockfileRecord> left = readQuietly(paths);
-          if (left.isPresent() && left.get().pid() == child.pid()) {
-            Lockfiles.deleteIfOwnedBy(paths.lockfile(), left.get().instanceId());
-          }
-          Trust.clearEndpointsQuietly(definition, paths, failed);
-        }
-        metrics.readiness(readiness, System.nanoTime() - spawnStart);
-      }
+      return awaitServing(definition, paths, child, notify, reason, detail, start, spawnStart, logFrom, deadline);
     }
   }
 
-  private static int exitStatusIfExited(Process child) {
+  /**
+   * Waits for {@code child}'s {@code READY}, confirmed by a connect, until {@code deadline}; on any
+   * other outcome kills what it started, removes its files and throws. Records the readiness metric.
+   */
+  DaemonInfo awaitServing(ServiceDefinition definition, ServiceLayout paths, Process child, ReadinessWait notify,
+      SpawnReason reason, String detail, long start, long spawnStart, long logFrom, long deadline) throws IOException {
+    boolean ready = false;
+    String readiness = "failed";
+    Throwable failed = null;
+    DaemonStartException f;
+    try {
+      ReadinessWait.Outcome outcome = notify.await(child, deadline);
+      if (outcome instanceof ReadinessWait.Message m && m.message().kind() == Readiness.Kind.READY) {
+        Readiness.Message msg = m.message();
+        if (!Probe.connects(paths.endpoint().path().orElseThrow())) {
+          failed = f = failure(definition, paths, DaemonStartException.Failure.NOT_CONNECTABLE, spawnStart, -1,
+              "READY from pid " + msg.pid() + " but nothing listens at " + paths.endpoint(), logFrom);
+          throw f;
+        }
+        DaemonInfo info = readyInfo(definition, paths, msg, reason, detail, start);
+        ready = true;
+        readiness = "ready";
+        return info;
+      }
+      if (outcome instanceof ReadinessWait.Message m) {
+        failed = f = failure(definition, paths, DaemonStartException.Failure.REPORTED_FAILURE, spawnStart,
+            exitStatusIfExited(child), "it said: " + m.message().reason(), logFrom);
+        throw f;
+      }
+      if (outcome instanceof ReadinessWait.Exited e) {
+        failed = f = failure(definition, paths, DaemonStartException.Failure.EXITED, spawnStart, e.status(), "",
+            logFrom);
+        throw f;
+      }
+      readiness = "timeout";
+      failed = f = failure(definition, paths, DaemonStartException.Failure.TIMED_OUT, spawnStart, -1,
+          "no READY on the notify socket", logFrom);
+      throw f;
+    } catch (IOException | RuntimeException e) {
+      if (failed == null) {
+        failed = e;
+      }
+      throw e;
+    } finally {
+      if (!ready) {
+        cleanUpFailed(definition, paths, child, deadline, failed);
+      }
+      metrics.readiness(readiness, System.nanoTime() - spawnStart);
+    }
+  }
+
+  /**
+   * After a start that failed: kills the child's tree and whatever escaped it holding the endpoints
+   * (waiting at most {@link #KILL_MARGIN} past {@code deadline}), removes a lockfile the child wrote
+   * and the dead endpoint files.
+   */
+  static void cleanUpFailed(ServiceDefinition definition, ServiceLayout paths, Process child, long deadline,
+      Throwable failed) {
+    long killDeadline = Math.max(deadline, System.nanoTime()) + KILL_MARGIN.toNanos();
+    ProcessTree.killTree(child.toHandle(), Spawner.detaches(), killDeadline);
+    killEscapedHolders(paths, killDeadline);
+    Optional<LockfileRecord> left = readQuietly(paths);
+    if (left.isPresent() && left.get().pid() == child.pid()) {
+      try {
+        Lockfiles.deleteIfOwnedBy(paths.lockfile(), left.get().instanceId());
+      } catch (RuntimeException e) {
+        // reported by the next call as a stale record
+      }
+    }
+    Trust.clearEndpointsQuietly(definition, paths, failed);
+  }
+
+  Metrics metrics() {
+    return metrics;
+  }
+
+  static int exitStatusIfExited(Process child) {
     try {
       return child.waitFor(50, TimeUnit.MILLISECONDS) ? child.exitValue() : -1;
     } catch (InterruptedException e) {
@@ -137,7 +192,7 @@ public final class ColdStart {
     }
   }
 
-  private static DaemonStartException failure(ServiceDefinition definition, ServiceLayout paths,
+  static DaemonStartException failure(ServiceDefinition definition, ServiceLayout paths,
       DaemonStartException.Failure failure, long spawnStart, int status, String detail, long logFrom) {
     Duration elapsed = Duration.ofNanos(System.nanoTime() - spawnStart);
     int signal = status > 128 && status < 128 + 65 ? status - 128 : -1;
@@ -145,7 +200,7 @@ public final class ColdStart {
         detail, paths.log(), LogFiles.tail(paths.log(), logFrom));
   }
 
-  private static Optional<LockfileRecord> readQuietly(ServiceLayout paths) {
+  static Optional<LockfileRecord> readQuietly(ServiceLayout paths) {
     try {
       return Lockfiles.read(paths.lockfile());
     } catch (LockfileException e) {
@@ -153,7 +208,7 @@ public final class ColdStart {
     }
   }
 
-  private static DaemonInfo readyInfo(ServiceDefinition definition, ServiceLayout paths, Readiness.Message msg,
+  static DaemonInfo readyInfo(ServiceDefinition definition, ServiceLayout paths, Readiness.Message msg,
       SpawnReason reason, String detail, long start) {
     Optional<LockfileRecord> r = readQuietly(paths).filter(rec -> rec.instanceId().equals(msg.instanceId()));
     if (r.isPresent()) {
@@ -170,7 +225,7 @@ public final class ColdStart {
    * free when the spawn began (the caller cleared them under the spawn lock), so such a process can
    * only have come from this spawn.
    */
-  private static void killEscapedHolders(ServiceLayout paths, long deadlineNanos) {
+  static void killEscapedHolders(ServiceLayout paths, long deadlineNanos) {
     java.util.List<ProcessHandle> escaped = new java.util.ArrayList<>();
     for (dev.fastbind.backend.Endpoint e : new dev.fastbind.backend.Endpoint[] {paths.endpoint(), paths.controlEndpoint()}) {
       for (SocketHolders.Holder h : SocketHolders.holders(e)) {

@@ -15,11 +15,13 @@ import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.Semaphore;
 
 /**
  * The exclusive cold-path lock of one service, held across processes with a POSIX file lock and
- * across threads of this JVM with a {@link ReentrantLock}.
+ * across threads of this JVM with a one-permit {@link Semaphore}: not reentrant, and released by
+ * whichever thread ends the cold start (a hand-off finishes on a thread of its own, after the
+ * launcher's call has returned).
  *
  * <p>Each lock file is opened through exactly one {@link FileChannel} per JVM, kept open for the life
  * of the JVM: POSIX drops every lock a process holds on a file when <em>any</em> descriptor of that
@@ -33,7 +35,7 @@ public final class SpawnLock implements AutoCloseable {
   private static final ConcurrentHashMap<Path, Slot> SLOTS = new ConcurrentHashMap<>();
 
   private static final class Slot {
-    final ReentrantLock threads = new ReentrantLock();
+    final Semaphore threads = new Semaphore(1);
     FileChannel channel;
     /** The file key of what stood at the path when {@link #channel} was opened. */
     Object fileKey;
@@ -62,7 +64,7 @@ public final class SpawnLock implements AutoCloseable {
     long deadline = start + patience.toNanos();
     Slot slot = SLOTS.computeIfAbsent(file.toAbsolutePath().normalize(), p -> new Slot());
     try {
-      if (!slot.threads.tryLock(patience.toNanos(), TimeUnit.NANOSECONDS)) {
+      if (!slot.threads.tryAcquire(patience.toNanos(), TimeUnit.NANOSECONDS)) {
         throw timedOut(file, service, start);
       }
     } catch (InterruptedException e) {
@@ -108,7 +110,7 @@ public final class SpawnLock implements AutoCloseable {
       }
     } finally {
       if (!ok) {
-        slot.threads.unlock();
+        slot.threads.release();
       }
     }
   }
@@ -162,13 +164,32 @@ public final class SpawnLock implements AutoCloseable {
     return -1;
   }
 
-  /** Releases the lock; the channel stays open for the next holder in this JVM. */
+  private final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
+
+  /**
+   * Moves the lock to a new holder object, for a cold start that ends on another thread: this
+   * object's {@link #close()} then does nothing, and the returned one releases the lock.
+   */
+  public SpawnLock transfer() {
+    if (!released.compareAndSet(false, true)) {
+      throw new IllegalStateException("the spawn lock was already released");
+    }
+    return new SpawnLock(slot, fileLock);
+  }
+
+  /**
+   * Releases the lock, from any thread, once (later calls do nothing); the channel stays open for
+   * the next holder in this JVM.
+   */
   @Override
   public void close() throws IOException {
+    if (!released.compareAndSet(false, true)) {
+      return;
+    }
     try {
       fileLock.release();
     } finally {
-      slot.threads.unlock();
+      slot.threads.release();
     }
   }
 }

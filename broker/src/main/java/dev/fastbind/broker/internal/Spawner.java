@@ -63,6 +63,12 @@ public final class Spawner {
   /** Starts the daemon of {@code def}; its output is appended to {@code paths.log()}. */
   public static Process spawn(ServiceDefinition def, ServiceLayout paths, Path notifySocket, SharedArchive.Plan sharing)
       throws IOException {
+    return spawn(def, paths, notifySocket, sharing, Map.of());
+  }
+
+  /** {@link #spawn(ServiceDefinition, ServiceLayout, Path, SharedArchive.Plan)} with {@code extra} variables set last. */
+  public static Process spawn(ServiceDefinition def, ServiceLayout paths, Path notifySocket, SharedArchive.Plan sharing,
+      Map<String, String> extra) throws IOException {
     ProcessBuilder pb = new ProcessBuilder(commandLine(def, sharing));
     pb.directory(paths.directory().toFile());
     Map<String, String> env = pb.environment();
@@ -74,6 +80,7 @@ public final class Spawner {
     env.put(Env.CONTROL_ENDPOINT, paths.controlEndpoint().toString());
     env.put(Env.LOCKFILE, paths.lockfile().toString());
     env.put(Env.NOTIFY_SOCKET, notifySocket.toString());
+    env.putAll(extra);
     pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(paths.log().toFile()));
     pb.redirectErrorStream(true);

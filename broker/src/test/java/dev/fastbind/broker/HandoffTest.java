@@ -1,0 +1,213 @@
+package dev.fastbind.broker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.fastbind.backend.internal.Lockfiles;
+import dev.fastbind.backend.internal.SocketHolders;
+import dev.fastbind.backend.internal.wire.LockfileRecord;
+import dev.fastbind.testsupport.Await;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Broker-owned bind: the broker binds the endpoint, hands the listening socket to the daemon it
+ * spawned, and passes it from a daemon to its replacement. Real daemons, real sockets.
+ */
+class HandoffTest {
+
+  @TempDir Path tmp;
+
+  private final Broker broker = Broker.create();
+
+  private Path dir() {
+    return tmp.resolve("rt");
+  }
+
+  @AfterEach
+  void noProcessLeft() {
+    Fixtures.killMarked(dir());
+  }
+
+  private ServiceDefinition.Builder handoff(String mode, String... more) {
+    String[] args = new String[more.length + 1];
+    args[0] = mode;
+    System.arraycopy(more, 0, args, 1, more.length);
+    return Fixtures.daemon(dir(), "svc", args).listenerHandoff(true);
+  }
+
+  private static SocketChannel connect(DaemonInfo info) throws IOException {
+    return SocketChannel.open(UnixDomainSocketAddress.of(info.endpoint().path().orElseThrow()));
+  }
+
+  /** Reads one line; null at end of stream. */
+  private static String readLine(SocketChannel c) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(128);
+    while (b.hasRemaining()) {
+      if (c.read(b) < 0) {
+        return b.position() == 0 ? null : new String(b.array(), 0, b.position(), StandardCharsets.US_ASCII);
+      }
+      if (b.position() > 0 && b.get(b.position() - 1) == '\n') {
+        break;
+      }
+    }
+    return new String(b.array(), 0, b.position(), StandardCharsets.US_ASCII).trim();
+  }
+
+  private static boolean logContains(Path log, String text) {
+    try {
+      return Files.readString(log, StandardCharsets.UTF_8).contains(text);
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  @Test
+  void theBrokerBoundEndpointTakesAClientBeforeTheDaemonHasRunItsBootstrap() throws Exception {
+    Path gate = tmp.resolve("gate");
+    DaemonInfo info = broker.ensureRunning(handoff("good", "--gate=" + gate).build());
+    assertEquals(DaemonInfo.Stage.BOUND, info.stage());
+    try (SocketChannel c = connect(info)) {
+      c.write(ByteBuffer.wrap("hello\n".getBytes(StandardCharsets.US_ASCII)));
+      // The daemon waits at its gate, before Daemon.run: the socket is the broker's alone.
+      assertFalse(SocketHolders.holds(info.pid(), info.endpoint()), "the daemon cannot hold the socket yet");
+      assertFalse(Files.exists(dir().resolve("svc.lock"), LinkOption.NOFOLLOW_LINKS), "no lockfile yet");
+      Files.createFile(gate);
+      assertEquals(Long.toString(info.pid()), readLine(c), "the connection made before the daemon ran is served");
+    }
+    DaemonInfo serving = broker.awaitServing(info, Fixtures.PATIENT);
+    assertEquals(DaemonInfo.Stage.SERVING, serving.stage());
+    LockfileRecord r = Lockfiles.read(dir().resolve("svc.lock")).orElseThrow();
+    assertEquals(info.pid(), r.pid(), "the lockfile names the daemon ensureRunning returned");
+    assertEquals(info.instanceId(), r.instanceId(), "and the same instance");
+    assertTrue(SocketHolders.holds(info.pid(), info.endpoint()), "the daemon holds the listener");
+    assertEquals(java.util.List.of(), SocketHolders.holders(info.endpoint()).stream()
+        .filter(h -> h.pid() == ProcessHandle.current().pid()).toList(), "the broker closed its own copy");
+    assertFalse(Files.exists(dir().resolve("svc.handoff"), LinkOption.NOFOLLOW_LINKS), "the rendezvous is gone");
+
+    DaemonInfo again = broker.ensureRunning(handoff("good").build());
+    assertFalse(again.spawned(), "the handed-off daemon is reused");
+    assertEquals(info.pid(), again.pid());
+  }
+
+  @Test
+  void aDaemonThatExitsBeforeAcceptingLeavesNoSocketOrRecordAndTheNextCallRespawns() throws Exception {
+    Path gate = tmp.resolve("gate");
+    DaemonInfo info = broker.ensureRunning(handoff("exit3", "--gate=" + gate).build());
+    assertEquals(DaemonInfo.Stage.BOUND, info.stage());
+    try (SocketChannel c = connect(info)) {
+      c.write(ByteBuffer.wrap("hello\n".getBytes(StandardCharsets.US_ASCII)));
+      Files.createFile(gate);
+      String got;
+      try {
+        got = readLine(c);
+      } catch (IOException reset) {
+        got = null;
+      }
+      assertEquals(null, got, "the waiting connection is reset or ended, never answered");
+    }
+    DaemonStartException e = assertThrows(DaemonStartException.class, () -> broker.awaitServing(info,
+        Fixtures.PATIENT));
+    assertEquals(DaemonStartException.Failure.EXITED, e.failure());
+    assertEquals(java.util.OptionalInt.of(3), e.exitStatus());
+    assertTrue(e.getMessage().contains("configuration file missing"), "the log tail is in the error: " + e.getMessage());
+    Await.until(Duration.ofSeconds(10), () -> !Files.exists(dir().resolve("svc.sock"), LinkOption.NOFOLLOW_LINKS),
+        () -> "the socket file the broker bound was left behind");
+    assertFalse(Files.exists(dir().resolve("svc.lock"), LinkOption.NOFOLLOW_LINKS), "no record is left");
+
+    DaemonInfo next = broker.ensureRunning(handoff("good").build());
+    assertTrue(next.spawned(), "the next call respawns");
+    assertTrue(next.spawnDetail().contains("previous start failed"), next.spawnDetail());
+    assertEquals(Long.toString(next.pid()), readLine(connect(next)));
+  }
+
+  @Test
+  void aReplacementUnderAClientLoopRefusesAndResetsNoConnection() throws Exception {
+    ServiceDefinition def = handoff("good").build();
+    DaemonInfo first = broker.awaitServing(broker.ensureRunning(def), Fixtures.PATIENT);
+    int total = 2000;
+    AtomicInteger done = new AtomicInteger();
+    AtomicInteger failed = new AtomicInteger();
+    AtomicReference<String> firstFailure = new AtomicReference<>();
+    Set<String> answeredBy = ConcurrentHashMap.newKeySet();
+    Thread loop = new Thread(() -> {
+      for (int i = 0; i < total; i++) {
+        try (SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+          c.connect(UnixDomainSocketAddress.of(first.endpoint().path().orElseThrow()));
+          String pid = readLine(c);
+          if (pid == null) {
+            throw new IOException("end of stream without an answer");
+          }
+          answeredBy.add(pid);
+        } catch (IOException e) {
+          failed.incrementAndGet();
+          firstFailure.compareAndSet(null, e.toString());
+        }
+        done.incrementAndGet();
+      }
+    }, "client-loop");
+    loop.start();
+    Await.until(Duration.ofSeconds(30), () -> done.get() >= 200, () -> "the client loop did not get going");
+    DaemonInfo second = broker.replace(def);
+    assertEquals(java.util.Optional.of(SpawnReason.REPLACE_REQUESTED), second.spawnReason());
+    loop.join(120_000);
+    assertFalse(loop.isAlive(), "the client loop finished");
+    assertEquals(0, failed.get(), "connections refused or reset during the replacement: " + firstFailure.get());
+    assertNotEquals(first.pid(), second.pid());
+    assertTrue(answeredBy.contains(Long.toString(first.pid())), "the old daemon served some: " + answeredBy);
+    DaemonInfo now = broker.awaitServing(second, Fixtures.PATIENT);
+    try (SocketChannel c = connect(now)) {
+      assertEquals(Long.toString(second.pid()), readLine(c), "the new daemon serves afterwards");
+    }
+    Await.until(Duration.ofSeconds(15), () -> ProcessHandle.of(first.pid()).map(h -> !h.isAlive()).orElse(true),
+        () -> "the replaced daemon did not exit after draining");
+    assertTrue(Files.exists(dir().resolve("svc.sock"), LinkOption.NOFOLLOW_LINKS),
+        "the old daemon left the socket file to its successor");
+    assertEquals(second.instanceId(), Lockfiles.read(dir().resolve("svc.lock")).orElseThrow().instanceId());
+  }
+
+  @Test
+  void stopAnswersARequestInFlightBeforeTheDaemonExits() throws Exception {
+    ServiceDefinition def = Fixtures.daemon(dir(), "svc", "hold").build();
+    DaemonInfo info = broker.ensureRunning(def);
+    Path log = dir().resolve("svc.log");
+    try (SocketChannel c = connect(info)) {
+      c.write(ByteBuffer.wrap("hold\n".getBytes(StandardCharsets.US_ASCII)));
+      Await.until(Duration.ofSeconds(10), () -> logContains(log, "holding"),
+          () -> "the daemon never took the request");
+      AtomicReference<Object> stopped = new AtomicReference<>();
+      Thread stopper = new Thread(() -> {
+        try {
+          stopped.set(broker.stop(def, Duration.ofSeconds(20)));
+        } catch (IOException e) {
+          stopped.set(e);
+        }
+      });
+      stopper.start();
+      Await.until(Duration.ofSeconds(10), () -> logContains(log, "draining"),
+          () -> "SHUTDOWN never reached the daemon");
+      c.write(ByteBuffer.wrap("go\n".getBytes(StandardCharsets.US_ASCII)));
+      assertEquals(Long.toString(info.pid()), readLine(c), "the request in flight at SHUTDOWN is answered");
+      stopper.join(30_000);
+      assertTrue(stopped.get() instanceof StopResult, "stop finished: " + stopped.get());
+    }
+  }
+}
