@@ -185,6 +185,27 @@ class HandoffTest {
   }
 
   @Test
+  @dev.fastbind.testsupport.RequiresCapability(dev.fastbind.testsupport.Capability.PYTHON3)
+  void aCommandDaemonNotBuiltOnTheSdkTakesTheListenerToo() throws Exception {
+    Path script = tmp.resolve("handoff_daemon.py");
+    try (java.io.InputStream in = HandoffTest.class.getResourceAsStream("/handoff_daemon.py")) {
+      Files.write(script, in.readAllBytes());
+    }
+    ServiceDefinition def = ServiceDefinition.builder("py")
+        .command("python3", script.toString(), Fixtures.marker(dir()))
+        .runtimeDirectory(dir())
+        .probeBudget(Fixtures.PATIENT)
+        .listenerHandoff(true)
+        .build();
+    DaemonInfo info = broker.ensureRunning(def);
+    assertEquals(DaemonInfo.Stage.BOUND, info.stage());
+    try (SocketChannel c = connect(info)) {
+      assertEquals("py " + info.pid(), readLine(c), "the python daemon serves the socket the broker bound");
+    }
+    assertEquals(DaemonInfo.Stage.SERVING, broker.awaitServing(info, Fixtures.PATIENT).stage());
+  }
+
+  @Test
   void stopAnswersARequestInFlightBeforeTheDaemonExits() throws Exception {
     ServiceDefinition def = Fixtures.daemon(dir(), "svc", "hold").build();
     DaemonInfo info = broker.ensureRunning(def);
