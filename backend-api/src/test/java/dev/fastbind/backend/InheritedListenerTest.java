@@ -68,6 +68,56 @@ class InheritedListenerTest {
     }
   }
 
+  /** Plays systemd: binds, forks, passes the socket at fd 3 with LISTEN_PID/LISTEN_FDS, keeps its copy. */
+  private static final String ACTIVATOR = String.join("\n",
+      "import os, socket, sys",
+      "path = sys.argv[1]",
+      "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)",
+      "s.bind(path)",
+      "s.listen(16)",
+      "pid = os.fork()",
+      "if pid == 0:",
+      "    if s.fileno() != 3:",
+      "        os.dup2(s.fileno(), 3)",
+      "    os.set_inheritable(3, True)",
+      "    os.environ['LISTEN_PID'] = str(os.getpid())",
+      "    os.environ['LISTEN_FDS'] = '1'",
+      "    os.execvp(sys.argv[2], sys.argv[2:])",
+      "os.waitpid(pid, 0)",
+      "c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)",
+      "c.settimeout(5)",
+      "try:",
+      "    c.connect(path)",
+      "    print('ACTIVATOR: still listening', flush=True)",
+      "except OSError as e:",
+      "    print('ACTIVATOR: refused: %s' % e, flush=True)",
+      "");
+
+  @Test
+  @RequiresCapability(Capability.PYTHON3)
+  void aSocketActivatedDaemonThatStopsLeavesTheActivatorsSocketListening() throws Exception {
+    // systemd keeps a socket unit's listener to start the daemon again on the next connection: the
+    // daemon's close must not shut the shared socket down (junixsocket's close would).
+    Path sock = runtime.resolve("echo.sock");
+    List<String> command = new ArrayList<>(List.of("python3", "-c", ACTIVATOR, sock.toString()));
+    command.addAll(JavaCommand.of(EchoDaemon.class).light().build());
+    try (DaemonProcess activator = DaemonProcess.start(runtime, Map.of(), command,
+        ProcessBuilder.Redirect.from(new File("/dev/null")))) {
+      Readiness.Message ready = activator.awaitNotification(DaemonProcessTest.START);
+      assertEquals(Readiness.Kind.READY, ready.kind(), activator.log());
+      LockfileRecord record = Lockfiles.read(runtime.resolve("echo.lock")).orElseThrow();
+      assertEquals(Endpoint.unixPath(sock), record.endpoint());
+      try (SocketChannel client = SocketChannel.open(UnixDomainSocketAddress.of(sock))) {
+        client.write(ByteBuffer.wrap("sd".getBytes(StandardCharsets.US_ASCII)));
+        assertEquals("echo:sd", DaemonProcessTest.readAll(client));
+      }
+      ControlClient.shutdown(record.controlEndpoint(), DaemonProcessTest.CALL);
+      assertEquals(0, activator.awaitExit(DaemonProcessTest.START), activator.log());
+      assertTrue(activator.log().contains("ACTIVATOR: still listening"), activator.log());
+      assertTrue(Files.exists(sock), "the socket file belongs to the activator and stays");
+    }
+  }
+
   /**
    * Connects once something listens at {@code sock}: the file appears at bind(2), a moment before
    * listen(2), and a connect in between is refused (nothing else happens, so retrying is harmless).

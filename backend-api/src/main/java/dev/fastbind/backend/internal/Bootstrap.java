@@ -337,7 +337,14 @@ public final class Bootstrap {
       if (count > 1) {
         System.err.println("fastbind: systemd passed " + count + " sockets; using the first (fd 3)");
       }
-      return Optional.of(Junix.adoptDescriptor(SD_LISTEN_FDS_START));
+      Optional<IpcListener> asJdk = Handoff.adoptSystemdAsJdk(SD_LISTEN_FDS_START);
+      if (asJdk.isPresent()) {
+        return asJdk;
+      }
+      // Not moved (abstract name, or junixsocket's dup2 out of reach); if the move half-happened, the
+      // socket is at fd 0 now.
+      return Optional.of(Junix.adoptDescriptor(mayBeSocket(Path.of("/proc/self/fd/" + SD_LISTEN_FDS_START))
+          ? SD_LISTEN_FDS_START : 0));
     }
     return fd0();
   }

@@ -18,6 +18,7 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongPredicate;
@@ -281,6 +282,53 @@ public final class Handoff {
         FileDescriptorCast.using(fd).as(org.newsclub.net.unix.AFUNIXServerSocketChannel.class);
     channel.setDeleteOnClose(false);
     return new IpcListenerHandle(new Junix.JunixListener(expected, channel, true), false);
+  }
+
+  /**
+   * Adopts the listening socket systemd passed at {@code fd} (3) as a JDK channel, moved onto fd 0
+   * as in {@link #adopt}: junixsocket's close would shut down systemd's own socket, which then refuses
+   * every connection until the socket unit restarts, so a daemon that exits (idle, stopped) could
+   * never be activated again. Empty, with {@code fd} untouched, when the socket is not a listening
+   * socket bound at a path (abstract names stay with junixsocket) or the move is impossible.
+   */
+  static Optional<dev.fastbind.backend.IpcListener> adoptSystemdAsJdk(int fd) {
+    Path path = listeningPathOf(fd);
+    if (path == null) {
+      return Optional.empty();
+    }
+    FileDescriptor d;
+    try {
+      d = FileDescriptorCast.unsafeUsing(fd).getFileDescriptor();
+    } catch (IOException | RuntimeException | LinkageError e) {
+      return Optional.empty();
+    }
+    if (!moveToStdin(d)) {
+      return Optional.empty();
+    }
+    closeDescriptor(d);
+    try {
+      Channel inherited = System.inheritedChannel();
+      if (inherited instanceof ServerSocketChannel server) {
+        return Optional.of(Listeners.adoptJdk(server));
+      }
+    } catch (IOException | RuntimeException e) {
+      // fall through: fd 0 holds the socket now, and the caller adopts it from there through junixsocket
+    }
+    return Optional.empty();
+  }
+
+  /** The path a listening Unix-domain socket at {@code fd} of this process is bound to, or null. */
+  private static Path listeningPathOf(int fd) {
+    String target;
+    try {
+      target = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
+    } catch (IOException e) {
+      return null;
+    }
+    if (!target.startsWith("socket:[")) {
+      return null;
+    }
+    return SocketHolders.listeningPath(parseInode(target)).orElse(null);
   }
 
   private static boolean moveToStdin(FileDescriptor fd) {

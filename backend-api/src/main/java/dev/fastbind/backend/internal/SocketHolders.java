@@ -270,6 +270,41 @@ public final class SocketHolders {
     }
   }
 
+  /**
+   * The path at which the listening socket with {@code inode} is bound, from {@code /proc/net/unix};
+   * empty when it is not a listening socket, is bound to an abstract name ({@code @…}) or the table
+   * cannot be read.
+   */
+  public static Optional<Path> listeningPath(long inode) {
+    if (inode <= 0) {
+      return Optional.empty();
+    }
+    String table = readCapped(Path.of("/proc/net/unix"), MAX_NET_UNIX_BYTES);
+    String wanted = " " + inode + " ";
+    int at = table.indexOf('\n') + 1;
+    while (at > 0 && at < table.length()) {
+      int end = table.indexOf('\n', at);
+      if (end < 0) {
+        end = table.length();
+      }
+      String line = table.substring(at, end);
+      at = end + 1;
+      if (!line.contains(wanted)) {
+        continue;
+      }
+      String[] f = line.trim().split("\\s+", 8);
+      try {
+        if (f.length == 8 && f[5].equals(UNCONNECTED) && Long.parseLong(f[6]) == inode
+            && (Integer.parseInt(f[3], 16) & ACCEPT_CONNECTIONS_FLAG) != 0 && f[7].startsWith("/")) {
+          return Optional.of(Path.of(f[7]));
+        }
+      } catch (NumberFormatException e) {
+        // an unexpected line: not the one we look for
+      }
+    }
+    return Optional.empty();
+  }
+
   /** For messages: the first holder, described, or empty. */
   public static Optional<Holder> first(Endpoint endpoint) {
     List<Holder> all = holders(endpoint);
