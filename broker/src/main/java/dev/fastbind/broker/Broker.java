@@ -333,6 +333,12 @@ public final class Broker {
       return untrusted(u.error());
     }
     if (!(a instanceof Assessment.Healthy h)) {
+      Optional<DaemonInfo> starting = Handoffs.starting(definition, paths);
+      if (starting.isPresent()) {
+        return new ServiceStatus.Running(starting.get(), false, 0,
+            Optional.of("starting: the broker bound the endpoint and handed it over; the daemon has not yet"
+                + " announced that it serves"));
+      }
       Optional<UntrustedStateException> held = Trust.heldEndpoint(definition, paths, "there is "
           + (a instanceof Assessment.Absent ? "no lockfile" : "no live daemon recorded"));
       if (held.isPresent()) {

@@ -19,7 +19,10 @@ public sealed interface ServiceStatus {
   String service();
 
   /**
-   * A live daemon that answered {@code HELLO}.
+   * A live daemon that answered {@code HELLO}; or one whose listener the broker has just bound and
+   * handed over ({@link DaemonInfo#stage()} {@link DaemonInfo.Stage#BOUND}), which is not asked:
+   * it accepts connections into its backlog but has no control endpoint yet, so {@code ready} is
+   * false, progress 0, and the phase says so.
    *
    * @param daemon where it listens and who it is
    * @param ready whether warm-up has finished ({@code READY}); false while {@code WARMING}

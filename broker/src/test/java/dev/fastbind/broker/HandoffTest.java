@@ -2,6 +2,7 @@ package dev.fastbind.broker;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -90,6 +91,19 @@ class HandoffTest {
       // The daemon waits at its gate, before Daemon.run: the socket is the broker's alone.
       assertFalse(SocketHolders.holds(info.pid(), info.endpoint()), "the daemon cannot hold the socket yet");
       assertFalse(Files.exists(dir().resolve("svc.lock"), LinkOption.NOFOLLOW_LINKS), "no lockfile yet");
+      ServiceStatus between = broker.status(handoff("good").build());
+      ServiceStatus.Running running = assertInstanceOf(ServiceStatus.Running.class, between,
+          "status in between: " + between);
+      assertEquals(DaemonInfo.Stage.BOUND, running.daemon().stage());
+      assertEquals(info.pid(), running.daemon().pid());
+      assertFalse(running.ready());
+      Process other = new ProcessBuilder(dev.fastbind.testsupport.JavaCommand.of(TestLauncher.class).light()
+          .jvmOptions(java.util.List.of("-Dfastbind.test.status=true", "-Dfastbind.test.handoff=true"))
+          .args(dir().toString(), "svc", "10000").build()).redirectErrorStream(true).start();
+      String seen = new String(other.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertTrue(other.waitFor(30, java.util.concurrent.TimeUnit.SECONDS));
+      assertTrue(seen.contains("STATUS Running " + info.pid() + " BOUND"),
+          "another launcher's status in between: " + seen);
       Files.createFile(gate);
       assertEquals(Long.toString(info.pid()), readLine(c), "the connection made before the daemon ran is served");
     }

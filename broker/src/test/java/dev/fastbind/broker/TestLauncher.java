@@ -9,7 +9,8 @@ import java.time.Duration;
  * {@code PID <pid> <spawn reason or REUSED>} and, with a linger time, waits that long before exiting
  * (a bounded lifetime, so a test can signal it while it runs). Exits 2 with the error on failure.
  * {@code -Dfastbind.test.mode=hang} starts the daemon in another {@link TestDaemon} mode;
- * {@code -Dfastbind.test.handoff=true} turns on the listener hand-off.
+ * {@code -Dfastbind.test.handoff=true} turns on the listener hand-off; {@code -Dfastbind.test.status=true}
+ * prints {@code STATUS <type> [<pid> <stage>]} from {@link Broker#status} instead.
  */
 public final class TestLauncher {
   private TestLauncher() {}
@@ -20,6 +21,12 @@ public final class TestLauncher {
         .probeBudget(Duration.ofMillis(Long.parseLong(args[2])))
         .listenerHandoff(Boolean.getBoolean("fastbind.test.handoff"))
         .build();
+    if (Boolean.getBoolean("fastbind.test.status")) {
+      ServiceStatus status = Broker.create().status(def);
+      System.out.println("STATUS " + status.getClass().getSimpleName() + (status instanceof ServiceStatus.Running r
+          ? " " + r.daemon().pid() + " " + r.daemon().stage() : " " + status));
+      return;
+    }
     try {
       DaemonInfo info = Broker.create().ensureRunning(def);
       System.out.println("PID " + info.pid() + " " + info.spawnReason().map(Enum::name).orElse("REUSED"));

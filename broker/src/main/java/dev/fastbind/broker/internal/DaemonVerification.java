@@ -139,6 +139,24 @@ public final class DaemonVerification {
 
   /** Whether {@code pid}'s initial environment names this service and this runtime directory. */
   static boolean startedByABroker(long pid, ServiceLayout paths) {
+    String all = environ(pid);
+    return all.contains("\0" + Env.SERVICE + "=" + paths.service() + "\0")
+        && all.contains("\0" + Env.RUNTIME_DIR + "=" + paths.directory() + "\0");
+  }
+
+  /** The value of {@code key} in {@code pid}'s initial environment, if it can be read and is set. */
+  static java.util.Optional<String> environValue(long pid, String key) {
+    String all = environ(pid);
+    int at = all.indexOf("\0" + key + "=");
+    if (at < 0) {
+      return java.util.Optional.empty();
+    }
+    int from = at + key.length() + 2;
+    return java.util.Optional.of(all.substring(from, all.indexOf('\0', from)));
+  }
+
+  /** {@code /proc/<pid>/environ} (capped) between NULs, or "" when it cannot be read. */
+  private static String environ(long pid) {
     byte[] env;
     try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(
         java.nio.file.Path.of("/proc", Long.toString(pid), "environ"))) {
@@ -148,10 +166,9 @@ public final class DaemonVerification {
       }
       env = java.util.Arrays.copyOf(buf.array(), buf.position());
     } catch (java.io.IOException | RuntimeException e) {
-      return false;
+      return "";
     }
-    String all = "\0" + new String(env, java.nio.charset.StandardCharsets.UTF_8) + "\0";
-    return all.contains("\0" + Env.SERVICE + "=" + paths.service() + "\0")
-        && all.contains("\0" + Env.RUNTIME_DIR + "=" + paths.directory() + "\0");
+    return "\0" + new String(env, java.nio.charset.StandardCharsets.UTF_8) + "\0";
   }
+
 }

@@ -106,6 +106,40 @@ public final class Handoffs {
     return s == null || s.done() ? Optional.empty() : Optional.of(s);
   }
 
+  /**
+   * A hand-off start under way, seen from any launcher: this JVM's own, or another launcher's that
+   * holds both the spawn lock and the endpoint and has a child carrying this spawn's mark and the
+   * hand-off variables. What {@code status} reports between the broker's bind and the daemon's
+   * lockfile, when the directory holds a live socket and no lockfile.
+   */
+  public static Optional<DaemonInfo> starting(ServiceDefinition definition, ServiceLayout paths) {
+    Optional<Start> own = inFlight(paths);
+    if (own.isPresent()) {
+      return Optional.of(own.get().bound());
+    }
+    long locker = SpawnLock.holderPid(paths.spawnLock());
+    if (locker <= 1) {
+      return Optional.empty();
+    }
+    for (dev.fastbind.backend.internal.SocketHolders.Holder h
+        : dev.fastbind.backend.internal.SocketHolders.holders(paths.endpoint())) {
+      if (h.pid() != locker) {
+        continue;
+      }
+      Optional<ProcessHandle> child = ProcessHandle.of(h.pid()).flatMap(p -> p.children()
+          .filter(c -> DaemonVerification.startedByABroker(c.pid(), paths)
+              && DaemonVerification.environValue(c.pid(), Env.HANDOFF).isPresent())
+          .findFirst());
+      if (child.isPresent()) {
+        long pid = child.get().pid();
+        return Optional.of(new DaemonInfo(definition.name(), paths.endpoint(), paths.controlEndpoint(), pid,
+            DaemonVerification.environValue(pid, Env.INSTANCE_ID).orElse(""), Optional.empty(), Optional.empty(),
+            "", Duration.ZERO, DaemonInfo.Stage.BOUND));
+      }
+    }
+    return Optional.empty();
+  }
+
   /** The start in this JVM that returned {@code instanceId}, finished or not, if it is still known. */
   public static Optional<Start> byInstance(String instanceId) {
     for (Start s : IN_FLIGHT.values()) {
