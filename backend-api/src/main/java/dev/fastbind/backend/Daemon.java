@@ -125,6 +125,7 @@ public final class Daemon {
     private final String service;
     private final BrokeredBackend backend;
     private String version = "0";
+    private java.time.Duration idleTimeout;
     /** The first configuration error, reported by {@link #run}; null while there is none. */
     private String problem;
 
@@ -159,6 +160,29 @@ public final class Daemon {
     }
 
     /**
+     * Stops the daemon once it has been idle for {@code timeout}: no {@link ServeContext#busy()}
+     * handle open (the SDK's request loop holds one per open connection and request; a stack of
+     * your own calls it) and no {@link ServeContext#touch()} for that long. The daemon then stops as
+     * after a {@code SHUTDOWN} (shutdown actions, files removed, status 0) and its log says why.
+     * Default: never. Peers stop their daemons after 3 h (Gradle, mvnd, Bazel) or 10 min (sccache);
+     * the next {@code ensureRunning} simply starts a fresh one.
+     *
+     * @param timeout how long the daemon may sit idle; positive. A non-positive or null timeout is
+     *     reported by {@link #run}
+     * @return this builder
+     */
+    public Builder idleTimeout(java.time.Duration timeout) {
+      if (timeout == null || timeout.isZero() || timeout.isNegative()) {
+        if (problem == null) {
+          problem = "the idle timeout must be positive, got " + timeout + ": pass e.g. Duration.ofHours(3)";
+        }
+        return this;
+      }
+      this.idleTimeout = timeout;
+      return this;
+    }
+
+    /**
      * Runs the daemon: bind, lockfile, readiness, serve. Never returns: the process ends when the
      * daemon stops or fails, with the statuses listed on {@link Daemon}.
      *
@@ -174,7 +198,8 @@ public final class Daemon {
         System.err.println("fastbind: " + (service == null ? "null" : Escaping.printable(service)) + ": " + problem);
         status = EXIT_USAGE;
       } else {
-        status = Bootstrap.run(service, version, backend, args == null ? List.of() : List.of(args), System.getenv());
+        status = Bootstrap.run(service, version, backend, args == null ? List.of() : List.of(args), System.getenv(),
+            idleTimeout);
       }
       Runtime.getRuntime().exit(status);
       throw new AssertionError("unreachable: the JVM is exiting");

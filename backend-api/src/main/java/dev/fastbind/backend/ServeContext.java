@@ -67,4 +67,38 @@ public interface ServeContext {
    *     stderr and the remaining actions still run
    */
   void onShutdown(Runnable action);
+
+  /**
+   * Marks the start of work that keeps the daemon busy (an open client connection, a request in
+   * flight), until the returned handle is closed. While any is open the daemon is never idle
+   * ({@link Daemon.Builder#idleTimeout}); closing the last one starts the idle clock. A server stack
+   * of your own calls this per connection (the SDK's request loop does it for you); connections
+   * of the SDK's control endpoint never count.
+   *
+   * @return a handle to close when the work is done; closing it again does nothing
+   */
+  Busy busy();
+
+  /** Work in progress, from {@link #busy()} until {@link #close()}. */
+  interface Busy extends AutoCloseable {
+    /** Ends this piece of work; idempotent. */
+    @Override
+    void close();
+  }
+
+  /**
+   * Records activity now without holding the daemon busy: for work that has no clear end, such as a
+   * message on a long-lived connection. Resets the idle clock.
+   */
+  void touch();
+
+  /**
+   * Asks the SDK to stop this daemon, as a {@code SHUTDOWN} would: the shutdown actions run (so a
+   * request loop drains), the lockfile and socket files are removed, and the process exits with
+   * status 0 after printing {@code reason} on one line of its log. Returns at once; the stop runs on
+   * a thread of its own, so it may be called from a request that the drain then waits for.
+   *
+   * @param reason why, for the log (for instance {@code "configuration changed on disk"}); not null
+   */
+  void requestShutdown(String reason);
 }

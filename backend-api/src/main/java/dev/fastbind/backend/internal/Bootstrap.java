@@ -44,6 +44,15 @@ public final class Bootstrap {
   /** Runs the daemon and returns its exit status; only returns when it fails or {@code serve} returns. */
   public static int run(String service, String version, BrokeredBackend backend, List<String> args,
       Map<String, String> env) {
+    return run(service, version, backend, args, env, null);
+  }
+
+  /**
+   * {@link #run(String, String, BrokeredBackend, List, Map)} with an idle timeout (null for none):
+   * the daemon stops once nothing kept it busy for that long (see {@link ServeState#watchIdle}).
+   */
+  public static int run(String service, String version, BrokeredBackend backend, List<String> args,
+      Map<String, String> env, java.time.Duration idleTimeout) {
     PrintStream err = System.err;
     String prefix = "fastbind: " + service + ": ";
     long pid = ProcessIdentity.currentPid();
@@ -156,6 +165,9 @@ public final class Bootstrap {
       }
     }
 
+    if (idleTimeout != null) {
+      state.watchIdle(idleTimeout);
+    }
     try {
       Never never = backend.serve(listener, state);
       err.println(prefix + backend.getClass().getName() + ".serve returned"

@@ -90,6 +90,82 @@ final class ServeState implements ServeContext, ControlHandler {
     }
   }
 
+  private final java.util.concurrent.atomic.AtomicInteger busyCount = new java.util.concurrent.atomic.AtomicInteger();
+  private volatile long lastActivityNanos = System.nanoTime();
+  private final java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
+
+  @Override
+  public Busy busy() {
+    busyCount.incrementAndGet();
+    lastActivityNanos = System.nanoTime();
+    java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+    return () -> {
+      if (closed.compareAndSet(false, true)) {
+        lastActivityNanos = System.nanoTime();
+        busyCount.decrementAndGet();
+      }
+    };
+  }
+
+  @Override
+  public void touch() {
+    lastActivityNanos = System.nanoTime();
+  }
+
+  /** Work open now ({@link #busy()} handles not yet closed). */
+  int busyCount() {
+    return busyCount.get();
+  }
+
+  /** When activity was last seen ({@link System#nanoTime()}): a busy handle opened or closed, or a touch. */
+  long lastActivityNanos() {
+    return lastActivityNanos;
+  }
+
+  @Override
+  public void requestShutdown(String reason) {
+    Objects.requireNonNull(reason, "reason");
+    stop("shutting down: " + reason);
+  }
+
+  /**
+   * Prints {@code line} and exits with status 0 (running the shutdown hook) on a thread of its own;
+   * only the first request counts.
+   */
+  void stop(String line) {
+    if (!stopping.compareAndSet(false, true)) {
+      return;
+    }
+    System.err.println("fastbind: " + service + ": " + line);
+    Thread t = new Thread(() -> Runtime.getRuntime().exit(0), "fastbind-stop");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  /**
+   * Starts the idle watch: once nothing has been busy for {@code timeout} (no open {@link #busy()}
+   * handle, no touch), the daemon stops with the reason in its log. Polls at a tenth of the timeout
+   * (between 10 ms and 1 s): the clock is a volatile read, so the watch costs nothing measurable.
+   */
+  void watchIdle(java.time.Duration timeout) {
+    long limit = timeout.toNanos();
+    long period = Math.max(10_000_000L, Math.min(1_000_000_000L, limit / 10));
+    Thread t = new Thread(() -> {
+      while (!stopping.get()) {
+        long idleFor = System.nanoTime() - lastActivityNanos;
+        if (busyCount.get() == 0 && idleFor >= limit) {
+          stop("idle for " + java.time.Duration.ofNanos(idleFor).toMillis() + " ms (idle timeout " + timeout
+              + ", no open connection or request): shutting down");
+          return;
+        }
+        java.util.concurrent.locks.LockSupport.parkNanos(busyCount.get() > 0 ? period : Math.min(period,
+            Math.max(1, limit - idleFor)));
+      }
+    }, "fastbind-idle");
+    t.setDaemon(true);
+    t.start();
+  }
+
   @Override
   public HelloReply hello() {
     Progress p = progress;
@@ -139,6 +215,7 @@ final class ServeState implements ServeContext, ControlHandler {
 
   @Override
   public void shutdown() {
+    stopping.set(true); // the idle watch has nothing more to do
     // Exiting runs the shutdown hook, which runs the actions and removes our files.
     Runtime.getRuntime().exit(0);
   }

@@ -12,7 +12,9 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * A real daemon for process tests: warms for {@code warm-ms=N} milliseconds (default 0) reporting
- * progress, then answers each connection's first bytes with {@code echo:} and those bytes. While
+ * progress, then answers each connection's first bytes with {@code echo:} and those bytes (and,
+ * when they start with {@code stop:}, then asks for its own shutdown with the rest as the reason).
+ * Each connection holds {@link ServeContext#busy()}; {@code -Dfastbind.test.idle-ms=} sets an idle timeout. While
  * warming, connections wait in the accept backlog, as the contract promises.
  *
  * <p>Arguments (after the bootstrap's own): {@code warm-ms=N}; {@code fail-serve} throws at once;
@@ -21,7 +23,13 @@ import java.nio.charset.StandardCharsets;
 public final class EchoDaemon implements BrokeredBackend {
 
   public static void main(String[] args) {
-    Daemon.builder(System.getProperty("fastbind.test.service", "echo"), new EchoDaemon()).version("1.2.3").run(args);
+    Daemon.Builder builder = Daemon.builder(System.getProperty("fastbind.test.service", "echo"), new EchoDaemon())
+        .version("1.2.3");
+    Long idleMillis = Long.getLong("fastbind.test.idle-ms");
+    if (idleMillis != null) {
+      builder.idleTimeout(java.time.Duration.ofMillis(idleMillis));
+    }
+    builder.run(args);
   }
 
   @Override
@@ -46,23 +54,32 @@ public final class EchoDaemon implements BrokeredBackend {
     context.ready();
     while (true) {
       SocketChannel connection = listener.accept();
-      Thread t = new Thread(() -> answer(connection), "echo-connection");
+      ServeContext.Busy busy = context.busy();
+      Thread t = new Thread(() -> {
+        try (busy) {
+          answer(connection, context);
+        }
+      }, "echo-connection");
       t.setDaemon(true);
       t.start();
     }
   }
 
-  private static void answer(SocketChannel connection) {
+  private static void answer(SocketChannel connection, ServeContext context) {
     try (connection) {
       ByteBuffer in = ByteBuffer.allocate(1024);
       if (connection.read(in) <= 0) {
         return; // a probe: connect and close
       }
       in.flip();
+      String text = StandardCharsets.US_ASCII.decode(in.duplicate()).toString();
       ByteBuffer out = ByteBuffer.allocate(in.remaining() + 5);
       out.put("echo:".getBytes(StandardCharsets.US_ASCII)).put(in).flip();
       while (out.hasRemaining()) {
         connection.write(out);
+      }
+      if (text.startsWith("stop:")) { // answered first: EchoDaemon has no drain
+        context.requestShutdown("a client asked: " + text.substring("stop:".length()).trim());
       }
     } catch (IOException ignored) {
       // a client that went away
