@@ -93,6 +93,7 @@ public final class ServiceDefinition {
   private final Duration spawnLockPatience;
   private final boolean classDataSharing;
   private final boolean listenerHandoff;
+  private final Path workingDirectory;
 
   private ServiceDefinition(Builder b) {
     this.name = b.name;
@@ -111,6 +112,7 @@ public final class ServiceDefinition {
     this.spawnLockPatience = b.spawnLockPatience;
     this.classDataSharing = b.classDataSharing;
     this.listenerHandoff = b.listenerHandoff;
+    this.workingDirectory = b.workingDirectory;
   }
 
   /**
@@ -297,6 +299,15 @@ public final class ServiceDefinition {
     return listenerHandoff && IS_LINUX;
   }
 
+  /**
+   * The directory the daemon starts in ({@link Builder#workingDirectory(Path)}).
+   *
+   * @return the directory set on the builder; empty means the runtime directory
+   */
+  public Optional<Path> workingDirectory() {
+    return Optional.ofNullable(workingDirectory);
+  }
+
   private static final boolean IS_LINUX = System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT)
       .startsWith("linux");
 
@@ -325,6 +336,7 @@ public final class ServiceDefinition {
     private Duration spawnLockPatience = DEFAULT_SPAWN_LOCK_PATIENCE;
     private boolean classDataSharing = true;
     private boolean listenerHandoff = false;
+    private Path workingDirectory;
 
     private Builder(String name) {
       this.name = name;
@@ -581,6 +593,26 @@ public final class ServiceDefinition {
      */
     public Builder listenerHandoff(boolean enabled) {
       this.listenerHandoff = enabled;
+      return this;
+    }
+
+    /**
+     * The directory the daemon starts in. Default: the runtime directory, so that a daemon does not
+     * keep the launcher's current directory busy (an unmountable USB stick, a deleted checkout) for
+     * as long as it runs, and relative paths it writes land among its own files. A daemon that reads
+     * files relative to a project should be given absolute paths rather than a working directory:
+     * one daemon serves launchers started in many directories.
+     *
+     * @param directory an absolute path to an existing directory; checked when the daemon is spawned
+     * @return this builder
+     * @throws IllegalArgumentException if {@code directory} is not absolute
+     */
+    public Builder workingDirectory(Path directory) {
+      Objects.requireNonNull(directory, "directory");
+      if (!directory.isAbsolute()) {
+        throw new IllegalArgumentException("the working directory must be an absolute path, got '" + directory + "'");
+      }
+      this.workingDirectory = directory.normalize();
       return this;
     }
 

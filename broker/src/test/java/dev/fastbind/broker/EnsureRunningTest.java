@@ -54,6 +54,22 @@ class EnsureRunningTest {
   }
 
   @Test
+  void theDaemonStartsInTheRuntimeDirectoryOrTheOneTheDefinitionNames() throws Exception {
+    DaemonInfo inRuntime = broker.ensureRunning(Fixtures.daemon(dir(), "svc", "good").build());
+    assertEquals(dir().toRealPath(), Files.readSymbolicLink(Path.of("/proc", Long.toString(inRuntime.pid()), "cwd")));
+
+    Path work = Files.createDirectories(tmp.resolve("work"));
+    DaemonInfo elsewhere = broker.ensureRunning(Fixtures.daemon(dir(), "other", "good").workingDirectory(work).build());
+    assertEquals(work.toRealPath(), Files.readSymbolicLink(Path.of("/proc", Long.toString(elsewhere.pid()), "cwd")));
+
+    Path missing = tmp.resolve("no-such-dir");
+    IOException e = assertThrows(IOException.class,
+        () -> broker.ensureRunning(Fixtures.daemon(dir(), "third", "good").workingDirectory(missing).build()));
+    assertTrue(e.getMessage().contains(missing.toString()) && e.getMessage().contains("working directory"),
+        e.getMessage());
+  }
+
+  @Test
   void coldStartSpawnsAndTheNextCallReusesTheSameDaemon() throws Exception {
     ServiceDefinition def = Fixtures.daemon(dir(), "svc", "good", "2.0").build();
     DaemonInfo first = broker.ensureRunning(def);

@@ -70,7 +70,12 @@ public final class Spawner {
   public static Process spawn(ServiceDefinition def, ServiceLayout paths, Path notifySocket, SharedArchive.Plan sharing,
       Map<String, String> extra) throws IOException {
     ProcessBuilder pb = new ProcessBuilder(commandLine(def, sharing));
-    pb.directory(paths.directory().toFile());
+    Path workDir = def.workingDirectory().orElse(paths.directory());
+    if (!java.nio.file.Files.isDirectory(workDir)) {
+      throw new java.io.IOException("daemon '" + def.name() + "': the working directory " + workDir
+          + " is not an existing directory: create it or fix ServiceDefinition.workingDirectory");
+    }
+    pb.directory(workDir.toFile());
     Map<String, String> env = pb.environment();
     env.keySet().removeIf(k -> k.startsWith("FASTBIND_"));
     env.putAll(def.environment());
