@@ -349,14 +349,19 @@ public final class Bootstrap {
       if (count > 1) {
         System.err.println("fastbind: systemd passed " + count + " sockets; using the first (fd 3)");
       }
-      Optional<IpcListener> asJdk = Handoff.adoptSystemdAsJdk(SD_LISTEN_FDS_START);
-      if (asJdk.isPresent()) {
-        return asJdk;
+      Path fd3 = Path.of("/proc/self/fd/" + SD_LISTEN_FDS_START);
+      if (mayBeSocket(fd3)) {
+        Optional<IpcListener> asJdk = Handoff.adoptSystemdAsJdk(SD_LISTEN_FDS_START);
+        if (asJdk.isPresent()) {
+          return asJdk;
+        }
+        if (!mayBeSocket(fd3)) {
+          // Moved to fd 0 but not taken by the JDK there: adopt it from fd 0.
+          return Optional.of(Junix.adoptDescriptor(0));
+        }
       }
-      // Not moved (abstract name, or junixsocket's dup2 out of reach); if the move half-happened, the
-      // socket is at fd 0 now.
-      return Optional.of(Junix.adoptDescriptor(mayBeSocket(Path.of("/proc/self/fd/" + SD_LISTEN_FDS_START))
-          ? SD_LISTEN_FDS_START : 0));
+      // Not a socket (described plainly), an abstract name, or junixsocket's dup2 out of reach.
+      return Optional.of(Junix.adoptDescriptor(SD_LISTEN_FDS_START));
     }
     return fd0();
   }
