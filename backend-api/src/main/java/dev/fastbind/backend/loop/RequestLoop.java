@@ -57,7 +57,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p><b>Limits.</b> A request whose announced payload exceeds {@link Builder#maxPayloadBytes} is
  * answered {@code TOO_LARGE} (with the limit) without reading its payload, and that connection is
  * closed; a frame of an unknown kind is answered {@code MALFORMED} and closed. Neither affects other
- * connections.
+ * connections. (A client that reads on after such an answer may see a reset rather than an end of
+ * stream: the kernel reports a close that left bytes unread so.)
  *
  * <p><b>Drain.</b> {@code start} registers a {@linkplain ServeContext#onShutdown shutdown action}: on
  * {@code SHUTDOWN} or SIGTERM the loop stops taking work (every request not yet running, and every
@@ -99,7 +100,11 @@ public final class RequestLoop {
   private final WarmupPolicy warmup;
   private final Duration drainGrace;
   private final String threadPrefix;
-  private final Selector selector;
+  /**
+   * Opened with the first connection, from its channel's provider: the JDK's channels and
+   * junixsocket's (abstract endpoints, adopted descriptors) each need a selector of their own kind.
+   */
+  private volatile Selector selector;
   private final ExecutorService workers;
   private final boolean virtualThreads;
   private final Thread acceptor;
@@ -129,7 +134,6 @@ public final class RequestLoop {
     this.warmup = b.warmup;
     this.drainGrace = b.drainGrace;
     this.threadPrefix = "fastbind-loop-" + LOOPS.incrementAndGet() + "-";
-    this.selector = Selector.open();
     Workers.Pool pool = Workers.pool(threadPrefix + "handler-", maxConcurrency);
     this.workers = pool.executor();
     this.virtualThreads = pool.virtual();
@@ -234,7 +238,7 @@ public final class RequestLoop {
      *     leaves closing it to the SDK
      * @param context the context {@code serve} was given
      * @return the running loop
-     * @throws IOException if no selector can be opened
+     * @throws IOException never, today; kept so that opening resources here can fail properly
      */
     public RequestLoop start(IpcListener listener, ServeContext context) throws IOException {
       Objects.requireNonNull(listener, "listener");
@@ -246,7 +250,6 @@ public final class RequestLoop {
           loop.drain();
         }
       });
-      loop.io.start();
       loop.acceptor.start();
       return loop;
     }
@@ -377,7 +380,19 @@ public final class RequestLoop {
         continue;
       }
       ioTasks.add(new Admit(channel));
-      selector.wakeup();
+      if (selector == null) {
+        try {
+          selector = channel.provider().openSelector();
+        } catch (IOException | RuntimeException e) {
+          Log.LOG.log(Level.ERROR, "cannot open a selector for " + listener.endpoint() + ": " + e, e);
+          closeQuietly(channel);
+          end("it cannot open a selector: " + e);
+          return;
+        }
+        io.start();
+      } else {
+        selector.wakeup();
+      }
     }
   }
 
@@ -410,6 +425,7 @@ public final class RequestLoop {
   // ---- the I/O thread -----------------------------------------------------------------------
 
   private void ioLoop() {
+    Selector selector = this.selector;
     try {
       while (true) {
         Runnable task;
@@ -661,7 +677,7 @@ public final class RequestLoop {
         }
       }
     });
-    selector.wakeup();
+    wakeup();
     long deadline = System.nanoTime() + saturatedNanos(drainGrace);
     boolean interrupted = false;
     synchronized (lock) {
@@ -698,8 +714,12 @@ public final class RequestLoop {
       endReason = why;
       lock.notifyAll();
     }
+    // Connections first, so that a handler the interrupt below ends cannot answer a cut-off request.
+    for (Connection c : open) {
+      c.close();
+    }
     workers.shutdownNow();
-    selector.wakeup();
+    wakeup();
     ended.countDown();
   }
 
@@ -724,14 +744,21 @@ public final class RequestLoop {
     open.remove(c);
     count(-1, 0);
     if (Thread.currentThread() != io) {
-      selector.wakeup(); // a registered channel is really closed only by the selector's next round
+      wakeup(); // a registered channel is really closed only by the selector's next round
     }
   }
 
   /** Asks the I/O thread to apply changed interest ops now. */
   void wakeIo() {
     if (Thread.currentThread() != io) {
-      selector.wakeup();
+      wakeup();
+    }
+  }
+
+  private void wakeup() {
+    Selector s = selector;
+    if (s != null) {
+      s.wakeup();
     }
   }
 
