@@ -101,8 +101,10 @@ public final class LoopTestDaemon implements BrokeredBackend {
       c.connect(UnixDomainSocketAddress.of(gate));
       c.write(ByteBuffer.wrap((word + " " + ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)));
       c.read(ByteBuffer.allocate(1));
-    } catch (java.net.SocketException reset) {
-      // the test closed its end without reading our line: that, too, lets us go on
+    } catch (java.nio.channels.ClosedByInterruptException interrupted) {
+      throw interrupted; // the loop cancelled the request: end it
+    } catch (IOException closedEarly) {
+      // the test closed its end before reading our line (a reset, or a broken pipe): that lets us go on, too
     }
   }
 }
