@@ -255,9 +255,9 @@ class DaemonClientTest {
     String later = Await.value(PATIENT, () -> {
       try {
         return Optional.of(call(c, "echo later"));
-      } catch (CallRefusedException e) {
-        if (e.reason() != CallRefusedException.Reason.WARMING) {
-          throw new AssertionError(e);
+      } catch (CallRefusedException r) {
+        if (r.reason() != CallRefusedException.Reason.WARMING) {
+          throw new AssertionError(r);
         }
         return Optional.empty();
       } catch (IOException other) {
