@@ -157,7 +157,11 @@ public final class DaemonClient implements Closeable {
         }
         resent = true;
       } catch (IOException | RuntimeException | Error e) {
-        discard(c);
+        if (c.reusable()) {
+          release(c); // a handler's failure or a warming answer: the connection is as good as after an answer
+        } else {
+          discard(c);
+        }
         throw e;
       }
     }
