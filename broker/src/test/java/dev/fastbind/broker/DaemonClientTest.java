@@ -333,7 +333,10 @@ class DaemonClientTest {
     assertTrue(died.processGone(), died.getMessage());
     assertTrue(died.getMessage().contains("died during the call"), died.getMessage());
     assertTrue(died.getMessage().contains("pid " + pid + " is gone"), died.getMessage());
-    assertTrue(died.brokerView().startsWith("stale"), died.brokerView());
+    // What the broker sees is a snapshot taken while the kernel tears the process down: usually stale,
+    // at times the endpoint that has not yet stopped accepting. Either way it is reported.
+    assertFalse(died.brokerView().isEmpty());
+    assertTrue(died.getMessage().contains("the broker sees: " + died.brokerView()), died.getMessage());
     long next = Long.parseLong(call(c, "pid"));
     assertNotEquals(pid, next, "served by a new daemon");
     assertTrue(c.lastDaemon().orElseThrow().spawned());
