@@ -14,6 +14,7 @@ module dev.fastbind.backend {
   requires io.netty.buffer;
 
   exports dev.fastbind.backend;
+  exports dev.fastbind.backend.loop;
   // Only to the SDK's modules that have a descriptor. benchmarks and examples have none: they run on
   // the class path, where every package is visible, so naming them here did nothing but warn.
   exports dev.fastbind.backend.internal.wire to

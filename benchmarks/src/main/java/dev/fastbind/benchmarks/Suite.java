@@ -124,6 +124,11 @@ public final class Suite {
     // fork compiles while the daemon it probes takes the other core to accept every connection.
     collect(new Runner(warm(dirArg, full ? 1000 : 2000, "jmh-hot-" + jdkTag)
         .include(HotPathBenchmark.class.getName() + "\\.").build()).run(), "");
+    // The request loop against a raw channel: both sides in one fork and one daemon, so the ratio
+    // compares the SDK with the JDK under the same load; it too needs seconds to settle.
+    progress("JMH request loop round trip against a raw JDK channel");
+    collect(new Runner(warm(dirArg, full ? 1000 : 2000, "jmh-loop-" + jdkTag)
+        .include(LoopBenchmark.class.getName() + "\\.").build()).run(), "");
     progress("JMH first bind in fresh JVMs");
     collect(new Runner(firstBind(".", full ? 15 : 5, List.of(dirArg), "jmh-first-" + jdkTag).build()).run(), "");
     // The same in JVMs that map a class-data sharing archive, as the broker starts a Java daemon by
@@ -269,6 +274,8 @@ public final class Suite {
     t.ratio("lockfile read p50 (us)", percentile("LockfileBenchmark.read", 50), OptionalDouble.empty(), "", 0);
     t.ratio("lockfile write p50, fsync'd (us)", percentile("LockfileBenchmark.write", 50), OptionalDouble.empty(), "", 0);
     t.ratio("HELLO round trip p50 (us)", percentile("HelloBenchmark.hello", 50), floorOf("connect_p50_us"), "C connect p50", 0);
+    t.ratio("request round trip p50, DaemonClient + RequestLoop (us)", percentile("LoopBenchmark.client", 50), percentile("LoopBenchmark.raw", 50), "raw JDK channel p50", 1.2);
+    t.ratio("request round trip p99, DaemonClient + RequestLoop (us)", percentile("LoopBenchmark.client", 99), percentile("LoopBenchmark.raw", 99), "raw JDK channel p99", 0);
     // A Java daemon the broker starts maps a class-data sharing archive (the default): that is the target row.
     t.absolute("first bind, fresh JVM with CDS archive, mean (ms)", percentile("FirstBindBenchmark.fastbind_cds", 0), percentile("FirstBindBenchmark.jdk_cds", 0), "raw JDK, CDS", 5, "< 5 ms");
     t.ratio("first bind, fresh JVM with CDS, raw JDK mean (ms)", percentile("FirstBindBenchmark.jdk_cds", 0), OptionalDouble.empty(), "", 0);

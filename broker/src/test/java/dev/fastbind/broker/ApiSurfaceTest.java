@@ -22,7 +22,13 @@ class ApiSurfaceTest {
       ServiceStatus.Unresponsive.class, ServiceStatus.Stale.class, ServiceStatus.Untrusted.class,
       ServiceStatus.Absent.class, SpawnLockTimeoutException.class, SpawnReason.class, StopResult.class,
       UnresponsivePolicy.class, UntrustedStateException.class, UntrustedStateException.Kind.class,
-      VersionMismatchException.class, VersionPolicy.class);
+      VersionMismatchException.class, VersionPolicy.class, DaemonClient.class, DaemonCallException.class,
+      DaemonDiedException.class, CallRefusedException.class, CallRefusedException.Reason.class,
+      CallFailedException.class, CallTimeoutException.class, CallCancelledException.class);
+
+  /** The client's failures: a family of their own, beside the broker's. */
+  private static final Set<Class<?>> CALL_FAMILY = Set.of(DaemonDiedException.class, CallRefusedException.class,
+      CallFailedException.class, CallTimeoutException.class, CallCancelledException.class);
 
   private static boolean internal(Class<?> type) {
     Class<?> c = type;
@@ -74,12 +80,23 @@ class ApiSurfaceTest {
   }
 
   @Test
+  void everyCallExceptionIsOneOfItsSealedFamily() {
+    assertTrue(DaemonCallException.class.isSealed());
+    assertTrue(java.io.IOException.class.isAssignableFrom(DaemonCallException.class));
+    assertEquals(CALL_FAMILY, Set.of(DaemonCallException.class.getPermittedSubclasses()));
+    for (Class<?> c : CALL_FAMILY) {
+      assertTrue(Modifier.isFinal(c.getModifiers()), c + " is not final");
+    }
+  }
+
+  @Test
   void everyBrokerExceptionIsOneOfTheSealedFamily() {
     assertTrue(BrokerException.class.isSealed());
     assertTrue(java.io.IOException.class.isAssignableFrom(BrokerException.class));
     Set<Class<?>> permitted = Set.of(BrokerException.class.getPermittedSubclasses());
     for (Class<?> c : API) {
-      if (Exception.class.isAssignableFrom(c) && c != BrokerException.class) {
+      if (Exception.class.isAssignableFrom(c) && c != BrokerException.class && c != DaemonCallException.class
+          && !CALL_FAMILY.contains(c)) {
         assertTrue(permitted.contains(c), c + " is outside the family");
         assertTrue(Modifier.isFinal(c.getModifiers()), c + " is not final");
       }

@@ -1,0 +1,683 @@
+package dev.fastbind.broker;
+
+import dev.fastbind.backend.Endpoint;
+import dev.fastbind.backend.internal.ProcessIdentity;
+import dev.fastbind.backend.internal.wire.LoopFrames;
+import dev.fastbind.backend.internal.wire.ServiceLayout;
+import dev.fastbind.backend.loop.Codec;
+import dev.fastbind.broker.internal.LogFiles;
+import java.io.Closeable;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.HashSet;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A client for a daemon served by the request loop ({@code dev.fastbind.backend.loop.RequestLoop}):
+ * finds the daemon through {@link Broker#ensureRunning}, keeps its connections for the next call, and
+ * turns every way a call can go wrong into one {@link DaemonCallException}.
+ *
+ * <pre>{@code
+ * try (DaemonClient client = DaemonClient.create(Broker.create(), definition)) {
+ *   String answer = client.call("get key", Codec.utf8());
+ * }
+ * }</pre>
+ *
+ * <p><b>A call.</b> Takes an idle connection (one whose daemon has neither closed it nor sent anything
+ * since: a connection a draining daemon has refused is dropped unused) or opens one, asking the
+ * broker first, which spawns the daemon if it is not running; sends one request frame; waits for the
+ * answer. The deadline covers connecting, sending and waiting; a spawn inside the call takes at most
+ * the definition's probe budget on top. The connection goes back to the pool after an answer,
+ * including a handler's failure or a warming refusal; after anything else it is closed.
+ *
+ * <p><b>A daemon that dies.</b> When the connection breaks during a call (reset, or closed before the
+ * whole answer arrived) the call fails with {@link DaemonDiedException}, which names the daemon's pid,
+ * whether that process is gone, what the broker sees now and the daemon's last log lines. Nothing is
+ * retried then, since the daemon may have run the request. The next call asks the broker again and so
+ * reaches a new daemon.
+ *
+ * <p><b>The one retry.</b> A call is resent by the client itself exactly when <em>no byte</em> of its
+ * request was sent: the connect failed (the daemon died between the broker's answer and the connect),
+ * or writing the first bytes failed on a connection the daemon had already closed. Then the client
+ * asks the broker again and tries once more on a new connection, so no request ever reaches a daemon
+ * twice. Once any byte was written, a failure is the caller's to handle; {@link
+ * DaemonCallException#mayHaveRun()} tells whether resending is safe.
+ *
+ * <p><b>Cancellation.</b> Interrupting the calling thread, the deadline passing, or {@link #close()}
+ * ends the call at once and closes its connection: the daemon sees its client go, interrupts the
+ * handler, and frees its slot.
+ *
+ * <p>Thread-safe: concurrent calls use separate connections. Only Unix-domain socket paths are
+ * supported as endpoints (what the broker's definitions use).
+ */
+public final class DaemonClient implements Closeable {
+
+  /** The deadline of a call that names none: 30 s. */
+  public static final Duration DEFAULT_DEADLINE = Duration.ofSeconds(30);
+  /** The largest answer payload the client reads: 64 MiB. A larger one is a protocol violation. */
+  public static final int MAX_RESPONSE_BYTES = 64 << 20;
+  /** How many idle connections are kept for reuse. */
+  static final int MAX_IDLE = 4;
+  /** How long a failure's examination waits for a dying daemon's process to be gone. */
+  private static final long EXIT_WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
+
+  private final Broker broker;
+  private final ServiceDefinition definition;
+  private final Duration defaultDeadline;
+  private final Object lock = new Object();
+  private final ArrayDeque<Connection> idle = new ArrayDeque<>();
+  private final Set<Connection> inUse = new HashSet<>();
+  private boolean closed;
+  private volatile DaemonInfo lastDaemon;
+
+  private DaemonClient(Broker broker, ServiceDefinition definition, Duration defaultDeadline) {
+    this.broker = broker;
+    this.definition = definition;
+    this.defaultDeadline = defaultDeadline;
+  }
+
+  /**
+   * A client for {@code definition}'s daemon, with the default deadline of 30 s per call.
+   *
+   * @param broker the broker to find or start the daemon with
+   * @param definition the daemon's service
+   * @return a new client; it connects on its first call
+   */
+  public static DaemonClient create(Broker broker, ServiceDefinition definition) {
+    return create(broker, definition, DEFAULT_DEADLINE);
+  }
+
+  /**
+   * A client for {@code definition}'s daemon.
+   *
+   * @param broker the broker to find or start the daemon with
+   * @param definition the daemon's service
+   * @param defaultDeadline the deadline of calls that name none; positive
+   * @return a new client; it connects on its first call
+   * @throws IllegalArgumentException if the deadline is not positive
+   */
+  public static DaemonClient create(Broker broker, ServiceDefinition definition, Duration defaultDeadline) {
+    Objects.requireNonNull(broker, "broker");
+    Objects.requireNonNull(definition, "definition");
+    return new DaemonClient(broker, definition, positive(defaultDeadline));
+  }
+
+  /**
+   * Sends {@code request} and returns the answer, within the default deadline.
+   *
+   * @param request the request payload
+   * @return the answer payload
+   * @throws DaemonCallException when the call did not return an answer (see the family)
+   * @throws BrokerException when the broker could not find or start the daemon
+   * @throws IOException for other failures of the runtime files
+   */
+  public byte[] call(byte[] request) throws IOException {
+    return call(request, defaultDeadline);
+  }
+
+  /**
+   * Sends {@code request} and returns the answer.
+   *
+   * @param request the request payload, not modified
+   * @param deadline how long the call may take, connecting included; positive
+   * @return the answer payload
+   * @throws DaemonCallException when the call did not return an answer (see the family)
+   * @throws BrokerException when the broker could not find or start the daemon
+   * @throws IOException for other failures of the runtime files
+   */
+  public byte[] call(byte[] request, Duration deadline) throws IOException {
+    Objects.requireNonNull(request, "request");
+    Call call = new Call(positive(deadline));
+    ByteBuffer frame = LoopFrames.frame(LoopFrames.REQUEST, request);
+    boolean resent = false;
+    while (true) {
+      Connection c = acquire(call, resent);
+      frame.rewind();
+      try {
+        byte[] answer = c.exchange(frame, call);
+        release(c);
+        return answer;
+      } catch (NothingSent e) {
+        discard(c);
+        if (resent) {
+          throw died(c.daemon, call, "writing the request failed before any byte of it was sent, twice ("
+              + e.getCause() + ")", false, e.getCause());
+        }
+        resent = true;
+      } catch (IOException | RuntimeException | Error e) {
+        if (c.reusable()) {
+          release(c); // a handler's failure or a warming answer: the connection is as good as after an answer
+        } else {
+          discard(c);
+        }
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * Sends {@code request} and decodes the answer, both with {@code codec}, within the default deadline.
+   *
+   * @param request the request
+   * @param codec encodes the request and decodes the answer
+   * @param <T> the type of requests and answers
+   * @return the decoded answer
+   * @throws IOException as {@link #call(byte[], Duration)} throws, or the codec's own
+   */
+  public <T> T call(T request, Codec<T> codec) throws IOException {
+    return call(request, codec, codec, defaultDeadline);
+  }
+
+  /**
+   * Sends {@code request} encoded with {@code requests} and decodes the answer with {@code responses}.
+   *
+   * @param request the request
+   * @param requests encodes the request, as the daemon's handler decodes it
+   * @param responses decodes the answer, as the daemon's handler encodes it
+   * @param deadline how long the call may take; positive
+   * @param <Q> the request type
+   * @param <R> the answer type
+   * @return the decoded answer
+   * @throws IOException as {@link #call(byte[], Duration)} throws, or the codecs' own
+   */
+  public <Q, R> R call(Q request, Codec<Q> requests, Codec<R> responses, Duration deadline) throws IOException {
+    Objects.requireNonNull(requests, "requests");
+    Objects.requireNonNull(responses, "responses");
+    return responses.decode(call(requests.encode(request), deadline));
+  }
+
+  /**
+   * The daemon the client last connected to.
+   *
+   * @return what {@link Broker#ensureRunning} returned for the newest connection, or empty before the
+   *     first
+   */
+  public Optional<DaemonInfo> lastDaemon() {
+    return Optional.ofNullable(lastDaemon);
+  }
+
+  /**
+   * Closes every connection; calls under way end with {@link CallCancelledException}, later calls
+   * fail the same way. The daemon keeps running. Idempotent.
+   */
+  @Override
+  public void close() {
+    ArrayDeque<Connection> all;
+    synchronized (lock) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      all = new ArrayDeque<>(idle);
+      all.addAll(inUse);
+      idle.clear();
+    }
+    for (Connection c : all) {
+      c.abort();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "DaemonClient[" + definition.name() + "]";
+  }
+
+  // ---- connections --------------------------------------------------------------------------
+
+  /** An idle connection that is still good, or a new one (asking the broker first). */
+  private Connection acquire(Call call, boolean resent) throws IOException {
+    while (true) {
+      Connection c;
+      synchronized (lock) {
+        if (closed) {
+          throw new CallCancelledException("the client of '" + definition.name() + "' is closed", definition.name(),
+              -1, false, false);
+        }
+        c = idle.pollFirst();
+        if (c != null) {
+          inUse.add(c);
+        }
+      }
+      if (c == null) {
+        break;
+      }
+      if (c.isStillGood()) {
+        return c;
+      }
+      discard(c); // the daemon closed it or refused it while it was idle: nothing was sent on it
+    }
+    boolean retried = resent;
+    while (true) {
+      DaemonInfo info = broker.ensureRunning(definition);
+      lastDaemon = info;
+      try {
+        Connection c = Connection.open(info, call, this);
+        synchronized (lock) {
+          if (closed) {
+            c.abort();
+            throw new CallCancelledException("the client of '" + definition.name() + "' was closed during the call",
+                definition.name(), info.pid(), false, false);
+          }
+          inUse.add(c);
+        }
+        return c;
+      } catch (DaemonCallException e) {
+        throw e;
+      } catch (IOException e) {
+        if (retried) {
+          throw died(info, call, "connecting to " + info.endpoint() + " failed (" + e.getMessage()
+              + ") right after the broker found the daemon, twice", false, e);
+        }
+        retried = true;
+      }
+    }
+  }
+
+  private void release(Connection c) {
+    boolean keep;
+    synchronized (lock) {
+      inUse.remove(c);
+      keep = !closed && c.reusable() && idle.size() < MAX_IDLE;
+      if (keep) {
+        idle.addFirst(c);
+      }
+    }
+    if (!keep) {
+      c.abort();
+    }
+  }
+
+  private void discard(Connection c) {
+    synchronized (lock) {
+      inUse.remove(c);
+    }
+    c.abort();
+  }
+
+  boolean isClosed() {
+    synchronized (lock) {
+      return closed;
+    }
+  }
+
+  // ---- failures -----------------------------------------------------------------------------
+
+  /** A death report: what is known about {@code info}'s daemon right after its connection broke. */
+  DaemonDiedException died(DaemonInfo info, Call call, String what, boolean mayHaveRun, Throwable cause) {
+    long pid = info.pid();
+    boolean gone = awaitGone(pid);
+    String view;
+    try {
+      view = describe(broker.status(definition));
+    } catch (IOException | RuntimeException e) {
+      view = "status failed: " + e.getMessage();
+    }
+    String tail;
+    Path log;
+    try {
+      log = ServiceLayout.of(definition.name(), Broker.runtimeDirectory(definition)).log();
+      tail = LogFiles.tail(log, 0);
+    } catch (IOException e) {
+      log = null;
+      tail = "";
+    }
+    String message = "daemon '" + definition.name() + "' (pid " + pid + ", instance "
+        + shortId(info.instanceId()) + ") died during the call: " + what + ", " + call.elapsedMillis()
+        + " ms into the call; " + (mayHaveRun ? "the request may have run" : "the request did not run")
+        + "; pid " + pid + (gone ? " is gone" : " still runs") + "; the broker sees: " + view
+        + "; the next call asks the broker again, which starts a new daemon if this one is gone"
+        + (tail.isEmpty() ? "" : "; last lines of " + log + ":\n" + tail);
+    return new DaemonDiedException(message, definition.name(), pid, mayHaveRun, gone, view, tail, cause);
+  }
+
+  /**
+   * Whether {@code pid} has exited, allowing a dying process a moment: the kernel resets its
+   * connections while it tears down its descriptors, just before the process becomes a zombie.
+   */
+  private static boolean awaitGone(long pid) {
+    long start = System.nanoTime();
+    long pause = 1_000_000;
+    while (true) {
+      if (ProcessIdentity.startTime(pid).isEmpty()) {
+        return true;
+      }
+      long left = EXIT_WAIT_NANOS - (System.nanoTime() - start);
+      if (left <= 0) {
+        return false;
+      }
+      // No event announces another process's exit to a non-parent: a short, bounded, growing pause.
+      LockSupport.parkNanos(Math.min(pause, left));
+      pause = Math.min(pause * 2, 50_000_000);
+    }
+  }
+
+  private static String describe(ServiceStatus s) {
+    if (s instanceof ServiceStatus.Running r) {
+      return "running, pid " + r.daemon().pid() + " (instance " + shortId(r.daemon().instanceId()) + ")"
+          + (r.ready() ? "" : ", warming " + r.progressPercent() + "%");
+    } else if (s instanceof ServiceStatus.Unresponsive u) {
+      return "unresponsive, pid " + u.pid() + ": " + u.detail();
+    } else if (s instanceof ServiceStatus.Stale st) {
+      return "stale (" + st.reason() + "): " + st.detail();
+    } else if (s instanceof ServiceStatus.Untrusted ut) {
+      return "untrusted (" + ut.kind() + "): " + ut.detail();
+    }
+    return "no daemon";
+  }
+
+  private static String shortId(String id) {
+    return id.length() > 8 ? id.substring(0, 8) : id;
+  }
+
+  private static Duration positive(Duration d) {
+    Objects.requireNonNull(d, "deadline");
+    if (d.isNegative() || d.isZero()) {
+      throw new IllegalArgumentException("the deadline must be positive, got " + d);
+    }
+    return d;
+  }
+
+  String service() {
+    return definition.name();
+  }
+
+  /** Writing failed before any byte of the request was sent: the one case the client resends. */
+  static final class NothingSent extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    NothingSent(IOException cause) {
+      super(cause);
+    }
+  }
+
+  /** One call's monotonic deadline. */
+  static final class Call {
+    final Duration deadline;
+    final long startNanos = System.nanoTime();
+    final long timeoutNanos;
+
+    Call(Duration deadline) {
+      this.deadline = deadline;
+      long n;
+      try {
+        n = deadline.toNanos();
+      } catch (ArithmeticException e) {
+        n = Long.MAX_VALUE / 2;
+      }
+      this.timeoutNanos = n;
+    }
+
+    long remainingNanos() {
+      return timeoutNanos - (System.nanoTime() - startNanos); // overflow-safe difference
+    }
+
+    long elapsedMillis() {
+      return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
+    }
+  }
+
+  /** One connection to one daemon, non-blocking, with a selector of its own for waiting with a deadline. */
+  static final class Connection {
+    final DaemonInfo daemon;
+    private final DaemonClient client;
+    private final SocketChannel channel;
+    private final Selector selector;
+    private final SelectionKey key;
+    private final ByteBuffer header = ByteBuffer.allocate(LoopFrames.HEADER_BYTES);
+    private final ByteBuffer probe = ByteBuffer.allocate(1);
+    private boolean reusable;
+
+    private Connection(DaemonInfo daemon, DaemonClient client, SocketChannel channel, Selector selector,
+        SelectionKey key) {
+      this.daemon = daemon;
+      this.client = client;
+      this.channel = channel;
+      this.selector = selector;
+      this.key = key;
+    }
+
+    static Connection open(DaemonInfo info, Call call, DaemonClient client) throws IOException {
+      Endpoint endpoint = info.endpoint();
+      if (endpoint.path().isEmpty()) {
+        throw new IOException("DaemonClient connects to socket paths only, and " + info.service()
+            + "'s endpoint is " + endpoint + ": give the service a socket path");
+      }
+      SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+      Selector sel = null;
+      try {
+        ch.configureBlocking(false);
+        sel = Selector.open();
+        SelectionKey k = ch.register(sel, 0);
+        Connection c = new Connection(info, client, ch, sel, k);
+        if (!ch.connect(UnixDomainSocketAddress.of(endpoint.path().get()))) {
+          c.await(SelectionKey.OP_CONNECT, call, false, "the connection");
+          ch.finishConnect();
+        }
+        return c;
+      } catch (IOException | RuntimeException e) {
+        close(ch, sel);
+        throw e;
+      }
+    }
+
+    /**
+     * Whether an idle connection can carry a request: the daemon has neither closed it nor sent
+     * anything on it (a draining daemon sends {@code REFUSED} to its idle connections and closes them).
+     */
+    boolean isStillGood() {
+      probe.clear();
+      try {
+        return channel.read(probe) == 0;
+      } catch (IOException e) {
+        return false;
+      }
+    }
+
+    /** Writes {@code frame} and reads the answer; the connection is reusable afterwards only if it says so. */
+    byte[] exchange(ByteBuffer frame, Call call) throws IOException {
+      reusable = false;
+      int total = frame.remaining();
+      try {
+        while (frame.hasRemaining()) {
+          if (channel.write(frame) == 0) {
+            await(SelectionKey.OP_WRITE, call, frame.remaining() < total, "room to send the request");
+          }
+        }
+      } catch (DaemonCallException e) {
+        throw e;
+      } catch (IOException e) {
+        int sent = total - frame.remaining();
+        if (sent == 0) {
+          throw new NothingSent(e);
+        }
+        // The daemon may have answered before closing (TOO_LARGE, REFUSED): that answer says more.
+        byte[] early = readWaitingReply(call);
+        if (early != null) {
+          return early;
+        }
+        throw client.died(daemon, call, "the connection broke after " + sent + " of " + total
+            + " bytes of the request were sent (" + e.getMessage() + ")", true, e);
+      }
+      return readReply(call);
+    }
+
+    /** After a failed write: a whole reply already waiting on the socket, interpreted, or null. */
+    private byte[] readWaitingReply(Call call) throws IOException {
+      header.clear();
+      try {
+        channel.read(header);
+        if (header.hasRemaining()) {
+          return null;
+        }
+        long length = LoopFrames.payloadLength(header);
+        if (length > MAX_RESPONSE_BYTES) {
+          return null;
+        }
+        ByteBuffer body = ByteBuffer.allocate((int) length);
+        channel.read(body);
+        if (body.hasRemaining()) {
+          return null;
+        }
+        return interpret(LoopFrames.kind(header), body.array(), call);
+      } catch (DaemonCallException e) {
+        throw e;
+      } catch (IOException e) {
+        return null;
+      }
+    }
+
+    private byte[] readReply(Call call) throws IOException {
+      header.clear();
+      ByteBuffer body = null;
+      try {
+        while (true) {
+          ByteBuffer target = body == null ? header : body;
+          int n = channel.read(target);
+          if (n < 0) {
+            throw client.died(daemon, call, "the daemon closed the connection " + (body == null && header.position() == 0
+                ? "before answering" : "in the middle of its answer"), true, null);
+          }
+          if (target.hasRemaining()) {
+            if (n == 0) {
+              await(SelectionKey.OP_READ, call, true, "the answer");
+            }
+            continue;
+          }
+          if (body == null) {
+            long length = LoopFrames.payloadLength(header);
+            if (length > MAX_RESPONSE_BYTES) {
+              throw violation(call, "the daemon announced an answer of " + length + " bytes, more than the "
+                  + MAX_RESPONSE_BYTES + " a DaemonClient reads");
+            }
+            body = ByteBuffer.allocate((int) length);
+            continue;
+          }
+          return interpret(LoopFrames.kind(header), body.array(), call);
+        }
+      } catch (DaemonCallException e) {
+        throw e;
+      } catch (IOException e) {
+        if (client.isClosed()) {
+          throw new CallCancelledException("the client of '" + client.service() + "' was closed during the call",
+              client.service(), daemon.pid(), true, false);
+        }
+        throw client.died(daemon, call, "the connection broke while waiting for the answer (" + e.getMessage() + ")",
+            true, e);
+      }
+    }
+
+    private byte[] interpret(byte kind, byte[] payload, Call call) throws IOException {
+      String service = client.service();
+      long pid = daemon.pid();
+      String who = "daemon '" + service + "' (pid " + pid + ")";
+      switch (kind) {
+        case LoopFrames.RESPONSE:
+          reusable = true;
+          return payload;
+        case LoopFrames.ERROR:
+          reusable = true;
+          throw new CallFailedException(who + " failed the request: " + LoopFrames.text(payload), service, pid,
+              LoopFrames.text(payload), false);
+        case LoopFrames.WARMING: {
+          reusable = true;
+          int percent = LoopFrames.warmingPercent(payload);
+          String phase = LoopFrames.warmingPhase(payload);
+          throw new CallRefusedException(who + " is still warming up (" + percent + "%" + (phase.isEmpty() ? ""
+              : ", " + phase) + ") and did not run the request: ask again later", service, pid,
+              CallRefusedException.Reason.WARMING, phase, percent, -1);
+        }
+        case LoopFrames.REFUSED:
+          throw new CallRefusedException(who + " refused the request: " + LoopFrames.text(payload), service, pid,
+              CallRefusedException.Reason.SHUTTING_DOWN, LoopFrames.text(payload), 0, -1);
+        case LoopFrames.TOO_LARGE:
+          throw new CallRefusedException(who + " refused the request as too large: "
+              + LoopFrames.tooLargeText(payload), service, pid, CallRefusedException.Reason.TOO_LARGE,
+              LoopFrames.tooLargeText(payload), 0, LoopFrames.tooLargeLimit(payload));
+        case LoopFrames.MALFORMED:
+          throw new CallRefusedException(who + " did not understand the request frame: " + LoopFrames.text(payload),
+              service, pid, CallRefusedException.Reason.MALFORMED, LoopFrames.text(payload), 0, -1);
+        default:
+          throw violation(call, "the daemon answered with a frame of kind " + LoopFrames.kindName(kind)
+              + ", which the request loop protocol " + LoopFrames.VERSION + " does not have");
+      }
+    }
+
+    private CallFailedException violation(Call call, String what) {
+      return new CallFailedException("daemon '" + client.service() + "' (pid " + daemon.pid() + ") at "
+          + daemon.endpoint() + " answered outside the request loop protocol: " + what + "; is it served by"
+          + " RequestLoop?", client.service(), daemon.pid(), "", true);
+    }
+
+    /** Waits until {@code ops} is ready, within the call's deadline; interrupts and close end the wait. */
+    void await(int ops, Call call, boolean sent, String what) throws IOException {
+      key.interestOps(ops);
+      try {
+        while (true) {
+          if (Thread.interrupted()) {
+            Thread.currentThread().interrupt();
+            throw new CallCancelledException("the call to daemon '" + client.service() + "' (pid " + daemon.pid()
+                + ") was interrupted while waiting for " + what + ", " + call.elapsedMillis()
+                + " ms into the call; its connection was closed", client.service(), daemon.pid(), sent, true);
+          }
+          if (client.isClosed()) {
+            throw new CallCancelledException("the client of '" + client.service() + "' was closed during the call",
+                client.service(), daemon.pid(), sent, false);
+          }
+          long remaining = call.remainingNanos();
+          if (remaining <= 0) {
+            throw new CallTimeoutException("daemon '" + client.service() + "' (pid " + daemon.pid() + ") gave no "
+                + what.replaceFirst("^the ", "") + " within the call's deadline of " + call.deadline.toMillis()
+                + " ms; the connection was closed" + (sent ? ", so the daemon's handler is interrupted" : ""),
+                client.service(), daemon.pid(), sent, call.deadline);
+          }
+          // select(0) would wait forever: round up to at least 1 ms.
+          if (selector.select(Math.max(1, TimeUnit.NANOSECONDS.toMillis(remaining + 999_999))) > 0) {
+            selector.selectedKeys().clear();
+            return;
+          }
+        }
+      } finally {
+        if (key.isValid()) {
+          key.interestOps(0);
+        }
+      }
+    }
+
+    boolean reusable() {
+      return reusable && channel.isOpen();
+    }
+
+    /** Closes the connection; a thread waiting on it wakes. Idempotent; any thread. */
+    void abort() {
+      selector.wakeup();
+      close(channel, selector);
+    }
+
+    private static void close(SocketChannel ch, Selector sel) {
+      try {
+        ch.close();
+      } catch (IOException e) {
+        // closing a connection that is already gone
+      }
+      if (sel != null) {
+        try {
+          sel.close();
+        } catch (IOException e) {
+          // nothing left to release
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,110 @@
+package dev.fastbind.broker;
+
+import dev.fastbind.backend.BrokeredBackend;
+import dev.fastbind.backend.Daemon;
+import dev.fastbind.backend.IpcListener;
+import dev.fastbind.backend.Never;
+import dev.fastbind.backend.ServeContext;
+import dev.fastbind.backend.loop.Codec;
+import dev.fastbind.backend.loop.Handler;
+import dev.fastbind.backend.loop.RequestLoop;
+import dev.fastbind.backend.loop.WarmupPolicy;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A daemon served by the request loop, for {@code DaemonClientTest}. Arguments (after the SDK's):
+ * {@code --max-concurrency=N}, {@code --max-payload=N}, {@code --warmup=wait|answer},
+ * {@code --warm-gate=PATH} (warm-up connects there, reports 50% "waiting for the test" and waits for
+ * a byte or the end of stream before handing over the handler), {@code --grace-ms=N},
+ * {@code --lifetime=SECONDS} (halts itself then) and {@code --marker=DIR}.
+ *
+ * <p>Requests (UTF-8): {@code echo TEXT} answers TEXT; {@code pid} answers the daemon's pid;
+ * {@code fail} throws; {@code hold PATH} connects to the test's gate socket at PATH, writes
+ * {@code entered PID\n} and waits (interruptibly) for a byte or the end of stream, then answers
+ * {@code released}.
+ */
+public final class LoopTestDaemon implements BrokeredBackend {
+
+  public static void main(String[] args) {
+    long lifetime = 60;
+    for (String a : args) {
+      if (a.startsWith("--lifetime=")) {
+        lifetime = Long.parseLong(a.substring("--lifetime=".length()));
+      }
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(lifetime);
+    Thread watchdog = new Thread(() -> {
+      while (System.nanoTime() < deadline) {
+        try {
+          Thread.sleep(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+      Runtime.getRuntime().halt(99);
+    }, "loop-test-daemon-lifetime");
+    watchdog.setDaemon(true);
+    watchdog.start();
+    Daemon.builder(System.getenv("FASTBIND_SERVICE"), new LoopTestDaemon()).version("1.0").run(args);
+  }
+
+  private static String option(ServeContext context, String name, String otherwise) {
+    for (String a : context.arguments()) {
+      if (a.startsWith("--" + name + "=")) {
+        return a.substring(name.length() + 3);
+      }
+    }
+    return otherwise;
+  }
+
+  @Override
+  public Never serve(IpcListener listener, ServeContext context) throws Exception {
+    RequestLoop loop = RequestLoop.builder()
+        .maxConcurrency(Integer.parseInt(option(context, "max-concurrency", "16")))
+        .maxPayloadBytes(Integer.parseInt(option(context, "max-payload", String.valueOf(16 << 20))))
+        .warmup(option(context, "warmup", "wait").equals("answer") ? WarmupPolicy.ANSWER_WARMING : WarmupPolicy.WAIT)
+        .drainGrace(Duration.ofMillis(Long.parseLong(option(context, "grace-ms", "3000"))))
+        .start(listener, context);
+    String gate = option(context, "warm-gate", "");
+    if (!gate.isEmpty()) {
+      context.progress(50, "waiting for the test");
+      waitAtGate(Path.of(gate), "warming");
+    }
+    return loop.serve(Handler.of(Codec.utf8(), Codec.utf8(), (request, ctx) -> answer(request)));
+  }
+
+  private static String answer(String request) throws IOException {
+    if (request.startsWith("echo ")) {
+      return request.substring(5);
+    } else if (request.equals("pid")) {
+      return Long.toString(ProcessHandle.current().pid());
+    } else if (request.equals("fail")) {
+      throw new IllegalStateException("the test asked for a failure");
+    } else if (request.startsWith("hold ")) {
+      waitAtGate(Path.of(request.substring(5)), "entered");
+      return "released";
+    }
+    throw new IllegalArgumentException("unknown request '" + request + "'");
+  }
+
+  /** Tells the test's gate {@code word PID}, then waits for a byte or the end of stream; interruptible. */
+  private static void waitAtGate(Path gate, String word) throws IOException {
+    try (SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+      c.connect(UnixDomainSocketAddress.of(gate));
+      c.write(ByteBuffer.wrap((word + " " + ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)));
+      c.read(ByteBuffer.allocate(1));
+    } catch (java.nio.channels.ClosedByInterruptException interrupted) {
+      throw interrupted; // the loop cancelled the request: end it
+    } catch (IOException closedEarly) {
+      // the test closed its end before reading our line (a reset, or a broken pipe): that lets us go on, too
+    }
+  }
+}
