@@ -95,6 +95,8 @@ public final class RequestLoop {
 
   private final IpcListener listener;
   private final ServeContext context;
+  /** Held while the loop has an open connection or a request in flight; guarded by {@code lock}. */
+  private ServeContext.Busy busy;
   private final int maxConcurrency;
   private final int maxPayloadBytes;
   private final WarmupPolicy warmup;
@@ -732,6 +734,15 @@ public final class RequestLoop {
       boolean idle = connections == 0 && inFlight == 0;
       if (idle != wasIdle) {
         changedAtNanos = System.nanoTime();
+        // The daemon's idle clock (Daemon.Builder.idleTimeout) sees the loop as one piece of work.
+        if (idle) {
+          if (busy != null) {
+            busy.close();
+            busy = null;
+          }
+        } else {
+          busy = context.busy();
+        }
       }
       if (inFlightDelta < 0 && inFlight == 0 && state == DRAINING) {
         lock.notifyAll();

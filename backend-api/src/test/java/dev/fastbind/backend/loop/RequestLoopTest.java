@@ -103,6 +103,27 @@ class RequestLoopTest {
       shutdown.add(action);
     }
 
+    final java.util.concurrent.atomic.AtomicInteger busy = new java.util.concurrent.atomic.AtomicInteger();
+
+    @Override
+    public ServeContext.Busy busy() {
+      busy.incrementAndGet();
+      java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+      return () -> {
+        if (closed.compareAndSet(false, true)) {
+          busy.decrementAndGet();
+        }
+      };
+    }
+
+    @Override
+    public void touch() {}
+
+    @Override
+    public void requestShutdown(String reason) {
+      throw new UnsupportedOperationException("not in this test");
+    }
+
     void runShutdown() {
       for (Runnable r : shutdown) {
         r.run();
@@ -424,9 +445,11 @@ class RequestLoopTest {
         () -> "the answered request is still in flight: " + loop.activity());
     Activity busy = loop.activity();
     assertEquals(new Activity.Busy(1, 0, ((Activity.Busy) busy).since()), busy, "open, nothing in flight");
+    assertEquals(1, context.busy.get(), "the daemon's idle clock sees the loop busy");
     c.close();
     Await.until(PATIENT, () -> loop.activity() instanceof Activity.Idle,
         () -> "still busy after the only connection closed: " + loop.activity());
+    assertEquals(0, context.busy.get(), "and idle again");
     Duration first = loop.activity().since();
     Await.until(PATIENT, () -> loop.activity().since().compareTo(first) > 0, () -> "idle time does not grow");
   }
