@@ -246,14 +246,19 @@ public final class Broker {
   private static java.io.FileDescriptor replace(ServiceDefinition definition, ServiceLayout paths,
       dev.fastbind.backend.internal.wire.LockfileRecord r) throws IOException {
     if (definition.listenerHandoff()) {
-      Trust.verifiedHello(definition, paths, r, definition.probeBudget());
       try {
+        // Only the recorded daemon, proven by the kernel, is asked to hand its socket over; an
+        // impostor is reported (UntrustedStateException), never asked.
+        Trust.verifiedHello(definition, paths, r, definition.probeBudget());
         Optional<java.io.FileDescriptor> taken = Handoffs.takeOver(definition, paths, r);
         if (taken.isPresent()) {
           return taken.get();
         }
+      } catch (UntrustedStateException e) {
+        throw e;
       } catch (IOException e) {
-        // The hand-over did not happen; the daemon still serves (or is gone): stop it as usual.
+        // No answer, or the hand-over did not happen (the daemon then still serves, or is gone):
+        // stop it as a replacement without hand-off does.
       }
     }
     Stopping.terminate(definition, paths, r, definition.probeBudget());
