@@ -132,13 +132,14 @@ public interface IpcListener extends Closeable {
    * event loops need; {@link #accept()} then returns null when nothing waits. Call this before
    * serving, not while another thread waits in {@code accept()}.
    *
-   * <p><b>Cost</b>, paid here and never by bind or accept: the duplicate is made by junixsocket, whose
-   * native library is loaded by the first call in the JVM unless already loaded (tens of ms, as its
-   * first use always costs). For a JDK channel, whose descriptor number the JDK does not reveal, the
-   * number is found in procfs: the socket's inode in {@code /proc/net/unix} (a read proportional to
-   * the number of Unix sockets on the machine), then the descriptor with that inode in
-   * {@code /proc/self/fd} (one {@code readlink} per open descriptor of the process); well under a
-   * millisecond on a quiet machine. Linux only, like the epoll transport.
+   * <p><b>Cost</b>, paid here and never by bind or accept. The duplicate is made by junixsocket, so
+   * the first call in a JVM loads its native library unless something already has (an abstract or
+   * adopted listener has): about 150-220 ms measured here on JDK 17 and 25, the one-time cost of
+   * junixsocket's first use. For a JDK channel, whose descriptor number the JDK does not reveal, the
+   * number is then found in procfs: the socket's inode in {@code /proc/net/unix} (a read that grows
+   * with the machine's Unix sockets; 0.1 ms with a dozen), then the descriptor linking to it in
+   * {@code /proc/self/fd} (one {@code readlink} per open descriptor of the process). Later calls took
+   * 0.5-1.4 ms in all. Linux only, like the epoll transport.
    *
    * @return a descriptor number the caller owns and must close (or hand to a stack that will)
    * @throws java.nio.channels.ClosedChannelException if this listener is closed

@@ -81,6 +81,7 @@ class NettyServingTest {
 
   @Test
   void eachCallGivesANewDescriptorOfTheSameSocket() throws Exception {
+    io.netty.channel.epoll.Epoll.ensureAvailability(); // Netty's native library, which closes the descriptors below
     try (IpcListener listener = IpcListener.bind(Endpoint.unixPath(dir.resolve("two.sock")))) {
       int first = listener.duplicateDescriptor();
       int second = listener.duplicateDescriptor();
