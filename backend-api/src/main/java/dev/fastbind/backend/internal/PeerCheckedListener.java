@@ -11,9 +11,9 @@ import java.nio.channels.spi.SelectorProvider;
 import java.nio.file.attribute.UserPrincipal;
 import java.util.Objects;
 import java.util.Optional;
-import jdk.net.ExtendedSocketOptions;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import jdk.net.ExtendedSocketOptions;
 
 /**
  * What every {@link IpcListener} shares: an accept loop that hands the daemon only connections from
