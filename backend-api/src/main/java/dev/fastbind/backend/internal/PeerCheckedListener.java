@@ -38,6 +38,11 @@ abstract class PeerCheckedListener implements IpcListener {
     static final System.Logger LOG = System.getLogger(IpcListener.class.getName());
   }
 
+  /** The JDK's provider, read once (JDK 17 takes a lock on every {@code SelectorProvider.provider()}). */
+  private static final class JdkChannels {
+    static final SelectorProvider PROVIDER = SelectorProvider.provider();
+  }
+
   /** The longest wait between two accept attempts while descriptors are exhausted. */
   static final long MAX_BACKOFF_MILLIS = 100;
   /** How often exhaustion is reported: a compile-time constant, so reporting loads no other class. */
@@ -73,7 +78,7 @@ abstract class PeerCheckedListener implements IpcListener {
    * through junixsocket, whose classes a JDK connection therefore never loads.
    */
   static Optional<String> foreignPeer(SocketChannel connection) {
-    if (connection.provider() != SelectorProvider.provider()) {
+    if (connection.provider() != JdkChannels.PROVIDER) {
       return Junix.foreignPeer(connection);
     }
     try {
