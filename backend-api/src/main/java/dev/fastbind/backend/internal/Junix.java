@@ -16,8 +16,8 @@ import org.newsclub.net.unix.FileDescriptorCast;
 
 /**
  * Everything that needs junixsocket, kept in one class so its native library loads only when one of
- * these methods is first called: abstract names, adopting descriptor 3, and learning who holds an
- * endpoint.
+ * these methods is first called: abstract names, adopting descriptor 3, learning who holds an
+ * endpoint, peer credentials on junixsocket's connections, and duplicating a listener's descriptor.
  */
 final class Junix {
   private Junix() {}
@@ -131,6 +131,47 @@ final class Junix {
 
   static final long HALF_STARTED_WAIT_MILLIS = 1000;
 
+  /** {@link PeerCheckedListener#foreignPeer} for a connection that is not a JDK channel. */
+  static Optional<String> foreignPeer(SocketChannel connection) {
+    if (!(connection instanceof AFUNIXSocketChannel af)) {
+      return Optional.of("a peer whose credentials cannot be read (a " + connection.getClass().getName()
+          + " is neither a JDK nor a junixsocket Unix-domain channel)");
+    }
+    try {
+      long uid = af.getPeerCredentials().getUid();
+      return uid == ProcessIdentity.currentUid() ? Optional.empty() : Optional.of("uid " + uid);
+    } catch (IOException | RuntimeException e) {
+      return Optional.of("a peer whose credentials cannot be read (" + e + ")");
+    }
+  }
+
+  /**
+   * A duplicate of descriptor {@code fd}, which procfs showed to be socket {@code inode}. Checked
+   * again on the duplicate: had the listener been closed since and the number reused, the duplicate
+   * is another file, and is closed instead of returned.
+   */
+  static int duplicate(int fd, long inode) throws IOException {
+    FileDescriptorCast copy;
+    try {
+      // unsafeUsing wraps the number in a bare FileDescriptor: no cleaner, nothing closes it later.
+      copy = FileDescriptorCast.duplicating(FileDescriptorCast.unsafeUsing(fd).getFileDescriptor());
+    } catch (RuntimeException | LinkageError e) {
+      throw new IOException("junixsocket cannot duplicate descriptor " + fd + " on this platform", e);
+    }
+    int dup = copy.as(Integer.class);
+    String target;
+    try {
+      target = java.nio.file.Files.readSymbolicLink(Path.of("/proc/self/fd/" + dup)).toString();
+    } catch (IOException e) {
+      target = "unreadable (" + e + ")";
+    }
+    if (!target.equals("socket:[" + inode + "]")) {
+      copy.as(java.io.FileInputStream.class).close();
+      throw new java.nio.channels.ClosedChannelException();
+    }
+    return dup;
+  }
+
   /** A listener on a junixsocket channel: abstract names and adopted descriptors. */
   static final class JunixListener extends PeerCheckedListener {
     JunixListener(Endpoint endpoint, ServerSocketChannel channel, boolean inherited) {
@@ -138,12 +179,12 @@ final class Junix {
     }
 
     @Override
-    Optional<String> foreignPeer(SocketChannel connection) {
+    int duplicate(ServerSocketChannel channel) throws IOException {
       try {
-        long uid = ((AFUNIXSocketChannel) connection).getPeerCredentials().getUid();
-        return uid == ProcessIdentity.currentUid() ? Optional.empty() : Optional.of("uid " + uid);
-      } catch (IOException | RuntimeException e) {
-        return Optional.of("a peer whose credentials cannot be read (" + e + ")");
+        return FileDescriptorCast.duplicating(((AFUNIXServerSocketChannel) channel).getFileDescriptor())
+            .as(Integer.class);
+      } catch (RuntimeException | LinkageError e) {
+        throw new IOException("junixsocket cannot duplicate the descriptor of " + this, e);
       }
     }
   }

@@ -7,15 +7,19 @@ import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.channels.spi.SelectorProvider;
+import java.nio.file.attribute.UserPrincipal;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import jdk.net.ExtendedSocketOptions;
 
 /**
  * What every {@link IpcListener} shares: an accept loop that hands the daemon only connections from
- * its own user, survives descriptor exhaustion, keeps its log bounded, and an idempotent close.
- * Subclasses say how to read a peer's user from their kind of channel and what else closing means
- * (unlinking a socket file).
+ * its own user, survives descriptor exhaustion, keeps its log bounded, the same peer check for stacks
+ * that accept by themselves, and an idempotent close. Subclasses say how to find their socket's
+ * descriptor and what else closing means (unlinking a socket file).
  *
  * <p><b>Descriptor exhaustion.</b> When {@code accept} fails because the process or the system is
  * out of descriptors ({@code EMFILE}, {@code ENFILE}) or of kernel memory ({@code ENOBUFS},
@@ -32,6 +36,11 @@ abstract class PeerCheckedListener implements IpcListener {
   /** Created on the first logged event, so that binding never initialises the logging framework. */
   private static final class Log {
     static final System.Logger LOG = System.getLogger(IpcListener.class.getName());
+  }
+
+  /** The JDK's provider, read once (JDK 17 takes a lock on every {@code SelectorProvider.provider()}). */
+  private static final class JdkChannels {
+    static final SelectorProvider PROVIDER = SelectorProvider.provider();
   }
 
   /** The longest wait between two accept attempts while descriptors are exhausted. */
@@ -63,8 +72,28 @@ abstract class PeerCheckedListener implements IpcListener {
    * Empty if {@code connection}'s peer runs as this process's user; otherwise a description of the
    * peer for the log ("user nobody", "uid 65534", "a peer whose credentials cannot be read (…)").
    * What precedes a parenthesis is the key the log's rate limit counts under.
+   *
+   * <p>Told by the connection's own kind, not the listener's: a JDK channel answers
+   * {@code SO_PEERCRED}; any other (junixsocket's, from an abstract or adopted listener) is asked
+   * through junixsocket, whose classes a JDK connection therefore never loads.
    */
-  abstract Optional<String> foreignPeer(SocketChannel connection);
+  static Optional<String> foreignPeer(SocketChannel connection) {
+    if (connection.provider() != JdkChannels.PROVIDER) {
+      return Junix.foreignPeer(connection);
+    }
+    try {
+      UserPrincipal peer = connection.getOption(ExtendedSocketOptions.SO_PEERCRED).user();
+      return peer.equals(Peers.currentUser()) ? Optional.empty() : Optional.of("user " + peer.getName());
+    } catch (IOException | UnsupportedOperationException e) {
+      return Optional.of("a peer whose credentials cannot be read (" + e + ")");
+    }
+  }
+
+  /**
+   * A new descriptor for the listening socket (see {@link IpcListener#duplicateDescriptor()}); the
+   * channel is open and already non-blocking.
+   */
+  abstract int duplicate(ServerSocketChannel channel) throws IOException;
 
   /**
    * Called once by {@link #close()} while the channel is still open and listening, then the channel
@@ -77,6 +106,58 @@ abstract class PeerCheckedListener implements IpcListener {
   @Override
   public final Endpoint endpoint() {
     return endpoint;
+  }
+
+  @Override
+  public final ServerSocketChannel channel() {
+    return channel;
+  }
+
+  @Override
+  public final int duplicateDescriptor() throws IOException {
+    if (!channel.isOpen()) {
+      throw new ClosedChannelException();
+    }
+    channel.configureBlocking(false);
+    return duplicate(channel);
+  }
+
+  @Override
+  public final boolean admit(SocketChannel connection) {
+    Objects.requireNonNull(connection, "connection");
+    Optional<String> foreign = foreignPeer(connection);
+    if (foreign.isEmpty()) {
+      return true;
+    }
+    rejected.incrementAndGet(); // counted before the close, so a peer that sees the close sees the count
+    Listeners.closeQuietly(connection);
+    logRejection(foreign.get());
+    return false;
+  }
+
+  @Override
+  public final boolean admit(UserPrincipal peer) {
+    Objects.requireNonNull(peer, "peer");
+    if (peer.equals(Peers.currentUser())) {
+      return true;
+    }
+    reject("user " + peer.getName());
+    return false;
+  }
+
+  @Override
+  public final boolean admitUid(long uid) {
+    if (uid == ProcessIdentity.currentUid()) {
+      return true;
+    }
+    reject("uid " + uid);
+    return false;
+  }
+
+  /** Counts and logs a refusal whose connection the caller's stack closes. */
+  private void reject(String peer) {
+    rejected.incrementAndGet();
+    logRejection(peer);
   }
 
   @Override
@@ -98,14 +179,13 @@ abstract class PeerCheckedListener implements IpcListener {
         continue;
       }
       backoffMillis = 0;
-      Optional<String> foreign = foreignPeer(connection);
-      if (foreign.isEmpty()) {
+      if (connection == null) {
+        return null; // non-blocking (a selector's, a stack's): nothing of this user is waiting
+      }
+      if (admit(connection)) {
         connection.configureBlocking(true);
         return connection;
       }
-      rejected.incrementAndGet();
-      Listeners.closeQuietly(connection);
-      logRejection(foreign.get());
     }
   }
 

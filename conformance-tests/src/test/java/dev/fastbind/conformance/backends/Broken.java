@@ -264,6 +264,32 @@ public final class Broken {
     }
 
     @Override
+    public ServerSocketChannel channel() {
+      return channel;
+    }
+
+    @Override
+    public int duplicateDescriptor() {
+      throw new UnsupportedOperationException("a bare listener has no descriptor to give");
+    }
+
+    // No peer check at all, like its accept: this listener is broken only in how it closes.
+    @Override
+    public boolean admit(SocketChannel connection) {
+      return true;
+    }
+
+    @Override
+    public boolean admit(java.nio.file.attribute.UserPrincipal peer) {
+      return true;
+    }
+
+    @Override
+    public boolean admitUid(long uid) {
+      return true;
+    }
+
+    @Override
     public long rejectedPeers() {
       return 0;
     }
