@@ -343,6 +343,20 @@ class DaemonClientTest {
   }
 
   @Test
+  void aDaemonWhoseServeThrowsRightAfterItsStartFailsTheCallWithTheReason() throws Exception {
+    DaemonClient c = client(definition("--after-ready=throw"));
+    IOException e = assertThrows(IOException.class, () -> call(c, "echo x"));
+    assertTrue(e.getMessage().contains("the index is corrupt"), "the call's error names why the daemon died: " + e);
+  }
+
+  @Test
+  void aDaemonWhoseServeReturnsRightAfterItsStartFailsTheCallWithTheReason() throws Exception {
+    DaemonClient c = client(definition("--after-ready=return"));
+    IOException e = assertThrows(IOException.class, () -> call(c, "echo x"));
+    assertTrue(e.getMessage().contains("serve returned"), "the call's error names why the daemon died: " + e);
+  }
+
+  @Test
   void kill9BetweenCallsIsInvisibleToTheNextCallWhichNothingHadSent() throws Exception {
     DaemonClient c = client(definition());
     long pid = Long.parseLong(call(c, "pid")); // leaves an idle connection in the pool

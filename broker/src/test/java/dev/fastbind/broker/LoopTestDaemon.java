@@ -24,7 +24,9 @@ import java.util.concurrent.TimeUnit;
  * {@code --max-concurrency=N}, {@code --max-payload=N}, {@code --warmup=wait|answer},
  * {@code --warm-gate=PATH} (warm-up connects there, reports 50% "waiting for the test" and waits for
  * a byte or the end of stream before handing over the handler), {@code --grace-ms=N},
- * {@code --lifetime=SECONDS} (halts itself then) and {@code --marker=DIR}.
+ * {@code --lifetime=SECONDS} (halts itself then), {@code --after-ready=throw|return} (serve calls
+ * {@code ready()} and at once throws or returns, a daemon that dies right after its start) and
+ * {@code --marker=DIR}.
  *
  * <p>Requests (UTF-8): {@code echo TEXT} answers TEXT; {@code pid} answers the daemon's pid;
  * {@code fail} throws; {@code hold PATH} connects to the test's gate socket at PATH, writes
@@ -67,6 +69,14 @@ public final class LoopTestDaemon implements BrokeredBackend {
 
   @Override
   public Never serve(IpcListener listener, ServeContext context) throws Exception {
+    String after = option(context, "after-ready", "");
+    if (after.equals("throw")) {
+      context.ready();
+      throw new IllegalStateException("the index is corrupt (deliberate test failure)");
+    } else if (after.equals("return")) {
+      context.ready();
+      return null;
+    }
     RequestLoop loop = RequestLoop.builder()
         .maxConcurrency(Integer.parseInt(option(context, "max-concurrency", "16")))
         .maxPayloadBytes(Integer.parseInt(option(context, "max-payload", String.valueOf(16 << 20))))
