@@ -20,6 +20,7 @@ import dev.fastbind.broker.internal.MicrometerMetrics;
 import dev.fastbind.broker.internal.RuntimeFiles;
 import dev.fastbind.backend.internal.wire.ServiceLayout;
 import dev.fastbind.broker.internal.Handoffs;
+import dev.fastbind.broker.internal.SideBySide;
 import dev.fastbind.broker.internal.SpawnLock;
 import dev.fastbind.broker.internal.Stopping;
 import dev.fastbind.broker.internal.Trust;
@@ -182,9 +183,25 @@ public final class Broker {
           outcome = "reused";
           return reuse.daemon();
         }
+        if (d instanceof Decision.SideBySide beside) {
+          DaemonInfo info = besides(definition, paths, beside, start);
+          outcome = info.spawned() ? "spawned" : "reused";
+          return info;
+        }
         replace = (Decision.Replace) d;
+      } else {
+        // The first daemon's files are free; one with this key may still run beside where it was.
+        Optional<DaemonInfo> keyed = SideBySide.reusable(definition, paths, assessor, start);
+        if (keyed.isPresent()) {
+          outcome = "reused";
+          return keyed.get();
+        }
       }
-      DaemonInfo info = coldPath(definition, paths, start, replace);
+      Decision.SideBySide[] beside = new Decision.SideBySide[1];
+      DaemonInfo info = coldPath(definition, paths, start, replace, null, beside);
+      if (info == null) {
+        info = besides(definition, paths, beside[0], start);
+      }
       outcome = info.spawned() ? "spawned" : "reused";
       return info;
     } finally {
@@ -201,6 +218,47 @@ public final class Broker {
   @SuppressWarnings("try") // the spawn lock is held for the block's duration, never referenced in it
   private DaemonInfo coldPath(ServiceDefinition definition, ServiceLayout paths, long start,
       Decision.Replace hotReplace) throws IOException {
+    Decision.SideBySide[] beside = new Decision.SideBySide[1];
+    DaemonInfo info = coldPath(definition, paths, start, hotReplace, null, beside);
+    return info != null ? info : besides(definition, paths, beside[0], start);
+  }
+
+  /**
+   * Reuses or starts the daemon with this definition's compatibility key beside the service's first
+   * one ({@code beside} says which and what differs), in the files named after the key, within the
+   * definition's bound on side-by-side daemons.
+   */
+  private DaemonInfo besides(ServiceDefinition definition, ServiceLayout primary, Decision.SideBySide beside,
+      long start) throws IOException {
+    ServiceLayout keyed = SideBySide.layout(definition, primary);
+    SideBySide.log(definition, beside);
+    Assessment k = assessor.assess(definition, keyed);
+    Decision.Replace replace = null;
+    if (k instanceof Assessment.Healthy h) {
+      Decision d = Decision.about(definition, h, start);
+      if (d instanceof Decision.Reuse reuse) {
+        return reuse.daemon();
+      }
+      if (d instanceof Decision.Replace r) {
+        replace = r;
+      }
+    }
+    DaemonInfo info = coldPath(definition, keyed, start, replace, beside, new Decision.SideBySide[1]);
+    if (info == null) {
+      throw new IllegalStateException("daemon '" + definition.name() + "': the side-by-side daemon at "
+          + keyed.endpoint() + " records another compatibility key than its file names say");
+    }
+    return info;
+  }
+
+  /**
+   * The cold path of one slot. Returns null, with {@code goBeside[0]} set, when the daemon found under
+   * the lock must be left alone for one beside it ({@link Decision.SideBySide}); the caller then goes
+   * there after the lock is released. {@code besideOf} is set for a side-by-side slot: its spawn then
+   * reports {@link SpawnReason#COMPATIBILITY_MISMATCH} and keeps within the bound.
+   */
+  private DaemonInfo coldPath(ServiceDefinition definition, ServiceLayout paths, long start,
+      Decision.Replace hotReplace, Decision.SideBySide besideOf, Decision.SideBySide[] goBeside) throws IOException {
     try (SpawnLock lock = SpawnLock.acquire(paths.spawnLock(), definition.name(), definition.spawnLockPatience())) {
       RuntimeFiles.removeStaleTemps(paths);
       Assessment a = assessor.assess(definition, paths);
@@ -215,7 +273,12 @@ public final class Broker {
         if (d instanceof Decision.Reuse reuse) {
           return reuse.daemon();
         }
+        if (d instanceof Decision.SideBySide other) {
+          goBeside[0] = other;
+          return null;
+        }
         Decision.Replace replace = (Decision.Replace) d;
+        SideBySide.logReplacement(definition, replace);
         reason = replace.reason();
         detail = replace.detail();
         predecessor = replace(definition, paths, h.record());
@@ -227,6 +290,11 @@ public final class Broker {
         reason = SpawnReason.ABSENT;
         detail = "no lockfile at " + paths.lockfile();
         Trust.clearEndpoints(definition, paths, "there is no lockfile");
+      }
+      if (besideOf != null && reason != SpawnReason.COMPATIBILITY_MISMATCH) {
+        detail = "started beside pid " + besideOf.pid() + ", whose compatibility key differs: " + besideOf.diff()
+            + " (" + detail + ")" + SideBySide.retireBeyondBound(definition, paths, assessor);
+        reason = SpawnReason.COMPATIBILITY_MISMATCH;
       }
       Optional<DaemonStartException> previous = Handoffs.takeFailure(paths);
       if (previous.isPresent()) {

@@ -94,6 +94,10 @@ public final class ServiceDefinition {
   private final boolean classDataSharing;
   private final boolean listenerHandoff;
   private final Path workingDirectory;
+  private final Map<String, String> compatibilityKey;
+  private final String compatibilityText;
+  private final CompatibilityPolicy compatibilityPolicy;
+  private final int maxSideBySide;
 
   private ServiceDefinition(Builder b) {
     this.name = b.name;
@@ -113,6 +117,35 @@ public final class ServiceDefinition {
     this.classDataSharing = b.classDataSharing;
     this.listenerHandoff = b.listenerHandoff;
     this.workingDirectory = b.workingDirectory;
+    this.compatibilityPolicy = b.compatibilityPolicy;
+    this.maxSideBySide = b.maxSideBySide;
+    java.util.TreeMap<String, String> key = new java.util.TreeMap<>();
+    if (b.defaultCompatibility) {
+      if (b.javaMainClass != null) {
+        key.put("java.home", realJavaHome());
+        key.put("jvm.options", String.join(" ", b.javaOptions));
+        key.put("class.path", dev.fastbind.broker.internal.Spawner.absoluteClassPath(
+            System.getProperty("java.class.path", "")));
+      } else {
+        key.put("command", String.join(" ", b.command));
+      }
+    }
+    for (String variable : b.compatibilityEnvironment) {
+      String value = System.getenv(variable);
+      key.put("env." + variable.toLowerCase(java.util.Locale.ROOT), value == null ? "(unset)" : value);
+    }
+    key.putAll(b.compatibilityKeys);
+    this.compatibilityKey = Collections.unmodifiableMap(new LinkedHashMap<>(key));
+    this.compatibilityText = dev.fastbind.backend.internal.wire.Compatibility.canonical(key);
+  }
+
+  private static String realJavaHome() {
+    Path home = Path.of(System.getProperty("java.home"));
+    try {
+      return home.toRealPath().toString();
+    } catch (java.io.IOException e) {
+      return home.toAbsolutePath().normalize().toString();
+    }
   }
 
   /**
@@ -308,6 +341,49 @@ public final class ServiceDefinition {
     return Optional.ofNullable(workingDirectory);
   }
 
+  /**
+   * What makes a running daemon usable for this launcher, name to value, sorted by name: by default
+   * {@code java.home} (the real path of this JVM's home, which a {@code javaMain} daemon runs on),
+   * {@code jvm.options} and {@code class.path} for a {@linkplain #javaMainClass() Java main class},
+   * {@code command} for a command; then {@code env.NAME} for each variable chosen with
+   * {@link Builder#compatibilityFromEnvironment}, and the author's own
+   * {@linkplain Builder#compatibilityKey(String, String) keys}. Recorded in the daemon's lockfile and
+   * answered in its {@code HELLO}; a daemon started with another key is not reused
+   * ({@link #compatibilityPolicy()}).
+   *
+   * @return an unmodifiable map; empty when defaults were turned off and nothing was added
+   */
+  public Map<String, String> compatibilityKey() {
+    return compatibilityKey;
+  }
+
+  /**
+   * What a differing compatibility key makes the broker do.
+   *
+   * @return {@link CompatibilityPolicy#SIDE_BY_SIDE} unless the builder said otherwise
+   */
+  public CompatibilityPolicy compatibilityPolicy() {
+    return compatibilityPolicy;
+  }
+
+  /**
+   * At most this many daemons of the service run side by side (differing keys), the first included.
+   *
+   * @return 3 unless the builder said otherwise
+   */
+  public int maxSideBySide() {
+    return maxSideBySide;
+  }
+
+  /** The compatibility key in canonical form, for the broker's internals. */
+  String compatibilityText() {
+    return compatibilityText;
+  }
+
+  static {
+    dev.fastbind.broker.internal.DefinitionAccess.set(ServiceDefinition::compatibilityText);
+  }
+
   private static final boolean IS_LINUX = System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT)
       .startsWith("linux");
 
@@ -337,6 +413,11 @@ public final class ServiceDefinition {
     private boolean classDataSharing = true;
     private boolean listenerHandoff = false;
     private Path workingDirectory;
+    private final Map<String, String> compatibilityKeys = new java.util.TreeMap<>();
+    private final List<String> compatibilityEnvironment = new java.util.ArrayList<>();
+    private boolean defaultCompatibility = true;
+    private CompatibilityPolicy compatibilityPolicy = CompatibilityPolicy.SIDE_BY_SIDE;
+    private int maxSideBySide = 3;
 
     private Builder(String name) {
       this.name = name;
@@ -593,6 +674,85 @@ public final class ServiceDefinition {
      */
     public Builder listenerHandoff(boolean enabled) {
       this.listenerHandoff = enabled;
+      return this;
+    }
+
+    /**
+     * Adds {@code name=value} to the compatibility key ({@link ServiceDefinition#compatibilityKey()}):
+     * a tool version, a configuration hash, anything that makes a daemon unusable for a launcher
+     * that differs. Hash large values first; the whole key is at most 16 KiB.
+     *
+     * @param name lowercase letters, digits, {@code .}, {@code _} and {@code -}
+     * @param value any text without NUL
+     * @return this builder
+     * @throws IllegalArgumentException if the name is invalid or one the broker sets itself
+     */
+    public Builder compatibilityKey(String name, String value) {
+      Objects.requireNonNull(name, "name");
+      Objects.requireNonNull(value, "value");
+      dev.fastbind.backend.internal.wire.Compatibility.canonical(Map.of(name, value)); // checks the name
+      if (name.equals("java.home") || name.equals("jvm.options") || name.equals("class.path")
+          || name.equals("command") || name.startsWith("env.")) {
+        throw new IllegalArgumentException("compatibility key '" + name + "' is one the broker sets itself;"
+            + " choose another name (defaults can be turned off with defaultCompatibilityKey(false))");
+      }
+      compatibilityKeys.put(name, noNul(value, "a compatibility value"));
+      return this;
+    }
+
+    /**
+     * Adds the values of environment variables to the compatibility key, as {@code env.name}
+     * (lowercased; {@code (unset)} when absent), read when the definition is built: a daemon started
+     * under another value is not reused.
+     *
+     * @param names the variables, such as {@code "LANG"}
+     * @return this builder
+     */
+    public Builder compatibilityFromEnvironment(String... names) {
+      for (String n : names) {
+        compatibilityEnvironment.add(Objects.requireNonNull(n, "name"));
+      }
+      return this;
+    }
+
+    /**
+     * Whether the key starts with the broker's defaults ({@code java.home}, {@code jvm.options},
+     * {@code class.path}, or {@code command}); default true. Turn them off to reuse a daemon across
+     * JDKs or class paths on purpose.
+     *
+     * @param enabled false to leave only the keys added explicitly
+     * @return this builder
+     */
+    public Builder defaultCompatibilityKey(boolean enabled) {
+      this.defaultCompatibility = enabled;
+      return this;
+    }
+
+    /**
+     * What a running daemon with another compatibility key makes the broker do (default
+     * {@link CompatibilityPolicy#SIDE_BY_SIDE}).
+     *
+     * @param policy side by side, or replace
+     * @return this builder
+     */
+    public Builder compatibilityPolicy(CompatibilityPolicy policy) {
+      this.compatibilityPolicy = Objects.requireNonNull(policy, "policy");
+      return this;
+    }
+
+    /**
+     * At most {@code count} daemons of the service side by side (default 3); starting one more stops
+     * the one idle longest.
+     *
+     * @param count at least 1
+     * @return this builder
+     * @throws IllegalArgumentException if {@code count} is below 1
+     */
+    public Builder maxSideBySide(int count) {
+      if (count < 1) {
+        throw new IllegalArgumentException("maxSideBySide must be at least 1, got " + count);
+      }
+      this.maxSideBySide = count;
       return this;
     }
 

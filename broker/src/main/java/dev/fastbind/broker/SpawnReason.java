@@ -25,5 +25,11 @@ public enum SpawnReason {
   /** The daemon did not answer {@code HELLO} and the definition asks for {@link UnresponsivePolicy#REPLACE}. */
   UNRESPONSIVE,
   /** {@link Broker#replace} was called for a running daemon. */
-  REPLACE_REQUESTED
+  REPLACE_REQUESTED,
+  /**
+   * The running daemon's compatibility key differs from the definition's
+   * ({@link ServiceDefinition#compatibilityKey()}): it was replaced, or this daemon started beside
+   * it ({@link CompatibilityPolicy}); the spawn detail says what differs.
+   */
+  COMPATIBILITY_MISMATCH
 }

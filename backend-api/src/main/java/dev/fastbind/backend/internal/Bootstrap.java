@@ -125,7 +125,10 @@ public final class Bootstrap {
 
     String chosen = env.get(Env.INSTANCE_ID);
     String instanceId = handoff.isPresent() && isInstanceId(chosen) ? chosen : LockfileRecord.newInstanceId();
-    ServeState state = new ServeState(service, version, pid, instanceId, settings.backendArguments());
+    String compatibility = env.get(Env.COMPATIBILITY);
+    ServeState state = new ServeState(service, version, pid, instanceId, settings.backendArguments(),
+        compatibility == null || compatibility.length() > dev.fastbind.backend.internal.wire.Compatibility.MAX_CHARS
+            ? "" : compatibility);
     IpcListener control;
     try {
       control = bindControl(settings.controlEndpoint(), handoff.isPresent(), handoffDeadline);
@@ -138,7 +141,7 @@ public final class Bootstrap {
 
     LockfileRecord record = new LockfileRecord(service, pid,
         ProcessIdentity.startTime(pid).orElse("unknown"), ProcessIdentity.bootId(),
-        listener.endpoint(), control.endpoint(), version, instanceId);
+        listener.endpoint(), control.endpoint(), version, instanceId, state.compatibility());
     Cleanup cleanup = new Cleanup(prefix, state, controlServer, control, listener, settings.lockfile(), instanceId);
     try {
       Lockfiles.write(settings.lockfile(), record);

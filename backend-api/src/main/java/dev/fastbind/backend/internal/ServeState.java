@@ -26,7 +26,15 @@ final class ServeState implements ServeContext, ControlHandler {
 
   private record Progress(boolean ready, int percent, Optional<String> phase) {}
 
+  private final String compatibility;
+
   ServeState(String service, String version, long pid, String instanceId, List<String> arguments) {
+    this(service, version, pid, instanceId, arguments, "");
+  }
+
+  ServeState(String service, String version, long pid, String instanceId, List<String> arguments,
+      String compatibility) {
+    this.compatibility = Objects.requireNonNull(compatibility, "compatibility");
     this.service = service;
     this.version = version;
     this.pid = pid;
@@ -170,7 +178,23 @@ final class ServeState implements ServeContext, ControlHandler {
   public HelloReply hello() {
     Progress p = progress;
     return new HelloReply(service, version, pid, instanceId, p.ready() ? DaemonState.READY : DaemonState.WARMING,
-        p.percent(), p.phase());
+        p.percent(), p.phase(), compatibility);
+  }
+
+  /** The compatibility key the broker started this daemon for (canonical), or "". */
+  String compatibility() {
+    return compatibility;
+  }
+
+  /**
+   * {@code STATUS} extras: {@code busy} (open {@link #busy()} handles) and {@code idle-ms} (0 while
+   * busy): what a broker reads to retire the idlest of several side-by-side daemons.
+   */
+  @Override
+  public java.util.Map<String, String> statusFields() {
+    int open = busyCount.get();
+    long idle = open > 0 ? 0 : java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lastActivityNanos);
+    return java.util.Map.of("busy", Integer.toString(open), "idle-ms", Long.toString(idle));
   }
 
   /** What a {@code HANDOVER} does once accepted: offer the listener at the rendezvous, then exit. */

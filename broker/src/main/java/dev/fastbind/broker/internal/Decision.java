@@ -29,6 +29,19 @@ public sealed interface Decision {
   }
 
   /**
+   * Leave the daemon alone and use (or start) one with this launcher's compatibility key beside it.
+   *
+   * @param pid the running, incompatible daemon
+   * @param diff what differs, one line
+   */
+  record SideBySide(long pid, String diff) implements Decision {
+    /** Validates the component. */
+    public SideBySide {
+      Objects.requireNonNull(diff, "diff");
+    }
+  }
+
+  /**
    * Replace the daemon on the cold path.
    *
    * @param instanceId the instance this decision was made about; a different one under the spawn
@@ -58,6 +71,16 @@ public sealed interface Decision {
    */
   static Decision about(ServiceDefinition definition, Assessment.Healthy h, long start) throws IOException {
     LockfileRecord r = h.record();
+    String wanted = DefinitionAccess.compatibility(definition);
+    // A daemon that recorded no key (an older SDK, or a broker that gave none) is taken as it is.
+    if (!r.compatibility().isEmpty() && !r.compatibility().equals(wanted)) {
+      String diff = dev.fastbind.backend.internal.wire.Compatibility.diff(r.compatibility(), wanted);
+      if (definition.compatibilityPolicy() == dev.fastbind.broker.CompatibilityPolicy.REPLACE) {
+        return new Replace(r.instanceId(), SpawnReason.COMPATIBILITY_MISMATCH, "pid " + r.pid()
+            + " runs with another compatibility key: " + diff);
+      }
+      return new SideBySide(r.pid(), diff);
+    }
     if (definition.version().isPresent() && !definition.version().get().equals(r.daemonVersion())) {
       String expected = definition.version().get();
       VersionPolicy policy = definition.versionPolicy();

@@ -85,6 +85,10 @@ public final class Spawner {
     env.put(Env.CONTROL_ENDPOINT, paths.controlEndpoint().toString());
     env.put(Env.LOCKFILE, paths.lockfile().toString());
     env.put(Env.NOTIFY_SOCKET, notifySocket.toString());
+    String compatibility = DefinitionAccess.compatibility(def);
+    if (!compatibility.isEmpty()) {
+      env.put(Env.COMPATIBILITY, compatibility);
+    }
     env.putAll(extra);
     pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(paths.log().toFile()));
@@ -92,7 +96,8 @@ public final class Spawner {
     return pb.start();
   }
 
-  private static String absoluteClassPath(String cp) {
+  /** {@code cp} with every entry made absolute: what a spawned daemon gets, and the compatibility key holds. */
+  public static String absoluteClassPath(String cp) {
     List<String> out = new ArrayList<>();
     for (String entry : cp.split(File.pathSeparator)) {
       if (!entry.isEmpty()) {

@@ -39,6 +39,8 @@ public final class Env {
   public static final String INSTANCE_ID = "FASTBIND_INSTANCE_ID";
   /** How long, in milliseconds, the taker may wait for the rendezvous to accept it. */
   public static final String HANDOFF_PATIENCE_MS = "FASTBIND_HANDOFF_PATIENCE_MS";
+  /** The compatibility key the broker started the daemon for, canonical ({@code Compatibility}). */
+  public static final String COMPATIBILITY = "FASTBIND_COMPATIBILITY";
   public static final String PREFIX = "FASTBIND_";
   /** The application directory name under the per-user runtime directory. */
   public static final String APP = "fastbind";

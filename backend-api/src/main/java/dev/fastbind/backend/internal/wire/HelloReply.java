@@ -23,6 +23,8 @@ import java.util.Optional;
  * @param state {@code WARMING} until the backend calls {@code ready()}, {@code READY} after
  * @param progressPercent the last reported warm-up progress, 0..100 (0 when nothing was reported)
  * @param phase the last reported warm-up phase, if any
+ * @param compatibility the daemon's compatibility key in canonical form ({@link Compatibility}), empty
+ *     when the broker that started it gave none
  */
 public record HelloReply(
     String service,
@@ -31,7 +33,14 @@ public record HelloReply(
     String instanceId,
     DaemonState state,
     int progressPercent,
-    Optional<String> phase) {
+    Optional<String> phase,
+    String compatibility) {
+
+  /** A reply without a compatibility key. */
+  public HelloReply(String service, String version, long pid, String instanceId, DaemonState state,
+      int progressPercent, Optional<String> phase) {
+    this(service, version, pid, instanceId, state, progressPercent, phase, "");
+  }
 
   /** The control protocol version this code speaks; sent as {@code protocol} in every HELLO. */
   public static final int PROTOCOL_VERSION = 1;
@@ -43,6 +52,7 @@ public record HelloReply(
     Objects.requireNonNull(instanceId, "instanceId");
     Objects.requireNonNull(state, "state");
     Objects.requireNonNull(phase, "phase");
+    Objects.requireNonNull(compatibility, "compatibility");
     if (pid <= 0) {
       throw new IllegalArgumentException("pid must be positive, got " + pid);
     }
@@ -62,6 +72,9 @@ public record HelloReply(
     f.put("state", state.name());
     f.put("progress", Integer.toString(progressPercent));
     phase.ifPresent(p -> f.put("phase", p));
+    if (!compatibility.isEmpty()) {
+      f.put("compatibility", compatibility);
+    }
     return f;
   }
 
@@ -93,7 +106,8 @@ public record HelloReply(
           required(fields, "instance-id"),
           state,
           Integer.parseInt(required(fields, "progress")),
-          Optional.ofNullable(fields.get("phase")));
+          Optional.ofNullable(fields.get("phase")),
+          fields.getOrDefault("compatibility", ""));
     } catch (IllegalArgumentException e) {
       throw new ControlProtocolException("invalid HELLO field: " + e.getMessage(), e);
     }

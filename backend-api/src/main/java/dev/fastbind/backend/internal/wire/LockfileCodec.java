@@ -31,6 +31,7 @@ import java.util.zip.CRC32;
  * control-endpoint=unix:/run/user/1000/fastbind/cache.ctl
  * daemon-version=1.4.0
  * instance-id=9f0c…
+ * compatibility=java.home=/usr/lib/jvm/17;jvm.options=-Xmx512m
  * written-at=2025-01-01T12:00:00Z
  * crc32=1a2b3c4d
  * </pre>
@@ -69,11 +70,12 @@ import java.util.zip.CRC32;
   private static final String K_VERSION = "daemon-version";
   private static final String K_INSTANCE = "instance-id";
   private static final String K_WRITTEN = "written-at";
+  private static final String K_COMPAT = "compatibility";
 
   private static final char[] HEX = "0123456789ABCDEF".toCharArray();
   /** The keys the record is made of, in a fixed order ({@code written-at} is read only to refuse it twice). */
   private static final String[] KEYS = {K_SERVICE, K_PID, K_START, K_BOOT, K_ENDPOINT, K_CONTROL, K_VERSION, K_INSTANCE,
-      K_WRITTEN};
+      K_WRITTEN, K_COMPAT};
   private LockfileCodec() {}
 
   /**
@@ -93,6 +95,9 @@ import java.util.zip.CRC32;
     field(b, K_CONTROL, r.controlEndpoint().toString());
     field(b, K_VERSION, r.daemonVersion());
     field(b, K_INSTANCE, r.instanceId());
+    if (!r.compatibility().isEmpty()) {
+      field(b, K_COMPAT, r.compatibility()); // optional: older readers ignore it, older writers omit it
+    }
     field(b, K_WRITTEN, utcSeconds(System.currentTimeMillis()));
     byte[] body = b.toString().getBytes(StandardCharsets.UTF_8);
     CRC32 crc = new CRC32();
@@ -266,7 +271,8 @@ import java.util.zip.CRC32;
           parseEndpoint(required(values, 4, f, stale), K_ENDPOINT, f, stale),
           parseEndpoint(required(values, 5, f, stale), K_CONTROL, f, stale),
           required(values, 6, f, stale),
-          required(values, 7, f, stale));
+          required(values, 7, f, stale),
+          values[9] == null ? "" : values[9]);
     } catch (IllegalArgumentException e) {
       throw corrupt(f, "holds an invalid record (" + e.getMessage() + ")", stale);
     }

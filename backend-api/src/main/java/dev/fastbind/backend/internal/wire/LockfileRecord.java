@@ -17,7 +17,8 @@ import java.util.UUID;
  * {@code processStartTime} (a {@link ProcessIdentity#startTime(long)} token) and {@code bootId}
  * identify one process even after its pid is reused; {@code endpoint} is probed with a connect;
  * {@code instanceId} is random per daemon start, so a daemon shutting down deletes only its own
- * lockfile and never a successor's. Every component is non-null; {@code service} and
+ * lockfile and never a successor's. {@code compatibility} is the daemon's compatibility key in
+ * canonical form ({@link Compatibility}), empty when none was given. Every component is non-null; {@code service} and
  * {@code instanceId} are non-empty and {@code pid} is positive. Strings may hold any characters: the
  * file format escapes them.
  */
@@ -29,7 +30,14 @@ public record LockfileRecord(
     Endpoint endpoint,
     Endpoint controlEndpoint,
     String daemonVersion,
-    String instanceId) {
+    String instanceId,
+    String compatibility) {
+
+  /** A record without a compatibility key (a daemon whose broker gave none, or an older SDK's). */
+  public LockfileRecord(String service, long pid, String processStartTime, String bootId, Endpoint endpoint,
+      Endpoint controlEndpoint, String daemonVersion, String instanceId) {
+    this(service, pid, processStartTime, bootId, endpoint, controlEndpoint, daemonVersion, instanceId, "");
+  }
 
   /** Validates every component. */
   public LockfileRecord {
@@ -40,6 +48,7 @@ public record LockfileRecord(
     Objects.requireNonNull(controlEndpoint, "controlEndpoint");
     Objects.requireNonNull(daemonVersion, "daemonVersion");
     Objects.requireNonNull(instanceId, "instanceId");
+    Objects.requireNonNull(compatibility, "compatibility");
     if (service.isEmpty()) {
       throw new IllegalArgumentException("service must not be empty");
     }

@@ -23,7 +23,9 @@ import java.nio.file.Path;
  * </ul>
  *
  * Every name starts with the service name and a dot, and service names contain no dot, so two services
- * in one directory never share a file.
+ * in one directory never share a file. A daemon that runs beside the service's first one with another
+ * compatibility key ({@link #keyed}) has the same files named {@code s~<id>.…}; {@code ~} appears in
+ * no service name either.
  *
  * @param service the service name
  * @param directory the runtime directory, absolute and normalised
@@ -56,17 +58,41 @@ public record ServiceLayout(
    *     for the platform (the notify socket, which only a broker binds, is checked by the broker)
    */
   public static ServiceLayout of(String service, Path directory) throws BindException.InvalidEndpoint {
+    return named(service, service, directory);
+  }
+
+  /** The separator between a service name and a compatibility id in a side-by-side daemon's file names. */
+  public static final String KEY_SEPARATOR = "~";
+
+  /**
+   * The layout of a daemon of {@code service} that runs beside the service's first one because its
+   * compatibility key differs: the same files, named {@code s~<id>.sock}, {@code s~<id>.lock}, … .
+   *
+   * @throws BindException.InvalidEndpoint if a socket path would be too long for the platform
+   */
+  public static ServiceLayout keyed(String service, Path directory, String compatibilityId)
+      throws BindException.InvalidEndpoint {
+    return named(service, service + KEY_SEPARATOR + compatibilityId, directory);
+  }
+
+  private static ServiceLayout named(String service, String prefix, Path directory) throws BindException.InvalidEndpoint {
     Path dir = directory.toAbsolutePath().normalize();
-    Endpoint main = Endpoint.unixPath(dir.resolve(service + ".sock"));
-    Endpoint control = Endpoint.unixPath(dir.resolve(service + ".ctl"));
-    Path notify = dir.resolve(service + ".notify");
-    return new ServiceLayout(service, dir, main, control, dir.resolve(service + LOCKFILE_SUFFIX),
-        dir.resolve(service + ".spawn-lock"), dir.resolve(service + ".log"), dir.resolve(service + ".spawns"), notify);
+    Endpoint main = Endpoint.unixPath(dir.resolve(prefix + ".sock"));
+    Endpoint control = Endpoint.unixPath(dir.resolve(prefix + ".ctl"));
+    Path notify = dir.resolve(prefix + ".notify");
+    return new ServiceLayout(service, dir, main, control, dir.resolve(prefix + LOCKFILE_SUFFIX),
+        dir.resolve(prefix + ".spawn-lock"), dir.resolve(prefix + ".log"), dir.resolve(prefix + ".spawns"), notify);
+  }
+
+  /** {@code s.handoff} (or {@code s~<id>.handoff}): next to the lockfile, named like it. */
+  private Path sibling(String suffix) {
+    String name = lockfile.getFileName().toString();
+    return directory.resolve(name.substring(0, name.length() - LOCKFILE_SUFFIX.length()) + suffix);
   }
 
   /** {@code s.handoff}: the listener hand-off rendezvous (see {@code Handoff}). */
   public Path handoffSocket() {
-    return directory.resolve(service + ".handoff");
+    return sibling(".handoff");
   }
 
   /** The prefix of this service's class-data sharing archives ({@code s.}); they end in {@code .jsa}. */
