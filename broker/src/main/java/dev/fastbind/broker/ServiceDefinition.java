@@ -660,7 +660,8 @@ public final class ServiceDefinition {
 
     /**
      * Whether the broker binds the service's endpoint itself, under the spawn lock, and hands the
-     * listening socket to the daemon it spawns (default true on Linux). {@link Broker#ensureRunning}
+     * listening socket to the daemon it spawns (Linux only; default false for now: the README's
+     * "Broker-owned bind" says what the measurements show). {@link Broker#ensureRunning}
      * then returns as soon as the endpoint is bound and the daemon's process runs
      * ({@link DaemonInfo.Stage#BOUND}): a launcher connects at once and its bytes wait in the
      * socket's backlog until the daemon accepts. The daemon takes the socket over a rendezvous in the

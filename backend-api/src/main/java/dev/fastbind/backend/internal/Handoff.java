@@ -86,7 +86,13 @@ public final class Handoff {
         answer(socket, "ERR " + problem);
         throw new IOException("the listener offered at " + rendezvous + " is unusable: " + problem);
       }
-      IpcListenerHandle handle = adopt(fd, expected);
+      IpcListenerHandle handle;
+      try {
+        handle = adopt(fd, expected);
+      } catch (IOException | RuntimeException e) {
+        answer(socket, "ERR cannot adopt it: " + e.getMessage()); // so the giver reports why
+        throw e;
+      }
       answer(socket, "OK");
       return handle;
     } finally {

@@ -51,6 +51,9 @@ public final class Handoffs {
 
   private Handoffs() {}
 
+  /** How long a failed hand-off waits for the daemon's own exit before it reports a timeout instead. */
+  private static final long EXIT_GRACE_MILLIS = 500;
+
   private static final ConcurrentHashMap<Path, Start> IN_FLIGHT = new ConcurrentHashMap<>();
   private static final ConcurrentHashMap<Path, DaemonStartException> LAST_FAILURE = new ConcurrentHashMap<>();
   private static final AtomicBoolean HOOKED = new AtomicBoolean();
@@ -251,6 +254,13 @@ public final class Handoffs {
 
   private static DaemonStartException handoffFailure(ServiceDefinition definition, ServiceLayout paths,
       Process child, long spawnStart, long logFrom, Throwable e) {
+    // A daemon that refused the socket exits a moment after it closed the rendezvous: give it that
+    // moment (bounded), so the same failure is always reported as the exit it is.
+    try {
+      child.waitFor(EXIT_GRACE_MILLIS, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException interrupted) {
+      Thread.currentThread().interrupt();
+    }
     int status = ColdStart.exitStatusIfExited(child);
     if (status >= 0) {
       return ColdStart.failure(definition, paths, DaemonStartException.Failure.EXITED, spawnStart, status,

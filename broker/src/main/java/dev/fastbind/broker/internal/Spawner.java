@@ -48,6 +48,11 @@ public final class Spawner {
     }
     if (def.javaMainClass().isPresent()) {
       cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+      if (Runtime.version().feature() >= 22) {
+        // junixsocket (the hand-off, peer credentials) loads a native library: allowed without the
+        // four-line warning that JDK 24+ would otherwise print into every daemon log.
+        cmd.add("--enable-native-access=ALL-UNNAMED");
+      }
       cmd.addAll(sharing.options());
       cmd.addAll(def.javaOptions());
       cmd.add("-cp");
