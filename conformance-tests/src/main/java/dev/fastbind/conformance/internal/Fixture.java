@@ -115,13 +115,44 @@ public final class Fixture {
 
   /** The backend's service in the test's runtime directory, with {@code probeBudget}. */
   public ServiceDefinition definition(Duration probeBudget) throws IOException {
+    return builder(probeBudget).build();
+  }
+
+  private ServiceDefinition.Builder builder(Duration probeBudget) throws IOException {
     BackendUnderTest b = backend();
     return ServiceDefinition.builder(b.service())
         .javaMain(b.daemonMain().getName())
         .javaOptions(b.javaOptions().toArray(String[]::new))
         .runtimeDirectory(runtimeDirectory())
-        .probeBudget(probeBudget)
-        .build();
+        .probeBudget(probeBudget);
+  }
+
+  /**
+   * The backend's service in the test's runtime directory, with {@code probeBudget}, and with the
+   * listener hand-off: the broker binds the endpoint and hands the listening socket to the daemon.
+   */
+  public ServiceDefinition handoffDefinition(Duration probeBudget) throws IOException {
+    return builder(probeBudget).listenerHandoff(true).build();
+  }
+
+  /** {@code Broker.replace} with a broker of its own; the new daemon is stopped and killed after the test. */
+  public DaemonInfo replace(ServiceDefinition def) throws IOException {
+    synchronized (started) {
+      if (!started.contains(def)) {
+        started.add(def);
+      }
+    }
+    DaemonInfo info = Broker.create().replace(def);
+    trackProcess(info.pid());
+    return info;
+  }
+
+  /**
+   * Waits, within the process deadline, until a daemon {@link #ensureRunning} returned as
+   * {@code BOUND} serves; the {@code DaemonStartException} says why it never will.
+   */
+  public DaemonInfo awaitServing(DaemonInfo info) throws IOException {
+    return Broker.create().awaitServing(info, budgets().processDeadline());
   }
 
   /** {@code ensureRunning} with a broker of its own; the daemon is stopped and killed after the test. */
