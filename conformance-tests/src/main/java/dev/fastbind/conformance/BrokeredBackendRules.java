@@ -360,9 +360,9 @@ public interface BrokeredBackendRules {
    * <p>If this fails, check {@code serve} for code that closes the {@code IpcListener} it is given
    * and binds the endpoint again (a server framework that insists on binding its own socket): accept
    * from the given listener, or hand the framework that listener's connections. If the daemon did
-   * not start at all, the message has its exit status and log: check {@code main} for work that
-   * touches standard input or {@code System.inheritedChannel()} before {@code Daemon.run} (the
-   * handed-off socket is adopted through descriptor 0, and the JDK keeps its first answer).
+   * not start at all, the message has its exit status and log: check {@code main} (and what it
+   * loads) for a call of {@code System.inheritedChannel()} before {@code Daemon.run}: the SDK adopts
+   * the handed-off socket through descriptor 0 and that call, and the JDK keeps its first answer.
    *
    * @throws Exception if the rule cannot be run (a failed rule throws an {@link AssertionError})
    */
@@ -408,8 +408,8 @@ public interface BrokeredBackendRules {
    * <p>The SDK hands the listener over (it stays open in the broker and then in the new daemon, so
    * connections keep queueing), closes the old daemon's copy, which ends its {@code accept}, and runs
    * the {@code onShutdown} actions; the JVM exits when they return. So the backend drains in an
-   * {@code onShutdown} action that waits, bounded by a few seconds, until the connections it accepted
-   * are done.
+   * {@code onShutdown} action that waits, bounded by a few seconds (longer than the serve-watch
+   * period for which the kit holds its request back), until the connections it accepted are done.
    *
    * <p>If this fails, check the {@code onShutdown} actions: one that waits for the requests in flight
    * (a counter, or {@code executor.shutdown()} and {@code awaitTermination}), not one that interrupts

@@ -29,6 +29,7 @@ public final class ClientLoop implements AutoCloseable {
   private final Object progress = new Object();
   private final Thread thread;
   private volatile boolean stop;
+  private volatile boolean ended;
 
   private ClientLoop(Path path, Duration perClient) {
     this.path = path;
@@ -54,6 +55,7 @@ public final class ClientLoop implements AutoCloseable {
       }
     } finally {
       synchronized (progress) {
+        ended = true;
         progress.notifyAll();
       }
     }
@@ -107,7 +109,7 @@ public final class ClientLoop implements AutoCloseable {
     synchronized (progress) {
       while (served.get() < count) {
         long left = deadlineNanos - System.nanoTime();
-        if (!thread.isAlive() || left <= 0) {
+        if (ended || left <= 0) {
           return false;
         }
         progress.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
