@@ -374,7 +374,8 @@ public interface BrokeredBackendRules {
    * daemon's {@code main} directly and gives it the descriptor of a regular file. The daemon must
    * refuse it, exit with {@code Daemon.EXIT_BIND_FAILED} (69) without serving, print one line on
    * standard error that names the rendezvous (the JVM's own {@code WARNING:} and {@code Picked up}
-   * lines aside: JDK 24 and later warn when junixsocket loads its native library), and bind nothing:
+   * lines and blank lines aside: JDK 24 and later warn when junixsocket loads its native library),
+   * and bind nothing:
    * no socket file at its endpoint, nothing listening there, no file left in its runtime directory.
    * A daemon that bound a socket of its own beside a failed hand-off would serve a socket other than
    * the one the launchers are already waiting on. Skipped off Linux.

@@ -85,13 +85,14 @@ public final class Processes {
 
   /**
    * The lines of {@code stream} (a process's standard error) that the process printed itself: the
-   * JVM's own {@code WARNING:} lines (JDK 24 and later warn when a library loads native code) and
-   * {@code Picked up …} lines (for {@code JAVA_TOOL_OPTIONS} and the like) are left out.
+   * JVM's own {@code WARNING:} lines (JDK 24 and later warn when a library loads native code, and
+   * end the warning with a blank line), {@code Picked up …} lines (for {@code JAVA_TOOL_OPTIONS} and
+   * the like) and blank lines are left out.
    */
   public static List<String> ownLines(Path stream) throws IOException {
     List<String> own = new ArrayList<>();
     for (String line : Files.readAllLines(stream, StandardCharsets.UTF_8)) {
-      if (!line.startsWith("WARNING: ") && !line.startsWith("Picked up ")) {
+      if (!line.isBlank() && !line.startsWith("WARNING: ") && !line.startsWith("Picked up ")) {
         own.add(line);
       }
     }

@@ -14,8 +14,10 @@ import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
@@ -26,7 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * What the hand-off rules (401-403) observe, checked on real sockets in this JVM: a connection the
  * daemon closed is told from one that was reset, an accepted connection is seen in its holder's
- * descriptors while one in the backlog is not, and the client loop counts refused clients.
+ * descriptors while one in the backlog is not, the client loop counts refused clients, and the
+ * JVM's own lines on standard error are not counted as the daemon's.
  */
 class HandoffMachineryTest {
 
@@ -137,6 +140,20 @@ class HandoffMachineryTest {
         acceptor.join(5_000);
       }
     }
+  }
+
+  @Test
+  void theJvmsOwnWarningsAndBlankLinesAreNotCountedAsTheDaemonsLines() throws Exception {
+    Path err = Files.writeString(dir.resolve("err"), String.join("\n",
+        "Picked up JAVA_TOOL_OPTIONS: -Xss1m",
+        "WARNING: A restricted method in java.lang.System has been called",
+        "WARNING: Use --enable-native-access=ALL-UNNAMED to avoid a warning for callers in this module",
+        "",
+        "fastbind: svc: cannot take the listener handed off at /run/x/svc.handoff; not binding a socket of its own",
+        "\tat a.stack.Trace(Trace.java:1)") + "\n");
+    assertEquals(List.of(
+        "fastbind: svc: cannot take the listener handed off at /run/x/svc.handoff; not binding a socket of its own",
+        "\tat a.stack.Trace(Trace.java:1)"), Processes.ownLines(err));
   }
 
   private static Endpoint endpoint(Path path) throws Exception {
