@@ -37,7 +37,7 @@ public final class Fixture {
   private final Path scratch;
   private final Supplier<BackendUnderTest> backend;
   private final Supplier<VerificationBudgets> declaredBudgets;
-  private final List<Long> spawnedPids = new ArrayList<>();
+  private final List<ProcessHandle> spawned = new ArrayList<>();
   private final List<IpcListener> openListeners = new ArrayList<>();
   private final List<ServiceDefinition> started = new ArrayList<>();
 
@@ -92,11 +92,17 @@ public final class Fixture {
     return listener;
   }
 
-  /** Registers a process this test started directly, to be killed (with its descendants) after it. */
+  /**
+   * Registers a process this test started, to be killed (with its descendants) after it. The handle
+   * is taken now, while the process runs: it names that process by pid and start time, so a pid
+   * reused after the process exited is never signalled.
+   */
   public void trackProcess(long pid) {
-    synchronized (spawnedPids) {
-      spawnedPids.add(pid);
-    }
+    ProcessHandle.of(pid).ifPresent(h -> {
+      synchronized (spawned) {
+        spawned.add(h);
+      }
+    });
   }
 
   /** A socket-file endpoint {@code NAME.sock} in the scratch directory. */
@@ -205,9 +211,9 @@ public final class Fixture {
         first = collect(first, e);
       }
     }
-    for (long pid : spawnedPids) {
+    for (ProcessHandle process : spawned) {
       try {
-        Processes.killTree(pid, deadline);
+        Processes.killTree(process, deadline);
       } catch (Exception e) {
         first = collect(first, e);
       }

@@ -102,30 +102,34 @@ public final class Processes {
   /** Waits until {@code pid} is gone; false if it still runs at the deadline. */
   public static boolean awaitGone(long pid, Duration timeout) throws InterruptedException {
     Optional<ProcessHandle> handle = ProcessHandle.of(pid);
-    if (handle.isEmpty()) {
-      return true;
-    }
+    return handle.isEmpty() || awaitGone(handle.get(), timeout);
+  }
+
+  private static boolean awaitGone(ProcessHandle handle, Duration timeout) throws InterruptedException {
     try {
-      handle.get().onExit().get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+      handle.onExit().get(timeout.toNanos(), TimeUnit.NANOSECONDS);
       return true;
     } catch (TimeoutException e) {
       return false;
     } catch (ExecutionException e) {
-      throw new IllegalStateException("waiting for pid " + pid + " failed", e.getCause());
+      throw new IllegalStateException("waiting for pid " + handle.pid() + " failed", e.getCause());
     }
   }
 
-  /** Kills {@code pid} and its descendants with SIGKILL and waits (bounded) for them to go. */
-  public static void killTree(long pid, Duration timeout) throws InterruptedException {
-    Optional<ProcessHandle> handle = ProcessHandle.of(pid);
-    if (handle.isEmpty()) {
+  /**
+   * Kills {@code process} and its descendants with SIGKILL and waits (bounded) for them to go. A
+   * handle taken while the process ran signals nothing once it has exited, even if its pid was reused.
+   */
+  public static void killTree(ProcessHandle process, Duration timeout) throws InterruptedException {
+    if (!process.isAlive()) {
       return;
     }
-    List<ProcessHandle> all = new ArrayList<>(handle.get().descendants().toList());
-    all.add(handle.get());
+    List<ProcessHandle> all = new ArrayList<>(process.descendants().toList());
+    all.add(process);
     all.forEach(ProcessHandle::destroyForcibly);
     for (ProcessHandle h : all) {
-      awaitGone(h.pid(), timeout);
+      awaitGone(h, timeout);
     }
   }
+
 }
