@@ -11,7 +11,8 @@ package dev.fastbind.conformance;
  * <ul>
  *   <li>{@code required_spec<NNN>_…}: every backend must pass it. {@code 1xx} are static rules on the
  *       backend's bytecode, {@code 2xx} run {@code bind} in the test JVM, {@code 3xx} spawn the daemon
- *       with the real broker.
+ *       with the real broker, {@code 4xx} start it with the listener hand-off (Linux), where the broker
+ *       binds the endpoint and hands the listening socket over.
  *   <li>{@code optional_spec<NNN>_…}: a capability a backend may decline; a clean decline is reported
  *       as skipped with the backend's reason, a wrong one fails.
  *   <li>{@code untested_spec<NNN>_…}: something the contract asks that the kit cannot check (what the
@@ -338,4 +339,86 @@ public interface BrokeredBackendRules {
    * @throws Exception if the rule cannot be run (a failed rule throws an {@link AssertionError})
    */
   void required_spec307_keepsServingWhenDescriptorsRunOut() throws Exception;
+
+  // Hand-off rules (4xx): the broker binds the endpoint and hands the listening socket to the daemon.
+
+  /**
+   * Rule 401: a daemon started with the listener hand-off
+   * ({@code ServiceDefinition.Builder.listenerHandoff(true)}) serves the very socket the broker bound
+   * and binds none of its own. A client connects to the broker-bound endpoint as soon as
+   * {@code ensureRunning} returns ({@code DaemonInfo.Stage.BOUND}: the daemon's JVM is only starting)
+   * and ends its output without sending anything; once the daemon serves, that client must be
+   * answered: the daemon closes the connection (after an answer or none), never resets it or leaves
+   * it waiting. The daemon must then hold the listening socket the broker bound (the same socket and
+   * socket file), and nothing else may listen at the endpoint. Skipped off Linux.
+   *
+   * <p>The SDK's bootstrap does the adoption: {@code Daemon.run} takes the socket from the broker and
+   * calls {@code serve} with it, never {@code bind}. What this rule checks is what the backend does
+   * with the listener it is given: a connection waits in that socket's backlog from before the
+   * daemon existed, and closing the socket resets it.
+   *
+   * <p>If this fails, check {@code serve} for code that closes the {@code IpcListener} it is given
+   * and binds the endpoint again (a server framework that insists on binding its own socket): accept
+   * from the given listener, or hand the framework that listener's connections. If the daemon did
+   * not start at all, the message has its exit status and log: check {@code main} (and what it
+   * loads) for a call of {@code System.inheritedChannel()} before {@code Daemon.run}: the SDK adopts
+   * the handed-off socket through descriptor 0 and that call, and the JDK keeps its first answer.
+   *
+   * @throws Exception if the rule cannot be run (a failed rule throws an {@link AssertionError})
+   */
+  void required_spec401_servesTheHandedOffListenerAndBindsNoneOfItsOwn() throws Exception;
+
+  /**
+   * Rule 402: a daemon handed something other than a listening socket fails closed. The kit plays
+   * the broker: it serves the hand-off rendezvous ({@code FASTBIND_HANDOFF}) itself, starts the
+   * daemon's {@code main} directly and gives it the descriptor of a regular file. The daemon must
+   * refuse it, exit with {@code Daemon.EXIT_BIND_FAILED} (69) without serving, print one line on
+   * standard error that names the rendezvous (the JVM's own {@code WARNING:} and {@code Picked up}
+   * lines and blank lines aside: JDK 24 and later warn when junixsocket loads its native library),
+   * and bind nothing:
+   * no socket file at its endpoint, nothing listening there, no file left in its runtime directory.
+   * A daemon that bound a socket of its own beside a failed hand-off would serve a socket other than
+   * the one the launchers are already waiting on. Skipped off Linux.
+   *
+   * <p><b>No backend can break this rule</b>: the SDK's bootstrap takes the descriptor before it
+   * calls any backend code and exits before {@code bind}. Only a {@code main} that works around
+   * {@code Daemon.run} can, for example one that binds the endpoint itself when the daemon could not
+   * start (from a shutdown hook, since {@code Daemon.run} ends the JVM); the kit's self-test proves
+   * the rule on such a {@code main}.
+   *
+   * <p>If this fails, check {@code main} and its shutdown hooks for a fallback that binds the
+   * endpoint or keeps the JVM alive, and for output on standard error around {@code Daemon.run}.
+   *
+   * @throws Exception if the rule cannot be run (a failed rule throws an {@link AssertionError})
+   */
+  void required_spec402_failsClosedOnADescriptorThatIsNotAListener() throws Exception;
+
+  /**
+   * Rule 403: replacing a daemon ({@code Broker.replace} with the hand-off, as version policy
+   * restarts do) refuses and resets no client, and the old daemon drains and exits. A client loop
+   * connects at full speed from before the replacement until after the old daemon exited and the new
+   * one served (each client ends its output at once and waits for the daemon to close); no connect
+   * may be refused and no connection reset or left unanswered. A connection the old daemon accepted
+   * before the replacement, whose client sends its request ({@code \n}, then the end of its output)
+   * only once the old daemon has stopped accepting and one serve-watch period (1 s by default) has
+   * passed, must be answered by the old daemon: closed after the request, not cut off when the old
+   * daemon exits. The old daemon must then exit within the process deadline. A connection that the
+   * daemon answers and closes before the replacement is not in flight, and is not held. Skipped off
+   * Linux.
+   *
+   * <p>The SDK hands the listener over (it stays open in the broker and then in the new daemon, so
+   * connections keep queueing), closes the old daemon's copy, which ends its {@code accept}, and runs
+   * the {@code onShutdown} actions; the JVM exits when they return. So the backend drains in an
+   * {@code onShutdown} action that waits, bounded by a few seconds (longer than the serve-watch
+   * period for which the kit holds its request back), until the connections it accepted are done.
+   *
+   * <p>If this fails, check the {@code onShutdown} actions: one that waits for the requests in flight
+   * (a counter, or {@code executor.shutdown()} and {@code awaitTermination}), not one that interrupts
+   * them ({@code shutdownNow} interrupts a read on a channel, which closes the connection); an accept
+   * loop that ends the process ({@code Runtime.halt}) when its listener closes; and, for a daemon
+   * that does not exit, an action that waits without a bound.
+   *
+   * @throws Exception if the rule cannot be run (a failed rule throws an {@link AssertionError})
+   */
+  void required_spec403_replacementRefusesNoClientAndTheOldDaemonDrains() throws Exception;
 }

@@ -10,6 +10,13 @@ import dev.fastbind.backend.Daemon;
 import dev.fastbind.backend.Endpoint;
 import dev.fastbind.backend.IpcListener;
 import dev.fastbind.backend.internal.ControlClient;
+import dev.fastbind.backend.internal.Handoff;
+import dev.fastbind.backend.internal.SocketHolders;
+import dev.fastbind.backend.internal.wire.Env;
+import dev.fastbind.conformance.internal.ClientConnection;
+import dev.fastbind.conformance.internal.ClientLoop;
+import dev.fastbind.conformance.internal.UnixSockets;
+import java.io.FileInputStream;
 import dev.fastbind.backend.internal.wire.HelloReply;
 import dev.fastbind.backend.internal.wire.LockfileRecord;
 import dev.fastbind.backend.internal.Lockfiles;
@@ -79,7 +86,7 @@ import org.newsclub.net.unix.AFUNIXSocketChannel;
  * {@code SPEC.md}; read a rule's Javadoc there for what it checks and what to check when it fails.
  * {@code required_spec1xx_…} are static rules on the backend's bytecode (ArchUnit),
  * {@code required_spec2xx_…} run {@code bind} in this JVM, {@code required_spec3xx_…} spawn the daemon
- * with the real broker. {@code optional_spec…} rules check a capability a backend may decline; a
+ * with the real broker, {@code required_spec4xx_…} with the listener hand-off (Linux). {@code optional_spec…} rules check a capability a backend may decline; a
  * backend that declines cleanly is reported as skipped with its reason. {@code untested_spec…} rules
  * name what the kit cannot check and are always reported as skipped. A rule this platform cannot
  * check is reported as skipped with the reason.
@@ -666,6 +673,254 @@ public abstract class BrokeredBackendVerification implements BrokeredBackendRule
     } catch (IOException e) {
       throw new AssertionError("HELLO failed after the descriptor limit was restored: " + e, e);
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Hand-off rules: the broker binds the endpoint and hands the listening socket to the daemon.
+
+  @Test
+  @Override
+  public void required_spec401_servesTheHandedOffListenerAndBindsNoneOfItsOwn() throws Exception {
+    assumeHandoff();
+    VerificationBudgets budgets = fixture.budgets();
+    ServiceDefinition def = fixture.handoffDefinition(budgets.processDeadline());
+    Path log = ServiceLayout.of(def.name(), def.runtimeDirectory().orElseThrow()).log();
+    DaemonInfo bound = fixture.ensureRunning(def);
+    Path sock = bound.endpoint().path().orElseThrow();
+    Set<Long> brokers = UnixSockets.listening(bound.endpoint());
+    Optional<Object> file = RuntimeFiles.identity(sock);
+    boolean daemonHeldIt = SocketHolders.holds(bound.pid(), bound.endpoint());
+    String when = bound.stage() == DaemonInfo.Stage.BOUND && !daemonHeldIt
+        ? "before the daemon had taken it" : "right after ensureRunning returned";
+    ClientConnection early;
+    try {
+      early = ClientConnection.open(sock);
+    } catch (IOException e) {
+      throw new AssertionError("the endpoint " + bound.endpoint() + " the broker bound refuses connections ("
+          + e + ")" + daemonLog(log), e);
+    }
+    try (early) {
+      early.endOutput();
+      try {
+        fixture.awaitServing(bound);
+      } catch (DaemonStartException e) {
+        throw new AssertionError("the daemon did not start with the listener hand-off: " + e.getMessage(), e);
+      }
+      ClientConnection.Ending ending = early.awaitEnd(budgets.processDeadline().toNanos());
+      if (ending != ClientConnection.Ending.CLOSED) {
+        fail("a client that connected to the socket the broker bound, " + when + ", was " + early.describe()
+            + (ending == ClientConnection.Ending.RESET
+                ? ": the socket it waited on was closed; the daemon does not serve the listener it was handed"
+                : " after " + budgets.processDeadline().toMillis() + " ms: the daemon does not accept from the"
+                    + " listener it was handed")
+            + daemonLog(log));
+      }
+    }
+    Set<Long> now = UnixSockets.listening(bound.endpoint());
+    if (!SocketHolders.holds(bound.pid(), bound.endpoint()) || !now.equals(brokers)
+        || !RuntimeFiles.identity(sock).equals(file)) {
+      fail("the daemon (pid " + bound.pid() + ") does not serve the socket the broker bound at " + sock
+          + " (listening inodes then " + brokers + ", now " + now + "; the daemon holds one: "
+          + SocketHolders.holds(bound.pid(), bound.endpoint()) + "; same socket file: "
+          + RuntimeFiles.identity(sock).equals(file) + "): it bound a socket of its own");
+    }
+  }
+
+  @Test
+  @Override
+  public void required_spec402_failsClosedOnADescriptorThatIsNotAListener() throws Exception {
+    assumeHandoff();
+    BackendUnderTest b = backend();
+    Duration deadline = fixture.budgets().processDeadline();
+    Path runtime = fixture.runtimeDirectory();
+    ServiceLayout layout = ServiceLayout.of(b.service(), runtime);
+    Endpoint endpoint = layout.endpoint();
+    Path sock = endpoint.path().orElseThrow();
+    Path rendezvousPath = layout.handoffSocket();
+    Path logDir = Files.createDirectory(fixture.scratch().resolve("logs"));
+    Path out = logDir.resolve("daemon.out");
+    Path err = logDir.resolve("daemon.err");
+    Path notAListener = Files.writeString(fixture.scratch().resolve("not-a-listener.txt"), "not a socket");
+    try (Handoff.Rendezvous rendezvous = Handoff.Rendezvous.bind(rendezvousPath);
+        FileInputStream file = new FileInputStream(notAListener.toFile())) {
+      Set<String> before = RuntimeFiles.listNames(runtime);
+      Process process = Processes.startJava(b.daemonMain().getName(), b.javaOptions(), Map.of(
+          Env.RUNTIME_DIR, runtime.toString(),
+          Env.HANDOFF, rendezvousPath.toString(),
+          Env.HANDOFF_PARENT, Long.toString(ProcessHandle.current().pid()),
+          Env.HANDOFF_PATIENCE_MS, Long.toString(deadline.toMillis())), out, err);
+      fixture.trackProcess(process.pid());
+      long end = System.nanoTime() + deadline.toNanos();
+      try {
+        rendezvous.give(file.getFD(), endpoint, process.pid(), end, pid -> process.isAlive());
+        fail("the daemon took the descriptor of a regular file as its listener (it answered OK on " + rendezvousPath
+            + ")");
+      } catch (IOException refused) {
+        // what the rule asks for: refused, or exited before it answered
+      }
+      Optional<Integer> status = Processes.awaitExitUnless(process, deadline,
+          () -> Files.exists(sock, LinkOption.NOFOLLOW_LINKS) || !UnixSockets.listening(endpoint).isEmpty());
+      String output = "; its standard error:\n" + LogFiles.tail(err, 0);
+      if (Files.exists(sock, LinkOption.NOFOLLOW_LINKS) || !UnixSockets.listening(endpoint).isEmpty()) {
+        fail("after refusing the hand-off, the daemon bound a socket of its own at " + endpoint
+            + " (it must fail closed)" + output);
+      }
+      if (status.isEmpty()) {
+        fail("the daemon kept running for " + deadline.toMillis() + " ms after refusing the hand-off; it should exit"
+            + " with " + Daemon.EXIT_BIND_FAILED + output);
+      }
+      if (status.get() != Daemon.EXIT_BIND_FAILED) {
+        fail("the daemon exited with status " + status.get() + " instead of " + Daemon.EXIT_BIND_FAILED
+            + " when handed a descriptor that is not a listener" + output);
+      }
+      List<String> lines = Processes.ownLines(err);
+      if (lines.size() != 1 || !lines.get(0).contains(rendezvousPath.toString())) {
+        fail("the daemon printed " + lines.size() + " line(s) on standard error, not one line naming the rendezvous "
+            + rendezvousPath + output);
+      }
+      Set<String> leftBehind = new TreeSet<>(RuntimeFiles.listNames(runtime));
+      leftBehind.removeAll(before);
+      if (!leftBehind.isEmpty()) {
+        fail("a daemon whose hand-off failed left files behind in its runtime directory: " + leftBehind);
+      }
+    }
+  }
+
+  @Test
+  @Override
+  public void required_spec403_replacementRefusesNoClientAndTheOldDaemonDrains() throws Exception {
+    assumeHandoff();
+    VerificationBudgets budgets = fixture.budgets();
+    long deadline = budgets.processDeadline().toNanos();
+    ServiceDefinition def = fixture.handoffDefinition(budgets.processDeadline());
+    Path log = ServiceLayout.of(def.name(), def.runtimeDirectory().orElseThrow()).log();
+    DaemonInfo old;
+    try {
+      old = fixture.awaitServing(fixture.ensureRunning(def));
+    } catch (DaemonStartException e) {
+      throw new AssertionError("the daemon did not start with the listener hand-off (see rule 401): "
+          + e.getMessage(), e);
+    }
+    Path sock = old.endpoint().path().orElseThrow();
+    Set<Long> listening = UnixSockets.listening(old.endpoint());
+    Set<Long> acceptedBefore = UnixSockets.accepted(old.pid(), sock);
+    try (ClientConnection held = ClientConnection.open(sock)) {
+      boolean inFlight = awaitAccepted(held, old.pid(), sock, acceptedBefore, log);
+      long heldBytes = held.received();
+      try (ClientLoop loop = ClientLoop.start(sock, budgets.processDeadline())) {
+        if (!loop.awaitServed(20, System.nanoTime() + deadline)) {
+          fail("the daemon did not serve the kit's clients before the replacement: " + loop.describeFailures()
+              + daemonLog(log));
+        }
+        DaemonInfo next = fixture.replace(def);
+        if (next.pid() == old.pid()) {
+          fail("Broker.replace did not start a new daemon: " + next);
+        }
+        awaitHandedOver(old, log);
+        if (inFlight) {
+          assertAnswersAfterHandover(held, heldBytes, old.pid(), log);
+        }
+        if (!Processes.awaitGone(old.pid(), budgets.processDeadline())) {
+          fail("the old daemon (pid " + old.pid() + ") still runs " + budgets.processDeadline().toMillis()
+              + " ms after it handed its listener over: it must drain and exit" + daemonLog(log));
+        }
+        try {
+          fixture.awaitServing(next);
+        } catch (DaemonStartException e) {
+          throw new AssertionError("the new daemon did not start with the listener handed over: " + e.getMessage(),
+              e);
+        }
+        if (!loop.awaitServed(loop.served() + 20, System.nanoTime() + deadline) || loop.failures() > 0) {
+          fail("clients connecting during the replacement were not all served: " + loop.describeFailures()
+              + daemonLog(log));
+        }
+      }
+    }
+    Set<Long> after = UnixSockets.listening(old.endpoint());
+    if (!after.equals(listening)) {
+      fail("the endpoint's listening socket changed across the replacement (inodes " + listening + ", then "
+          + after + "): a daemon bound a socket of its own");
+    }
+  }
+
+  /**
+   * Waits until daemon {@code pid} has accepted {@code held} (a connection at {@code sock} it did not
+   * hold among {@code before}) and still holds it open: true; or has answered and closed it: false.
+   */
+  private boolean awaitAccepted(ClientConnection held, long pid, Path sock, Set<Long> before, Path log)
+      throws IOException {
+    long until = System.nanoTime() + fixture.budgets().processDeadline().toNanos();
+    while (held.poll() == ClientConnection.Ending.OPEN) {
+      Set<Long> accepted = UnixSockets.accepted(pid, sock);
+      accepted.removeAll(before);
+      if (!accepted.isEmpty() && held.poll() == ClientConnection.Ending.OPEN) {
+        return true;
+      }
+      if (System.nanoTime() - until > 0) {
+        fail("the daemon did not accept a connection within " + fixture.budgets().processDeadline().toMillis()
+            + " ms" + daemonLog(log));
+      }
+      held.awaitEnd(TimeUnit.MILLISECONDS.toNanos(2)); // a pause between scans that ends if the daemon answers
+    }
+    return false;
+  }
+
+  /** Waits until the daemon {@code old} no longer holds the listening socket (it handed it over, or died). */
+  private void awaitHandedOver(DaemonInfo old, Path log) throws InterruptedException {
+    Duration deadline = fixture.budgets().processDeadline();
+    long until = System.nanoTime() + deadline.toNanos();
+    while (SocketHolders.holds(old.pid(), old.endpoint())) {
+      if (System.nanoTime() - until > 0) {
+        fail("the old daemon (pid " + old.pid() + ") still holds the listener " + deadline.toMillis()
+            + " ms after Broker.replace returned: it did not hand it over" + daemonLog(log));
+      }
+      Processes.awaitGone(old.pid(), Duration.ofMillis(5)); // a pause between scans that ends if it exits
+    }
+  }
+
+  /**
+   * The request in flight across the hand-over: {@code held} stays open one serve-watch period after
+   * the old daemon {@code pid} stopped accepting (it had received {@code heldBytes} before the
+   * replacement), then sends its request, and the old daemon must answer it. Closed before the request
+   * with an answer sent meanwhile counts as answered; closed with nothing is cut off.
+   */
+  private void assertAnswersAfterHandover(ClientConnection held, long heldBytes, long pid, Path log)
+      throws Exception {
+    VerificationBudgets budgets = fixture.budgets();
+    boolean gone = Processes.awaitGone(pid, budgets.serveWatch());
+    ClientConnection.Ending ending = held.poll();
+    String sendFailed = "";
+    if (ending == ClientConnection.Ending.OPEN && !gone) {
+      try {
+        held.sendNewline();
+        held.endOutput();
+        ending = held.awaitEnd(budgets.processDeadline().toNanos());
+        if (ending == ClientConnection.Ending.CLOSED) {
+          return;
+        }
+      } catch (IOException closedMeanwhile) {
+        sendFailed = " (sending the request failed: " + closedMeanwhile.getMessage() + ")";
+        ending = held.poll();
+      }
+    }
+    if (ending == ClientConnection.Ending.CLOSED && held.received() > heldBytes) {
+      return; // answered before its client had finished: not what the kit waited for, but answered
+    }
+    fail("the old daemon (pid " + pid + ") cut off a request in flight: a connection it had accepted before the"
+        + " replacement, whose client was to send its request " + budgets.serveWatch().toMillis() + " ms after the"
+        + " hand-over, was " + held.describe() + sendFailed + (gone ? "; the daemon had exited by then" : "") + ". Drain what was accepted"
+        + " before exiting (an onShutdown action that waits for it)" + daemonLog(log));
+  }
+
+  /** The tail of the daemon's log for a message, or that it is empty. */
+  private static String daemonLog(Path log) {
+    String tail = LogFiles.tail(log, 0);
+    return tail.isBlank() ? " (the daemon's log is empty)" : "; log:\n" + tail;
+  }
+
+  private static void assumeHandoff() {
+    Optional<String> unavailable = UnixSockets.handoffUnavailableBecause();
+    Assumptions.assumeTrue(unavailable.isEmpty(), () -> unavailable.orElse(""));
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import java.util.Objects;
  *   <tr><td>{@code readiness}</td><td>{@code FASTBIND_CONFORMANCE_READY_MS}</td><td>2 s for the first spawn, JVM start included (rule 301); set 500 to hold a quiet machine to the broker's default probe budget</td></tr>
  *   <tr><td>{@code processDeadline}</td><td>{@code FASTBIND_CONFORMANCE_PROCESS_MS}</td><td>30 s for any one spawn, stop or exit</td></tr>
  *   <tr><td>{@code stopGrace}</td><td>{@code FASTBIND_CONFORMANCE_STOP_GRACE_MS}</td><td>5 s before the broker kills (rule 304)</td></tr>
- *   <tr><td>{@code serveWatch}</td><td>{@code FASTBIND_CONFORMANCE_SERVE_WATCH_MS}</td><td>1 s watched for an early exit (rule 303)</td></tr>
+ *   <tr><td>{@code serveWatch}</td><td>{@code FASTBIND_CONFORMANCE_SERVE_WATCH_MS}</td><td>1 s watched for an early exit (rules 303, 307); how long rule 403 holds a request in flight after the old daemon handed its listener over</td></tr>
  *   <tr><td>{@code launchers}</td><td>{@code FASTBIND_CONFORMANCE_LAUNCHERS}</td><td>8 concurrent launchers (rule 306)</td></tr>
  * </table>
  *
@@ -32,7 +32,8 @@ import java.util.Objects;
  * @param readiness the probe budget the first spawn must be ready within
  * @param processDeadline the deadline for any one spawn, stop or process exit the kit waits for
  * @param stopGrace the grace period passed to {@code Broker.stop}
- * @param serveWatch how long the daemon is watched for an early exit after it is ready
+ * @param serveWatch how long the daemon is watched for an early exit after it is ready, and how long a
+ *     replaced daemon must keep a request in flight open (rule 403)
  * @param launchers how many launchers call {@code ensureRunning} at once
  */
 public record VerificationBudgets(

@@ -7,6 +7,7 @@ import static org.junit.platform.engine.discovery.DiscoverySelectors.selectMetho
 
 import dev.fastbind.conformance.backends.Broken;
 import dev.fastbind.conformance.backends.BrokenDaemons;
+import dev.fastbind.conformance.backends.BrokenHandoffs;
 import dev.fastbind.conformance.backends.GoodBackend;
 import dev.fastbind.conformance.backends.PathOnlyBackend;
 import java.lang.reflect.Method;
@@ -161,6 +162,37 @@ class KitSelfTest {
     }
   }
 
+  static final class RebindKit extends BrokeredBackendVerification {
+    @Override
+    protected BackendUnderTest backend() {
+      return BackendUnderTest.of(BrokenHandoffs.ClosesAndRebinds.class, BrokenHandoffs.ClosesAndRebinds.Main.class,
+          "rebinder", "1.0");
+    }
+  }
+
+  static final class InetdCheckKit extends BrokeredBackendVerification {
+    @Override
+    protected BackendUnderTest backend() {
+      return BackendUnderTest.of(GoodBackend.class, BrokenHandoffs.AsksForInheritedChannelFirst.class, "inetd-check",
+          "1.0");
+    }
+  }
+
+  static final class FallbackKit extends BrokeredBackendVerification {
+    @Override
+    protected BackendUnderTest backend() {
+      return BackendUnderTest.of(GoodBackend.class, BrokenHandoffs.FallbackListener.class, "fallback", "1.0");
+    }
+  }
+
+  static final class HaltKit extends BrokeredBackendVerification {
+    @Override
+    protected BackendUnderTest backend() {
+      return BackendUnderTest.of(BrokenHandoffs.HaltsWhenListenerCloses.class,
+          BrokenHandoffs.HaltsWhenListenerCloses.Main.class, "halter", "1.0");
+    }
+  }
+
   private static final Predicate<String> CHEAP = n -> n.matches("required_spec(1|20[1-5]).*");
 
   /**
@@ -233,7 +265,17 @@ class KitSelfTest {
       proof("deletingTheBrokersSpawnLockFailsRule306", TidyKit.class, rule("required_spec306"), List.of("306"), "306",
           "[tidy.spawn-lock]", "are gone once the daemon runs"),
       proof("aRequestThatOpensAFileAndLetsEmfileEscapeServeFailsRule307", PerFileKit.class,
-          rule("required_spec307"), List.of("307"), "307", "the daemon exited while", "Too many open files"));
+          rule("required_spec307"), List.of("307"), "307", "the daemon exited while", "Too many open files"),
+      proof("closingTheHandedOffListenerAndBindingAgainFailsRule401", RebindKit.class, rule("required_spec401"),
+          List.of("401"), "401", "connected to the socket the broker bound", "was reset",
+          "does not serve the listener it was handed"),
+      proof("aMainThatAsksForTheInheritedChannelBeforeDaemonRunFailsRule401", InetdCheckKit.class,
+          rule("required_spec401"), List.of("401"), "401", "did not start with the listener hand-off",
+          "descriptor 0 did not become the handed-off listener (the JDK saw null); not binding a socket of its own"),
+      proof("aMainThatBindsItsOwnSocketWhenTheHandOffFailsFailsRule402", FallbackKit.class,
+          rule("required_spec402"), List.of("402"), "402", "bound a socket of its own at unix:", "fallback.sock"),
+      proof("anAcceptLoopThatHaltsWhenItsListenerClosesFailsRule403", HaltKit.class, rule("required_spec403"),
+          List.of("403"), "403", "cut off a request in flight", "the daemon had exited by then"));
 
   @Test
   void goodBackendPassesEveryRule() {

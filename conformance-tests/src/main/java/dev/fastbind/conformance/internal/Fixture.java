@@ -37,7 +37,7 @@ public final class Fixture {
   private final Path scratch;
   private final Supplier<BackendUnderTest> backend;
   private final Supplier<VerificationBudgets> declaredBudgets;
-  private final List<Long> spawnedPids = new ArrayList<>();
+  private final List<ProcessHandle> spawned = new ArrayList<>();
   private final List<IpcListener> openListeners = new ArrayList<>();
   private final List<ServiceDefinition> started = new ArrayList<>();
 
@@ -92,11 +92,17 @@ public final class Fixture {
     return listener;
   }
 
-  /** Registers a process this test started directly, to be killed (with its descendants) after it. */
+  /**
+   * Registers a process this test started, to be killed (with its descendants) after it. The handle
+   * is taken now, while the process runs: it names that process by pid and start time, so a pid
+   * reused after the process exited is never signalled.
+   */
   public void trackProcess(long pid) {
-    synchronized (spawnedPids) {
-      spawnedPids.add(pid);
-    }
+    ProcessHandle.of(pid).ifPresent(h -> {
+      synchronized (spawned) {
+        spawned.add(h);
+      }
+    });
   }
 
   /** A socket-file endpoint {@code NAME.sock} in the scratch directory. */
@@ -115,13 +121,44 @@ public final class Fixture {
 
   /** The backend's service in the test's runtime directory, with {@code probeBudget}. */
   public ServiceDefinition definition(Duration probeBudget) throws IOException {
+    return builder(probeBudget).build();
+  }
+
+  private ServiceDefinition.Builder builder(Duration probeBudget) throws IOException {
     BackendUnderTest b = backend();
     return ServiceDefinition.builder(b.service())
         .javaMain(b.daemonMain().getName())
         .javaOptions(b.javaOptions().toArray(String[]::new))
         .runtimeDirectory(runtimeDirectory())
-        .probeBudget(probeBudget)
-        .build();
+        .probeBudget(probeBudget);
+  }
+
+  /**
+   * The backend's service in the test's runtime directory, with {@code probeBudget}, and with the
+   * listener hand-off: the broker binds the endpoint and hands the listening socket to the daemon.
+   */
+  public ServiceDefinition handoffDefinition(Duration probeBudget) throws IOException {
+    return builder(probeBudget).listenerHandoff(true).build();
+  }
+
+  /** {@code Broker.replace} with a broker of its own; the new daemon is stopped and killed after the test. */
+  public DaemonInfo replace(ServiceDefinition def) throws IOException {
+    synchronized (started) {
+      if (!started.contains(def)) {
+        started.add(def);
+      }
+    }
+    DaemonInfo info = Broker.create().replace(def);
+    trackProcess(info.pid());
+    return info;
+  }
+
+  /**
+   * Waits, within the process deadline, until a daemon {@link #ensureRunning} returned as
+   * {@code BOUND} serves; the {@code DaemonStartException} says why it never will.
+   */
+  public DaemonInfo awaitServing(DaemonInfo info) throws IOException {
+    return Broker.create().awaitServing(info, budgets().processDeadline());
   }
 
   /** {@code ensureRunning} with a broker of its own; the daemon is stopped and killed after the test. */
@@ -174,9 +211,9 @@ public final class Fixture {
         first = collect(first, e);
       }
     }
-    for (long pid : spawnedPids) {
+    for (ProcessHandle process : spawned) {
       try {
-        Processes.killTree(pid, deadline);
+        Processes.killTree(process, deadline);
       } catch (Exception e) {
         first = collect(first, e);
       }

@@ -14,6 +14,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -30,6 +31,9 @@ public final class HelloBackend implements BrokeredBackend {
   public static final String SERVICE = "hello";
   /** The daemon's version, recorded in its lockfile. */
   public static final String VERSION = "1.0.0";
+
+  /** How long a stopping daemon lets the connections it accepted finish. */
+  private static final int DRAIN_SECONDS = 4;
 
   /** Daemon entry point; the broker starts it with this class as the main class. */
   public static void main(String[] args) {
@@ -49,11 +53,26 @@ public final class HelloBackend implements BrokeredBackend {
       t.setDaemon(true);
       return t;
     });
-    context.onShutdown(workers::shutdownNow);
+    // Drain on stop and on a replacement: the SDK has closed the listener by now (or hands it to the
+    // successor), so no new connection comes; let the ones accepted finish, for a few seconds at most.
+    // shutdownNow would interrupt them, and an interrupted read closes the client's connection.
+    context.onShutdown(() -> drain(workers));
     context.ready();
     while (true) {
       SocketChannel connection = listener.accept();
       workers.execute(() -> answer(connection, served, context));
+    }
+  }
+
+  private static void drain(ExecutorService workers) {
+    workers.shutdown();
+    try {
+      if (!workers.awaitTermination(DRAIN_SECONDS, TimeUnit.SECONDS)) {
+        workers.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      workers.shutdownNow();
+      Thread.currentThread().interrupt();
     }
   }
 
