@@ -296,6 +296,7 @@ public final class Broker {
             + " (" + detail + ")" + SideBySide.retireBeyondBound(definition, paths, assessor);
         reason = SpawnReason.COMPATIBILITY_MISMATCH;
       }
+      detail = detail + dev.fastbind.broker.internal.OtherRuntimeDirectory.note(definition);
       Optional<DaemonStartException> previous = Handoffs.takeFailure(paths);
       if (previous.isPresent()) {
         detail = detail + "; the previous start failed: " + previous.get().getMessage();

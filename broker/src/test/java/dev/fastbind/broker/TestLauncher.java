@@ -10,7 +10,8 @@ import java.time.Duration;
  * (a bounded lifetime, so a test can signal it while it runs). Exits 2 with the error on failure.
  * {@code -Dfastbind.test.mode=hang} starts the daemon in another {@link TestDaemon} mode;
  * {@code -Dfastbind.test.handoff=true} turns on the listener hand-off; {@code -Dfastbind.test.status=true}
- * prints {@code STATUS <type> [<pid> <stage>]} from {@link Broker#status} instead.
+ * prints {@code STATUS <type> [<pid> <stage>]} from {@link Broker#status} instead;
+ * {@code -Dfastbind.test.default-dir=true} leaves the runtime directory to the broker's default.
  */
 public final class TestLauncher {
   private TestLauncher() {}
@@ -21,6 +22,13 @@ public final class TestLauncher {
         .probeBudget(Duration.ofMillis(Long.parseLong(args[2])))
         .listenerHandoff(Boolean.getBoolean("fastbind.test.handoff"))
         .build();
+    if (Boolean.getBoolean("fastbind.test.default-dir")) {
+      // The same definition without its runtime directory: the broker's default decides (the
+      // directory argument still marks the daemon for the test's clean-up).
+      def = ServiceDefinition.builder(def.name()).javaMain(def.javaMainClass().orElseThrow(),
+          def.arguments().toArray(new String[0])).javaOptions(def.javaOptions().toArray(new String[0]))
+          .probeBudget(def.probeBudget()).build();
+    }
     if (Boolean.getBoolean("fastbind.test.status")) {
       ServiceStatus status = Broker.create().status(def);
       System.out.println("STATUS " + status.getClass().getSimpleName() + (status instanceof ServiceStatus.Running r
@@ -30,6 +38,7 @@ public final class TestLauncher {
     try {
       DaemonInfo info = Broker.create().ensureRunning(def);
       System.out.println("PID " + info.pid() + " " + info.spawnReason().map(Enum::name).orElse("REUSED"));
+      System.out.println("DETAIL " + info.spawnDetail());
       System.out.flush();
     } catch (java.io.IOException e) {
       System.err.println(e.getMessage());
