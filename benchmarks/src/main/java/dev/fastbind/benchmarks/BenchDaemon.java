@@ -77,28 +77,83 @@ public final class BenchDaemon implements BrokeredBackend {
     }
   }
 
-  /** The {@code --answer} backend: one request line in, the daemon's pid and a newline out. */
+  /**
+   * The {@code --answer} backend: one request line in, the daemon's pid and a newline out. It drains
+   * at shutdown: after a hand-over (the SDK closes the listener before it runs the shutdown actions)
+   * it waits until the serve loop has seen the listener closed, so the request it accepted last is
+   * answered; at a plain stop it waits until no request is in flight. Without that, a replacement
+   * loses the request the old daemon had accepted but not yet answered.
+   */
   private static final class Answering implements BrokeredBackend {
+    private static final long DRAIN_NANOS = 5_000_000_000L;
+    private final Object lock = new Object();
+    private boolean busy;
+    private boolean finished;
+
     @Override
     public Never serve(IpcListener listener, ServeContext context) throws IOException {
+      context.onShutdown(new Drain(listener));
       // The pid from procfs, not ProcessHandle (6-8 ms in a fresh JVM), and appended, not `+`
       // (invokedynamic string concatenation costs a fresh JVM 10-14 ms): see docs/performance.md.
       String self = Files.readSymbolicLink(Path.of("/proc/self")).toString();
       ByteBuffer pid = ByteBuffer.wrap(new StringBuilder(self).append('\n').toString()
           .getBytes(StandardCharsets.US_ASCII));
-      context.ready();
       ByteBuffer request = ByteBuffer.allocate(256);
-      while (true) {
-        try (SocketChannel c = listener.accept()) {
-          request.clear();
-          if (readLine(c, request)) {
-            c.write(pid.duplicate());
+      context.ready();
+      try {
+        while (true) {
+          SocketChannel accepted = listener.accept(); // throws once stopping or handed over
+          setBusy(true);
+          try (SocketChannel c = accepted) {
+            request.clear();
+            if (readLine(c, request)) {
+              c.write(pid.duplicate());
+            }
+          } catch (IOException clientLeftEarly) {
+            // the next one
+          } finally {
+            setBusy(false);
           }
-        } catch (IOException e) {
-          if (!listener.isOpen()) {
-            throw e; // stopping or handed over: nothing more to accept
+        }
+      } finally {
+        synchronized (lock) {
+          finished = true;
+          lock.notifyAll();
+        }
+      }
+    }
+
+    private void setBusy(boolean b) {
+      synchronized (lock) {
+        busy = b;
+        lock.notifyAll();
+      }
+    }
+
+    /** The shutdown action; a class, not a lambda (see Lifetime). */
+    private final class Drain implements Runnable {
+      private final IpcListener listener;
+
+      Drain(IpcListener listener) {
+        this.listener = listener;
+      }
+
+      @Override
+      public void run() {
+        long deadline = System.nanoTime() + DRAIN_NANOS;
+        synchronized (lock) {
+          boolean handedOver = !listener.isOpen();
+          while (handedOver ? !finished : busy) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+              return;
+            }
+            try {
+              lock.wait(Math.max(1, left / 1_000_000));
+            } catch (InterruptedException e) {
+              return;
+            }
           }
-          // the client left early: the next one
         }
       }
     }
