@@ -59,8 +59,13 @@ public interface ServeContext {
   boolean isReady();
 
   /**
-   * Registers an action to run when the daemon is asked to stop (a control {@code SHUTDOWN} or
-   * SIGTERM), before the SDK removes its lockfile and socket files. Actions run once, in order of
+   * Registers an action to run when the daemon stops on purpose: a control {@code SHUTDOWN}, SIGTERM,
+   * the idle timeout, {@link #requestShutdown}, or a hand-over of its listener to a replacement.
+   * This is where a backend answers the connections it has already accepted (drains): after a
+   * {@code SHUTDOWN} the listener is still open while the actions run; after a hand-over it is
+   * already closed here (the successor takes every new connection), so whatever the backend accepted
+   * and does not answer in this action is lost when the JVM exits. The SDK's request loop registers
+   * such a drain itself. Actions run once, in order of
    * registration, on a shutdown thread; they should finish within a few seconds.
    *
    * @param action the action to run, not null; a {@code RuntimeException} it throws is printed on

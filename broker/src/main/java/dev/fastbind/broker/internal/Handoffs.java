@@ -222,6 +222,10 @@ public final class Handoffs {
         given = true;
       } catch (IOException | RuntimeException | LinkageError e) {
         DaemonStartException failed = handoffFailure(definition, paths, child, spawnStart, logFrom, e);
+        // The broker's own copy goes first (removing the file it bound): the clean-up must not find
+        // the endpoint held, by this very process, and advise killing it.
+        Listeners.closeQuietly(bound);
+        Handoff.closeDescriptor(predecessor);
         ColdStart.cleanUpFailed(definition, paths, child, deadline, failed);
         throw failed;
       } finally {
