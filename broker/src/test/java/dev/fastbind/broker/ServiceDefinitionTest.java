@@ -40,6 +40,32 @@ class ServiceDefinitionTest {
   }
 
   @Test
+  void theDefaultCompatibilityKeyIsTheRealJavaHomeTheJvmOptionsAndTheClassPath() throws Exception {
+    ServiceDefinition d = ServiceDefinition.builder("x").javaMain("a.B").javaOptions("-Xmx64m", "-Da=b").build();
+    assertEquals(Path.of(System.getProperty("java.home")).toRealPath().toString(), d.compatibilityKey().get("java.home"));
+    assertEquals("-Xmx64m -Da=b", d.compatibilityKey().get("jvm.options"));
+    String cp = d.compatibilityKey().get("class.path");
+    for (String entry : cp.split(java.io.File.pathSeparator)) {
+      assertTrue(Path.of(entry).isAbsolute(), "class path entries are absolute: " + cp);
+    }
+    assertEquals(java.util.Map.of("command", "daemon --flag"),
+        ServiceDefinition.builder("x").command("daemon", "--flag").build().compatibilityKey());
+  }
+
+  @Test
+  void authorsAndEnvironmentKeysAreAddedAndBadOnesRefused() {
+    ServiceDefinition d = ServiceDefinition.builder("x").command("true").defaultCompatibilityKey(false)
+        .compatibilityKey("index-format", "7").compatibilityFromEnvironment("FASTBIND_SURELY_UNSET_VARIABLE").build();
+    assertEquals(java.util.Map.of("index-format", "7", "env.fastbind_surely_unset_variable", "(unset)"),
+        d.compatibilityKey());
+    ServiceDefinition.Builder b = ServiceDefinition.builder("x").command("true");
+    IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> b.compatibilityKey("Bad Name", "1"));
+    assertTrue(bad.getMessage().contains("Bad Name"), bad.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> b.compatibilityKey("java.home", "/elsewhere"));
+    assertThrows(IllegalArgumentException.class, () -> b.maxSideBySide(0));
+  }
+
+  @Test
   void exactlyOneWayToStartIsRequired() {
     assertThrows(IllegalStateException.class, () -> ServiceDefinition.builder("x").build());
     assertThrows(IllegalStateException.class,

@@ -11,13 +11,17 @@ import java.util.TreeMap;
 /**
  * A compatibility key's canonical text: what a launcher requires of a running daemon (Java home,
  * JVM options, class path, keys the author adds), as {@code name=value} entries sorted by name and
- * joined by {@code ;}, values escaped with {@code ;} and {@code =} reserved. The broker hands it to
+ * joined by {@code ;}, values escaped with {@code ;} and {@code =} reserved; a value longer than
+ * {@value #MAX_VALUE_CHARS} characters (a class path) is recorded as its hash. The broker hands it to
  * the daemon in {@link Env#COMPATIBILITY}; the daemon records it in its lockfile and answers it in
  * {@code HELLO}, so any launcher can compare it with its own and say what differs. Pure and
  * thread-safe.
  */
 public final class Compatibility {
   private Compatibility() {}
+
+  /** Values longer than this many characters are recorded as their hash ({@code hash:<id>/<n>-chars}). */
+  public static final int MAX_VALUE_CHARS = 256;
 
   /** The longest canonical text accepted (the lockfile's own limit is 64 KiB). */
   public static final int MAX_CHARS = 16 * 1024;
@@ -35,7 +39,13 @@ public final class Compatibility {
       if (b.length() > 0) {
         b.append(';');
       }
-      b.append(e.getKey()).append('=').append(Escaping.escape(e.getValue(), ";="));
+      String v = e.getValue();
+      if (v.length() > MAX_VALUE_CHARS) {
+        // A class path runs to kilobytes: its hash keeps the lockfile, and the hot path that reads
+        // it on every call, small. The diff then shows the hashes; that it differs is what matters.
+        v = "hash:" + id(v) + "/" + v.length() + "-chars";
+      }
+      b.append(e.getKey()).append('=').append(Escaping.escape(v, ";="));
     }
     if (b.length() > MAX_CHARS) {
       throw new IllegalArgumentException("the compatibility key is " + b.length() + " characters; at most "
