@@ -162,7 +162,8 @@ public final class Daemon {
     /**
      * Stops the daemon once it has been idle for {@code timeout}: no {@link ServeContext#busy()}
      * handle open (the SDK's request loop holds one per open connection and request; a stack of
-     * your own calls it) and no {@link ServeContext#touch()} for that long. The daemon then stops as
+     * your own calls it) and no {@link ServeContext#touch()} for that long, counted from the end of
+     * warm-up ({@link ServeContext#ready()}): a daemon that is still warming up is never idle. The daemon then stops as
      * after a {@code SHUTDOWN} (shutdown actions, files removed, status 0) and its log says why.
      * Default: never. Peers stop their daemons after 3 h (Gradle, mvnd, Bazel) or 10 min (sccache);
      * the next {@code ensureRunning} simply starts a fresh one.

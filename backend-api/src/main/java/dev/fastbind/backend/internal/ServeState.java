@@ -75,6 +75,9 @@ final class ServeState implements ServeContext, ControlHandler {
   @Override
   public synchronized void ready() {
     Progress p = progress;
+    if (!p.ready()) {
+      lastActivityNanos = System.nanoTime(); // the idle clock starts when warm-up ends
+    }
     progress = new Progress(true, 100, p.phase());
   }
 
@@ -160,13 +163,16 @@ final class ServeState implements ServeContext, ControlHandler {
     long period = Math.max(10_000_000L, Math.min(1_000_000_000L, limit / 10));
     Thread t = new Thread(() -> {
       while (!stopping.get()) {
+        // Busy first, then the clock: a handle closed between the two reads has already moved the
+        // clock, so the idle time is never one measured before the last connection closed.
+        boolean busyNow = busyCount.get() > 0 || !isReady(); // warming up is not idle
         long idleFor = System.nanoTime() - lastActivityNanos;
-        if (busyCount.get() == 0 && idleFor >= limit) {
+        if (!busyNow && idleFor >= limit) {
           stop("idle for " + java.time.Duration.ofNanos(idleFor).toMillis() + " ms (idle timeout " + timeout
               + ", no open connection or request): shutting down");
           return;
         }
-        java.util.concurrent.locks.LockSupport.parkNanos(busyCount.get() > 0 ? period : Math.min(period,
+        java.util.concurrent.locks.LockSupport.parkNanos(busyNow ? period : Math.min(period,
             Math.max(1, limit - idleFor)));
       }
     }, "fastbind-idle");
