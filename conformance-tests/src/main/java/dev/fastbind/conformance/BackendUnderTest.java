@@ -139,6 +139,10 @@ public record BackendUnderTest(
    * idle and not before. For example, for a {@code main} that reads {@code -Dcache.idle-ms}:
    * {@code withIdleTimeout(Duration.ofSeconds(1), "-Dcache.idle-ms=1000")}.
    *
+   * <p>The SDK's idle clock runs from the daemon's start, warm-up included, and the kit connects as
+   * soon as the lockfile is written; so declare a timeout longer than the daemon's warm-up under
+   * those options, or have {@code serve} hold a {@code ServeContext.busy()} handle while it warms.
+   *
    * @param timeout the idle timeout the daemon runs with under those options; positive, a second or two
    * @param options the JVM options that select it, possibly none
    * @return a copy of this backend with that idle timeout

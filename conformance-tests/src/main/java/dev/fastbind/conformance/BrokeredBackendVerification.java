@@ -993,7 +993,8 @@ public abstract class BrokeredBackendVerification implements BrokeredBackendRule
       if (early.isPresent()) {
         fail("the daemon exited (status " + early.get() + ") " + millisSince(heldAt) + " ms into a connection the"
             + " kit held open" + idle + ": an open connection must keep it busy. Take a context.busy() handle for"
-            + " each connection and close it when the connection ends" + daemonLog(log));
+            + " each connection and close it when the connection ends (the idle clock runs from the start: if"
+            + " warm-up outlasts the timeout, hold one while warming too)" + daemonLog(log));
       }
       daemonClosed = held.ending() != ClientConnection.Ending.OPEN;
       closedAt = System.nanoTime();
