@@ -12,7 +12,8 @@ package dev.fastbind.conformance;
  *   <li>{@code required_spec<NNN>_…}: every backend must pass it. {@code 1xx} are static rules on the
  *       backend's bytecode, {@code 2xx} run {@code bind} in the test JVM, {@code 3xx} spawn the daemon
  *       with the real broker, {@code 4xx} start it with the listener hand-off (Linux), where the broker
- *       binds the endpoint and hands the listening socket over.
+ *       binds the endpoint and hands the listening socket over, {@code 5xx} check what the daemon decides
+ *       about its own lifetime.
  *   <li>{@code optional_spec<NNN>_…}: a capability a backend may decline; a clean decline is reported
  *       as skipped with the backend's reason, a wrong one fails.
  *   <li>{@code untested_spec<NNN>_…}: something the contract asks that the kit cannot check (what the
@@ -340,6 +341,20 @@ public interface BrokeredBackendRules {
    */
   void required_spec307_keepsServingWhenDescriptorsRunOut() throws Exception;
 
+  /**
+   * Rule 308: the daemon reports {@code READY} within the warm-up budget (10 s by default) of its
+   * spawn: {@code HELLO} answers {@code READY}, not {@code WARMING}, by then. Until {@code serve}
+   * calls {@code ServeContext.ready()} the daemon says {@code WARMING} forever, and launchers and
+   * status commands that wait for {@code READY} wait for nothing.
+   *
+   * <p>If this fails, check that {@code serve} calls {@code context.ready()} once warm-up is done
+   * (the message shows the last progress reported, which says how far it came); for a warm-up that
+   * is simply longer on your CI machine, raise {@code FASTBIND_CONFORMANCE_WARMUP_MS}.
+   *
+   * @throws Exception if the rule cannot be run (a failed rule throws an {@link AssertionError})
+   */
+  void required_spec308_reportsReadyWithinTheWarmupBudget() throws Exception;
+
   // Hand-off rules (4xx): the broker binds the endpoint and hands the listening socket to the daemon.
 
   /**
@@ -421,4 +436,31 @@ public interface BrokeredBackendRules {
    * @throws Exception if the rule cannot be run (a failed rule throws an {@link AssertionError})
    */
   void required_spec403_replacementRefusesNoClientAndTheOldDaemonDrains() throws Exception;
+
+  // Lifetime rules (5xx): what the daemon decides about its own end.
+
+  /**
+   * Optional rule 501: a daemon with an idle timeout exits when idle, and not before. Applies to a
+   * backend that declares one ({@link BackendUnderTest#withIdleTimeout}); for any other it is
+   * reported as skipped. The kit starts the daemon's {@code main} directly with the declared options
+   * and holds a connection open (sending nothing) for twice the timeout, at least the timeout and
+   * the serve-watch period: the daemon must not exit meanwhile. Once the kit closes the connection
+   * the daemon must exit no sooner than the timeout and within the timeout plus the stop grace
+   * period, with status 0, leaving no file in its runtime directory. A daemon that closes the
+   * connection itself ends the hold early; it must then exit within the same bound.
+   *
+   * <p>The SDK's idle watch counts the daemon idle while no {@code ServeContext.busy()} handle is
+   * open (and no {@code touch()} came for the timeout); the SDK's request loop holds one per
+   * connection. A backend with a server stack of its own decides the outcome: it takes a handle
+   * per open connection and closes it, whatever way the connection ends.
+   *
+   * <p>If this fails, check the connection handling: a daemon that exits under an open connection
+   * takes no {@code context.busy()} handle for it; one that never exits leaks a handle (closed on
+   * the answered path only, not in a {@code finally} or try-with-resources), or calls
+   * {@code touch()} from a timer. The message has the daemon's log, where the SDK records the idle
+   * stop.
+   *
+   * @throws Exception if the rule cannot be run (a failed rule throws an {@link AssertionError})
+   */
+  void optional_spec501_idleTimeoutEndsTheDaemonWhenIdleAndNotBefore() throws Exception;
 }

@@ -17,7 +17,9 @@ import dev.fastbind.conformance.internal.ClientConnection;
 import dev.fastbind.conformance.internal.ClientLoop;
 import dev.fastbind.conformance.internal.UnixSockets;
 import java.io.FileInputStream;
+import dev.fastbind.backend.internal.wire.DaemonState;
 import dev.fastbind.backend.internal.wire.HelloReply;
+import dev.fastbind.backend.internal.wire.LockfileException;
 import dev.fastbind.backend.internal.wire.LockfileRecord;
 import dev.fastbind.backend.internal.Lockfiles;
 import dev.fastbind.broker.Broker;
@@ -86,7 +88,8 @@ import org.newsclub.net.unix.AFUNIXSocketChannel;
  * {@code SPEC.md}; read a rule's Javadoc there for what it checks and what to check when it fails.
  * {@code required_spec1xx_…} are static rules on the backend's bytecode (ArchUnit),
  * {@code required_spec2xx_…} run {@code bind} in this JVM, {@code required_spec3xx_…} spawn the daemon
- * with the real broker, {@code required_spec4xx_…} with the listener hand-off (Linux). {@code optional_spec…} rules check a capability a backend may decline; a
+ * with the real broker, {@code required_spec4xx_…} with the listener hand-off (Linux), {@code …_spec5xx_…} check
+ * what the daemon decides about its own lifetime (the idle timeout). {@code optional_spec…} rules check a capability a backend may decline; a
  * backend that declines cleanly is reported as skipped with its reason. {@code untested_spec…} rules
  * name what the kit cannot check and are always reported as skipped. A rule this platform cannot
  * check is reported as skipped with the reason.
@@ -675,6 +678,44 @@ public abstract class BrokeredBackendVerification implements BrokeredBackendRule
     }
   }
 
+  @Test
+  @Override
+  public void required_spec308_reportsReadyWithinTheWarmupBudget() throws Exception {
+    VerificationBudgets budgets = fixture.budgets();
+    Duration warmup = budgets.warmup();
+    ServiceDefinition def = fixture.definition(budgets.processDeadline());
+    Path log = ServiceLayout.of(def.name(), def.runtimeDirectory().orElseThrow()).log();
+    long end = System.nanoTime() + warmup.toNanos();
+    DaemonInfo info;
+    try {
+      info = fixture.ensureRunning(def);
+    } catch (DaemonStartException e) {
+      throw new AssertionError("the daemon did not start (see rules 301 and 303): " + e.getMessage(), e);
+    }
+    while (true) {
+      HelloReply hello;
+      try {
+        hello = ControlClient.hello(info.controlEndpoint(), budgets.processDeadline());
+      } catch (IOException e) {
+        throw new AssertionError("HELLO on " + info.controlEndpoint() + " failed while the kit waited for READY (the"
+            + " daemon exited? see rule 303): " + e + daemonLog(log), e);
+      }
+      if (hello.state() == DaemonState.READY) {
+        return;
+      }
+      if (System.nanoTime() - end > 0) {
+        fail("the daemon did not report READY within the " + warmup.toMillis() + " ms warm-up budget of its spawn:"
+            + " HELLO still says " + hello.state() + " " + hello.progressPercent() + "%"
+            + hello.phase().map(p -> " (" + p + ")").orElse("") + ". serve must call context.ready() once warm-up"
+            + " is done; until then HELLO says WARMING forever. If warm-up is only slower on this machine, raise "
+            + VerificationBudgets.WARMUP_ENV + daemonLog(log));
+      }
+      if (Processes.awaitGone(info.pid(), Duration.ofMillis(20))) { // a pause between asks that ends if it exits
+        fail("the daemon exited while it still reported " + hello.state() + " (see rule 303)" + daemonLog(log));
+      }
+    }
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Hand-off rules: the broker binds the endpoint and hands the listening socket to the daemon.
 
@@ -910,6 +951,106 @@ public abstract class BrokeredBackendVerification implements BrokeredBackendRule
         + " replacement, whose client was to send its request " + budgets.serveWatch().toMillis() + " ms after the"
         + " hand-over, was " + held.describe() + sendFailed + (gone ? "; the daemon had exited by then" : "") + ". Drain what was accepted"
         + " before exiting (an onShutdown action that waits for it)" + daemonLog(log));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Lifetime rules: what the daemon decides about its own end.
+
+  @Test
+  @Override
+  public void optional_spec501_idleTimeoutEndsTheDaemonWhenIdleAndNotBefore() throws Exception {
+    BackendUnderTest b = backend();
+    Optional<BackendUnderTest.IdleTimeout> declared = b.idleTimeout();
+    Assumptions.assumeTrue(declared.isPresent(), () -> backendName() + " declares no idle timeout"
+        + " (BackendUnderTest.withIdleTimeout), so the kit cannot tell when its daemon should exit");
+    VerificationBudgets budgets = fixture.budgets();
+    Duration timeout = declared.get().timeout();
+    Path runtime = fixture.runtimeDirectory();
+    ServiceLayout layout = ServiceLayout.of(b.service(), runtime);
+    Path log = Files.createDirectories(fixture.scratch().resolve("logs")).resolve("daemon.log");
+    List<String> options = new ArrayList<>(b.javaOptions());
+    options.addAll(declared.get().javaOptions());
+    Set<String> before = RuntimeFiles.listNames(runtime);
+    Process process = Processes.startJava(b.daemonMain().getName(), options, Map.of(Env.RUNTIME_DIR, runtime.toString()),
+        log);
+    fixture.trackProcess(process.pid());
+    awaitLockfile(process, layout.lockfile(), log);
+    String idle = " (idle timeout " + timeout.toMillis() + " ms)";
+    long hold = Math.max(2 * timeout.toNanos(), timeout.plus(budgets.serveWatch()).toNanos());
+    long closedAt;
+    boolean daemonClosed;
+    try (ClientConnection held = ClientConnection.open(layout.endpoint().path().orElseThrow())) {
+      long heldAt = System.nanoTime();
+      Optional<Integer> early = Processes.awaitExitUnless(process, Duration.ofNanos(hold),
+          () -> held.poll() != ClientConnection.Ending.OPEN);
+      if (early.isEmpty() && held.ending() != ClientConnection.Ending.OPEN) {
+        // The connection ended: the daemon closed it, or it is exiting (the kernel closes its sockets
+        // a moment before the JVM sees the exit). Told apart below by when it exits.
+        // A daemon that closed it goes idle only then, so it cannot exit within half its timeout.
+        early = Processes.awaitExit(process, Duration.ofNanos(Math.min(budgets.serveWatch().toNanos(),
+            timeout.toNanos() / 2)));
+      }
+      if (early.isPresent()) {
+        fail("the daemon exited (status " + early.get() + ") " + millisSince(heldAt) + " ms into a connection the"
+            + " kit held open" + idle + ": an open connection must keep it busy. Take a context.busy() handle for"
+            + " each connection and close it when the connection ends (the idle clock runs from the start: if"
+            + " warm-up outlasts the timeout, hold one while warming too)" + daemonLog(log));
+      }
+      daemonClosed = held.ending() != ClientConnection.Ending.OPEN;
+      closedAt = System.nanoTime();
+    }
+    String after = daemonClosed ? " after it closed the kit's connection" : " after the kit closed its connection";
+    Optional<Integer> status = Processes.awaitExit(process, timeout.plus(budgets.stopGrace()));
+    long exitedAfter = millisSince(closedAt);
+    if (status.isEmpty()) {
+      fail("the daemon still runs " + exitedAfter + " ms" + after + idle + ", its only connection: something"
+          + " holds it busy. Close every context.busy() handle whatever way its connection ends (try-with-resources),"
+          + " and do not touch() from a timer" + daemonLog(log));
+    }
+    // The kit sees a close by the daemon a moment late, so half the timeout is the bound then.
+    long soonest = daemonClosed ? timeout.toMillis() / 2 : timeout.toMillis();
+    if (exitedAfter < soonest) {
+      fail("the daemon exited " + exitedAfter + " ms" + after + idle + ": sooner than its idle timeout"
+          + daemonLog(log));
+    }
+    if (status.get() != 0) {
+      fail("the daemon exited with status " + status.get() + " instead of 0 when it went idle" + idle
+          + daemonLog(log));
+    }
+    Set<String> leftBehind = new TreeSet<>(RuntimeFiles.listNames(runtime));
+    leftBehind.removeAll(before);
+    if (!leftBehind.isEmpty()) {
+      fail("the daemon that stopped when idle left files behind in its runtime directory: " + leftBehind
+          + "; remove what serve creates in an onShutdown action" + daemonLog(log));
+    }
+  }
+
+  /** Waits until {@code process} (a daemon the kit started directly) has written a lockfile naming it. */
+  private void awaitLockfile(Process process, Path lockfile, Path log) throws InterruptedException {
+    Duration deadline = fixture.budgets().processDeadline();
+    long until = System.nanoTime() + deadline.toNanos();
+    while (true) {
+      try {
+        Optional<LockfileRecord> r = Lockfiles.read(lockfile);
+        if (r.isPresent() && r.get().pid() == process.pid()) {
+          return;
+        }
+      } catch (LockfileException halfWritten) {
+        // read again
+      }
+      if (System.nanoTime() - until > 0) {
+        fail("the daemon wrote no lockfile at " + lockfile + " within " + deadline.toMillis() + " ms"
+            + daemonLog(log));
+      }
+      if (process.waitFor(5, TimeUnit.MILLISECONDS)) { // a pause between reads that ends if it exits
+        fail("the daemon exited with status " + process.exitValue() + " before it served (see rules 301 and 303)"
+            + daemonLog(log));
+      }
+    }
+  }
+
+  private static long millisSince(long nanoTime) {
+    return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - nanoTime);
   }
 
   /** The tail of the daemon's log for a message, or that it is empty. */

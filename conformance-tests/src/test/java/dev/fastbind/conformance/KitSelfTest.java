@@ -8,9 +8,11 @@ import static org.junit.platform.engine.discovery.DiscoverySelectors.selectMetho
 import dev.fastbind.conformance.backends.Broken;
 import dev.fastbind.conformance.backends.BrokenDaemons;
 import dev.fastbind.conformance.backends.BrokenHandoffs;
+import dev.fastbind.conformance.backends.BrokenLifetimes;
 import dev.fastbind.conformance.backends.GoodBackend;
 import dev.fastbind.conformance.backends.PathOnlyBackend;
 import java.lang.reflect.Method;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -38,9 +40,14 @@ class KitSelfTest {
   static final class GoodKit extends BrokeredBackendVerification {
     @Override
     protected BackendUnderTest backend() {
-      return BackendUnderTest.of(GoodBackend.class, GoodBackend.Main.class, "good", "1.0");
+      return BackendUnderTest.of(GoodBackend.class, GoodBackend.Main.class, "good", "1.0")
+          .withIdleTimeout(IDLE, IDLE_OPTION);
     }
   }
+
+  /** The idle timeout the self-tests' daemons run with for rule 501, and the option that sets it. */
+  static final Duration IDLE = Duration.ofSeconds(1);
+  static final String IDLE_OPTION = "-D" + GoodBackend.IDLE_PROPERTY + "=" + IDLE.toMillis();
 
   /** A kit subclass for a backend whose daemon main is never started by the rules run against it. */
   abstract static class InProcessKit extends BrokeredBackendVerification {
@@ -193,6 +200,40 @@ class KitSelfTest {
     }
   }
 
+  static final class UnreadyKit extends BrokeredBackendVerification {
+    @Override
+    protected BackendUnderTest backend() {
+      return BackendUnderTest.of(BrokenLifetimes.ForgetsReady.class, BrokenLifetimes.ForgetsReady.Main.class, "unready",
+          "1.0");
+    }
+
+    @Override
+    protected VerificationBudgets budgets() {
+      return VerificationBudgets.defaults().withWarmup(Duration.ofSeconds(1)); // the good one is ready at once
+    }
+  }
+
+  static final class NeverBusyKit extends BrokeredBackendVerification {
+    @Override
+    protected BackendUnderTest backend() {
+      return BackendUnderTest.of(BrokenLifetimes.NeverBusy.class, BrokenLifetimes.NeverBusy.Main.class, "never-busy",
+          "1.0").withIdleTimeout(IDLE, IDLE_OPTION);
+    }
+  }
+
+  static final class LeaksBusyKit extends BrokeredBackendVerification {
+    @Override
+    protected BackendUnderTest backend() {
+      return BackendUnderTest.of(BrokenLifetimes.LeaksBusy.class, BrokenLifetimes.LeaksBusy.Main.class, "leaks-busy",
+          "1.0").withIdleTimeout(IDLE, IDLE_OPTION);
+    }
+
+    @Override
+    protected VerificationBudgets budgets() {
+      return VerificationBudgets.defaults().withStopGrace(Duration.ofSeconds(1)); // it never exits: wait less
+    }
+  }
+
   private static final Predicate<String> CHEAP = n -> n.matches("required_spec(1|20[1-5]).*");
 
   /**
@@ -275,7 +316,16 @@ class KitSelfTest {
       proof("aMainThatBindsItsOwnSocketWhenTheHandOffFailsFailsRule402", FallbackKit.class,
           rule("required_spec402"), List.of("402"), "402", "bound a socket of its own at unix:", "fallback.sock"),
       proof("anAcceptLoopThatHaltsWhenItsListenerClosesFailsRule403", HaltKit.class, rule("required_spec403"),
-          List.of("403"), "403", "cut off a request in flight", "the daemon had exited by then"));
+          List.of("403"), "403", "cut off a request in flight", "the daemon had exited by then"),
+      proof("aServeThatNeverCallsReadyFailsRule308", UnreadyKit.class, rule("required_spec308"), List.of("308"),
+          "308", "did not report READY within the 1000 ms warm-up budget", "HELLO still says WARMING 100% (index loaded)",
+          "serve must call context.ready()"),
+      proof("aServerStackThatTakesNoBusyHandleExitsUnderAnOpenConnectionAndFailsOptionalRule501", NeverBusyKit.class,
+          rule("optional_spec501"), List.of("501"), "501", "into a connection the kit held open (idle timeout 1000 ms)",
+          "Take a context.busy() handle for each connection", "idle for"),
+      proof("aBusyHandleLeakedWhenAClientHangsUpKeepsTheDaemonRunningAndFailsOptionalRule501", LeaksBusyKit.class,
+          rule("optional_spec501"), List.of("501"), "501", "the daemon still runs", "after the kit closed its connection",
+          "something holds it busy"));
 
   @Test
   void goodBackendPassesEveryRule() {
@@ -292,6 +342,17 @@ class KitSelfTest {
     String reason = result.getThrowable().map(Throwable::getMessage).orElse("");
     assertTrue(reason.contains("PathOnlyBackend declines abstract endpoints")
         && reason.contains("socket files only"), reason);
+  }
+
+  @Test
+  void aBackendThatDeclaresNoIdleTimeoutIsSkippedOnOptionalRule501WithTheReason() {
+    List<Event> finished = execute(PathOnlyKit.class, n -> n.startsWith("optional_spec501"));
+    assertEquals(1, finished.size());
+    TestExecutionResult result = finished.get(0).getRequiredPayload(TestExecutionResult.class);
+    assertEquals(TestExecutionResult.Status.ABORTED, result.getStatus(), () -> String.valueOf(result));
+    String reason = result.getThrowable().map(Throwable::getMessage).orElse("");
+    assertTrue(reason.contains("PathOnlyBackend declares no idle timeout")
+        && reason.contains("BackendUnderTest.withIdleTimeout"), reason);
   }
 
   @Test

@@ -13,11 +13,16 @@ import java.util.concurrent.TimeUnit;
 /**
  * A backend that keeps the contract: default bind, state created in serve, serve loops forever, each
  * connection served on a thread of its own until its client ends it, and a shutdown action that
- * drains: it waits (at most {@value #DRAIN_SECONDS} s) for the connections already accepted.
+ * drains: it waits (at most {@value #DRAIN_SECONDS} s) for the connections already accepted. Each open
+ * connection holds a {@link ServeContext#busy()} handle, and {@link Main} takes an idle timeout in
+ * milliseconds from the system property {@value #IDLE_PROPERTY} (none without it).
  */
 public final class GoodBackend implements BrokeredBackend {
 
   static final int DRAIN_SECONDS = 10;
+
+  /** The system property the daemons of these tests read their idle timeout from, in milliseconds. */
+  public static final String IDLE_PROPERTY = "good.idle-ms";
 
   @Override
   public Never serve(IpcListener listener, ServeContext context) throws Exception {
@@ -30,7 +35,12 @@ public final class GoodBackend implements BrokeredBackend {
       SocketChannel c = listener.accept(); // throws once the listener is closed: stopping, or handed over
       state.setLength(4);
       inFlight.begin();
-      Thread t = new Thread(() -> serveOne(c, inFlight), "good-connection");
+      ServeContext.Busy busy = context.busy();
+      Thread t = new Thread(() -> {
+        try (busy) {
+          serveOne(c, inFlight);
+        }
+      }, "good-connection");
       t.setDaemon(true);
       t.start();
     }
@@ -80,10 +90,16 @@ public final class GoodBackend implements BrokeredBackend {
     }
   }
 
+  /** {@code builder} with the idle timeout {@link #IDLE_PROPERTY} names, if set. */
+  public static Daemon.Builder idleFromProperty(Daemon.Builder builder) {
+    String ms = System.getProperty(IDLE_PROPERTY);
+    return ms == null ? builder : builder.idleTimeout(java.time.Duration.ofMillis(Long.parseLong(ms)));
+  }
+
   /** Runs the daemon. */
   public static final class Main {
     public static void main(String[] args) {
-      Daemon.builder("good", new GoodBackend()).version("1.0").run(args);
+      idleFromProperty(Daemon.builder("good", new GoodBackend()).version("1.0")).run(args);
     }
   }
 }
