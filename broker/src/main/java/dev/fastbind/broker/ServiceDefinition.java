@@ -381,7 +381,15 @@ public final class ServiceDefinition {
   }
 
   static {
-    dev.fastbind.broker.internal.DefinitionAccess.set(ServiceDefinition::compatibilityText);
+    // A class, not a method reference: a launcher's first call must not pay for the lambda machinery.
+    dev.fastbind.broker.internal.DefinitionAccess.set(new CompatibilityText());
+  }
+
+  private static final class CompatibilityText implements java.util.function.Function<ServiceDefinition, String> {
+    @Override
+    public String apply(ServiceDefinition definition) {
+      return definition.compatibilityText;
+    }
   }
 
   private static final boolean IS_LINUX = System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT)

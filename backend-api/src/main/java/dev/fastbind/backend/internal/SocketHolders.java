@@ -166,7 +166,7 @@ public final class SocketHolders {
       return -1;
     }
     int end = status.indexOf('\n', at + 1);
-    String[] f = status.substring(at + 5, end < 0 ? status.length() : end).trim().split("\\s+");
+    String[] f = fields(status.substring(at + 5, end < 0 ? status.length() : end), 0);
     try {
       return f.length > index ? Long.parseLong(f[index]) : -1;
     } catch (NumberFormatException e) {
@@ -216,7 +216,7 @@ public final class SocketHolders {
     if (!line.endsWith(wanted)) {
       return;
     }
-    String[] f = line.trim().split("\\s+", 8);
+    String[] f = fields(line, 8);
     if (f.length < 8 || !f[7].equals(wanted) || !f[5].equals(UNCONNECTED)) {
       return;
     }
@@ -230,6 +230,43 @@ public final class SocketHolders {
     } catch (NumberFormatException e) {
       // an unexpected line: not one of ours
     }
+  }
+
+  /**
+   * {@code s} split at runs of spaces and tabs, as {@code s.trim().split("\\s+", limit)} would (limit
+   * 0: no limit; the last field keeps the rest of the line), without the regular-expression engine:
+   * a launcher's first verification must not load {@code java.util.regex} for a procfs line.
+   */
+  static String[] fields(String s, int limit) {
+    java.util.ArrayList<String> out = new java.util.ArrayList<>(limit > 0 ? limit : 8);
+    int i = 0;
+    int n = s.length();
+    while (i < n) {
+      while (i < n && isBlank(s.charAt(i))) {
+        i++;
+      }
+      if (i >= n) {
+        break;
+      }
+      int from = i;
+      if (limit > 0 && out.size() == limit - 1) {
+        int to = n;
+        while (to > from && isBlank(s.charAt(to - 1))) {
+          to--;
+        }
+        out.add(s.substring(from, to));
+        break;
+      }
+      while (i < n && !isBlank(s.charAt(i))) {
+        i++;
+      }
+      out.add(s.substring(from, i));
+    }
+    return out.toArray(new String[0]);
+  }
+
+  private static boolean isBlank(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == 0x0B;
   }
 
   private static long parsePid(String s) {
@@ -292,7 +329,7 @@ public final class SocketHolders {
       if (!line.contains(wanted)) {
         continue;
       }
-      String[] f = line.trim().split("\\s+", 8);
+      String[] f = fields(line, 8);
       try {
         if (f.length == 8 && f[5].equals(UNCONNECTED) && Long.parseLong(f[6]) == inode
             && (Integer.parseInt(f[3], 16) & ACCEPT_CONNECTIONS_FLAG) != 0 && f[7].startsWith("/")) {

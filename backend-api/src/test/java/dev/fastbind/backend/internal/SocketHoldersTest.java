@@ -22,6 +22,15 @@ class SocketHoldersTest {
   @TempDir Path tmp;
 
   @Test
+  void procfsLinesSplitAsTheRegularExpressionWouldWithoutIt() {
+    String line = "  0000000000000000: 00000002 00000000 00010000 0001 01 18576191 /tmp/a dir/with  spaces.sock  ";
+    org.junit.jupiter.api.Assertions.assertArrayEquals(line.trim().split("\\s+", 8), SocketHolders.fields(line, 8));
+    String status = "\t1000\t1000\t1000\t1000";
+    org.junit.jupiter.api.Assertions.assertArrayEquals(status.trim().split("\\s+"), SocketHolders.fields(status, 0));
+    org.junit.jupiter.api.Assertions.assertArrayEquals(new String[0], SocketHolders.fields("   ", 0));
+  }
+
+  @Test
   void aListenerBoundHereIsHeldByThisProcessAndNamedWithItsUidAndCommand() throws Exception {
     Path path = tmp.resolve("a b.sock"); // a space: the path is the last, unsplit column
     try (ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
