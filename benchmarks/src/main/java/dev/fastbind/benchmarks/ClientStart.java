@@ -40,6 +40,7 @@ import java.util.concurrent.TimeUnit;
  * </ol>
  *
  * <p>Run it with the thin SDK class path. Arguments: {@code --runs=N} launcher rounds (default 20),
+ * {@code --archived} (both launchers also with a dynamic CDS archive of their own, in the same rounds),
  * {@code --warm=N} warm-up connections per daemon (default 50). Output: one {@code key=value} line
  * per figure on stdout, progress on stderr. Every child is waited for with a timeout and killed when
  * it runs out; daemons halt on their own after two minutes in any case.
@@ -64,9 +65,12 @@ public final class ClientStart {
   public static void main(String[] args) throws Exception {
     int runs = 20;
     int warm = 50;
+    boolean archived = false;
     for (String a : args) {
       if (a.startsWith("--runs=")) {
         runs = Integer.parseInt(a.substring("--runs=".length()));
+      } else if (a.equals("--archived")) {
+        archived = true;
       } else if (a.startsWith("--warm=")) {
         warm = Integer.parseInt(a.substring("--warm=".length()));
       } else {
@@ -81,7 +85,7 @@ public final class ClientStart {
     ClientStart harness = new ClientStart(dir);
     try {
       long t = System.nanoTime();
-      harness.launchers(runs);
+      harness.launchers(runs, archived);
       t = took("client launchers", t);
       harness.idleMemory(warm);
       took("idle memory", t);
@@ -98,21 +102,37 @@ public final class ClientStart {
     return now;
   }
 
-  private void launchers(int runs) throws Exception {
+  private void launchers(int runs, boolean archived) throws Exception {
     ServiceDefinition def = ClientLauncher.definition(dir, true);
     broker.ensureRunning(def);
     broker.stop(def); // the daemon writes the broker's archive as it exits
     DaemonInfo info = broker.ensureRunning(def);
     String endpoint = endpointOf(info).toString();
-    List<List<String>> commands = List.of(
+    List<List<String>> commands = new ArrayList<>(List.of(
         javaCommand(ColdStart.JVM_FLAGS, Hello.class.getName()),
         javaCommand(ColdStart.JVM_FLAGS, RawLauncher.class.getName(), endpoint),
-        javaCommand(ColdStart.JVM_FLAGS, ClientLauncher.class.getName(), dir.toString()));
-    String[] expected = {"hello", "64", "64"};
+        javaCommand(ColdStart.JVM_FLAGS, ClientLauncher.class.getName(), dir.toString())));
+    List<String> expected = new ArrayList<>(List.of("hello", "64", "64"));
+    if (archived) {
+      // each launcher with a dynamic CDS archive of its own, written by an unmeasured run
+      for (String writing : List.of("true", "false")) {
+        List<List<String>> primed = List.of(
+            javaCommand(ownArchive("raw", writing.equals("true")), RawLauncher.class.getName(), endpoint),
+            javaCommand(ownArchive("client", writing.equals("true")), ClientLauncher.class.getName(), dir.toString()));
+        if (writing.equals("true")) {
+          for (List<String> c : primed) {
+            run(c);
+          }
+        } else {
+          commands.addAll(primed);
+          expected.addAll(List.of("64", "64"));
+        }
+      }
+    }
     for (int k = 0; k < commands.size(); k++) { // unmeasured: the page cache, and a check of the output
       String printed = run(commands.get(k)).trim();
-      if (!printed.equals(expected[k])) {
-        throw new IllegalStateException(commands.get(k) + " printed " + printed + ", not " + expected[k]);
+      if (!printed.equals(expected.get(k))) {
+        throw new IllegalStateException(commands.get(k) + " printed " + printed + ", not " + expected.get(k));
       }
     }
     long[][] nanos = new long[commands.size()][runs];
@@ -127,12 +147,33 @@ public final class ClientStart {
     put("client_hello", nanos[0]);
     put("client_raw", nanos[1]);
     put("client_launcher", nanos[2]);
+    if (archived) {
+      put("client_raw_cds", nanos[3]);
+      put("client_launcher_cds", nanos[4]);
+    }
     classLoads("client_raw", javaCommand(withClassLog(), RawLauncher.class.getName(), endpoint));
     classLoads("client_launcher", javaCommand(withClassLog(), ClientLauncher.class.getName(), dir.toString()));
     broker.stop(def);
     System.err.printf("client launcher: p50 %.1f ms, raw connect and exchange %.1f ms, hello %.1f ms%n",
         Percentiles.of(nanos[2]).at(50) / 1e6, Percentiles.of(nanos[1]).at(50) / 1e6,
         Percentiles.of(nanos[0]).at(50) / 1e6);
+  }
+
+  /**
+   * The harness's JVM flags with a dynamic CDS archive of its own for {@code role}: created and
+   * refreshed by the JVM on JDK 19+; on 17 written by a run with {@code writing} set, then mapped.
+   */
+  private List<String> ownArchive(String role, boolean writing) {
+    List<String> flags = new ArrayList<>(ColdStart.JVM_FLAGS);
+    Path archive = dir.resolve(role + ".jsa");
+    if (Runtime.version().feature() >= 19) {
+      flags.add("-XX:+AutoCreateSharedArchive");
+      flags.add("-XX:SharedArchiveFile=" + archive);
+    } else {
+      flags.add((writing ? "-XX:ArchiveClassesAtExit=" : "-XX:SharedArchiveFile=") + archive);
+    }
+    flags.add("-Xlog:cds*=off");
+    return flags;
   }
 
   private static List<String> withClassLog() {
