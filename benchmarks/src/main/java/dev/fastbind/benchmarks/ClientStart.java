@@ -40,6 +40,7 @@ import java.util.concurrent.TimeUnit;
  * </ol>
  *
  * <p>Run it with the thin SDK class path. Arguments: {@code --runs=N} launcher rounds (default 20),
+ * {@code --smaps=DIR} (copies of the idle daemons' {@code /proc/<pid>/smaps} go there),
  * {@code --archived} (both launchers also with a dynamic CDS archive of their own, in the same rounds),
  * {@code --warm=N} warm-up connections per daemon (default 50). Output: one {@code key=value} line
  * per figure on stdout, progress on stderr. Every child is waited for with a timeout and killed when
@@ -56,6 +57,8 @@ public final class ClientStart {
   private final Path dir;
   private final Broker broker = Broker.create();
   private final Map<String, String> out = new LinkedHashMap<>();
+  /** Where the idle daemons' {@code /proc/<pid>/smaps} are copied for a closer look; none when null. */
+  private Path smapsDir;
 
   private ClientStart(Path dir) {
     this.dir = dir;
@@ -66,9 +69,12 @@ public final class ClientStart {
     int runs = 20;
     int warm = 50;
     boolean archived = false;
+    Path smaps = null;
     for (String a : args) {
       if (a.startsWith("--runs=")) {
         runs = Integer.parseInt(a.substring("--runs=".length()));
+      } else if (a.startsWith("--smaps=")) {
+        smaps = Path.of(a.substring("--smaps=".length()));
       } else if (a.equals("--archived")) {
         archived = true;
       } else if (a.startsWith("--warm=")) {
@@ -83,6 +89,7 @@ public final class ClientStart {
     }
     Path dir = SocketDirectory.create("fb-client");
     ClientStart harness = new ClientStart(dir);
+    harness.smapsDir = smaps;
     try {
       long t = System.nanoTime();
       harness.launchers(runs, archived);
@@ -215,6 +222,8 @@ public final class ClientStart {
       warmUp(plain, barePath, warm);
       long[] sdkStatus = settled(sdk.pid());
       long[] bareStatus = settled(bare.pid());
+      keepSmaps("idle-sdk", sdk.pid());
+      keepSmaps("idle-bare", bare.pid());
       broker.stop(plain);
       ServiceDefinition shared = ClientLauncher.definition(dir, true); // its archive written by launchers()
       DaemonInfo sdkShared = broker.ensureRunning(shared);
@@ -229,6 +238,15 @@ public final class ClientStart {
     } finally {
       bare.destroyForcibly();
       bare.waitFor(5, TimeUnit.SECONDS);
+    }
+  }
+
+  private void keepSmaps(String name, long pid) throws IOException {
+    if (smapsDir != null) {
+      Files.createDirectories(smapsDir);
+      Files.copy(Path.of("/proc", Long.toString(pid), "smaps"),
+          smapsDir.resolve(name + "-jdk" + Runtime.version().feature() + ".smaps"),
+          java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
   }
 
