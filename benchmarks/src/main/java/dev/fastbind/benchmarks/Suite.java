@@ -28,7 +28,8 @@ import org.openjdk.jmh.annotations.Mode;
  *
  * <p>Arguments: {@code --quick} or {@code --full}; {@code --floor=PATH} (the compiled C floor);
  * {@code --classpath=CP} (the thin SDK class path for the cold-start harness); {@code --out=DIR}
- * (where JMH's and the harness's own output go). The socket directory is the system property
+ * (where JMH's and the harness's own output go); {@code --only=client} (only the client harness,
+ * {@link ClientStart}, and only its rows). The socket directory is the system property
  * {@value SocketDirectory#PROPERTY}. A missed target is reported, never a failure: the exit status
  * is non-zero only when a step could not run at all.
  */
@@ -43,6 +44,9 @@ public final class Suite {
   private final Map<String, Double> floor = new HashMap<>();
   private final Map<String, RunResult> jmh = new HashMap<>();
   private final Map<String, String> cold = new LinkedHashMap<>();
+  private final Map<String, String> client = new LinkedHashMap<>();
+  /** {@code --only=client}: only the client harness, and only its rows in the table. */
+  private boolean onlyClient;
   private final List<String> problems = new ArrayList<>();
   /** What could not be measured on this JDK without anything being broken (printed, never a failure). */
   private final List<String> notes = new ArrayList<>();
@@ -60,6 +64,7 @@ public final class Suite {
     Path floorBinary = null;
     String cp = null;
     Path out = Path.of("benchmarks/target/results");
+    String only = null;
     for (String a : args) {
       if (a.equals("--full")) {
         full = true;
@@ -71,15 +76,21 @@ public final class Suite {
         cp = a.substring("--classpath=".length());
       } else if (a.startsWith("--out=")) {
         out = Path.of(a.substring("--out=".length()));
+      } else if (a.equals("--only=client")) {
+        only = "client";
       } else {
         throw new IllegalArgumentException("unknown argument " + a);
       }
     }
     Files.createDirectories(out);
     Suite suite = new Suite(full, floorBinary, cp, out);
-    suite.runFloor();
-    suite.runJmh();
-    suite.runColdStart();
+    suite.onlyClient = "client".equals(only);
+    if (!suite.onlyClient) {
+      suite.runFloor();
+      suite.runJmh();
+      suite.runColdStart();
+    }
+    suite.runClientStart();
     progress("done");
     suite.printTable();
   }
@@ -226,6 +237,50 @@ public final class Suite {
     }
   }
 
+  /**
+   * The client harness ({@link ClientStart}): a launcher making one client call beside a raw-connect
+   * JVM doing the same exchange, and the idle resident set of an SDK daemon beside a bare JVM.
+   */
+  private void runClientStart() throws IOException, InterruptedException {
+    if (thinClassPath == null) {
+      problems.add("no --classpath: client harness skipped");
+      return;
+    }
+    progress("client harness: launcher with one client call, idle daemon memory");
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.addAll(ColdStart.JVM_FLAGS);
+    cmd.add("-D" + SocketDirectory.PROPERTY + "=" + SocketDirectory.base());
+    cmd.add("-cp");
+    cmd.add(thinClassPath);
+    cmd.add(ClientStart.class.getName());
+    cmd.add(full ? "--runs=40" : "--runs=8");
+    cmd.add(full ? "--warm=200" : "--warm=25");
+    cmd.add("--smaps=" + outDir);
+    if (full) {
+      cmd.add("--archived"); // two more JVMs a round: full mode only, to keep --quick cheap
+    }
+    String output = runChild(cmd, "clientstart");
+    for (String line : output.split("\n")) {
+      int eq = line.indexOf('=');
+      if (eq > 0 && !line.contains(" ")) {
+        client.put(line.substring(0, eq), line.substring(eq + 1).trim());
+      }
+    }
+  }
+
+  private OptionalDouble clientOf(String key) {
+    String v = client.get(key);
+    return v == null ? OptionalDouble.empty() : OptionalDouble.of(Double.parseDouble(v));
+  }
+
+  /** A resident-set figure of the client harness in MiB; {@code minus} is subtracted when given. */
+  private OptionalDouble mib(String key, String minus) {
+    OptionalDouble v = clientOf(key);
+    OptionalDouble m = minus == null ? OptionalDouble.of(0) : clientOf(minus);
+    return v.isPresent() && m.isPresent() ? OptionalDouble.of((v.getAsDouble() - m.getAsDouble()) / 1024) : OptionalDouble.empty();
+  }
+
   /** Runs a child with a bounded lifetime; stdout is returned, stderr goes to a log in the out dir. */
   private String runChild(List<String> command, String name) throws IOException, InterruptedException {
     String tag = name + "-jdk" + Runtime.version().feature();
@@ -265,6 +320,33 @@ public final class Suite {
 
   private void printTable() {
     Table t = new Table();
+    if (!onlyClient) {
+      mainRows(t);
+    }
+    clientRows(t);
+    print(t);
+  }
+
+  private void clientRows(Table t) {
+    // A fresh launcher JVM making one DaemonClient call (its ensureRunning finds the daemon up) beside
+    // a fresh JVM doing a raw connect to the same endpoint and the same exchange: the SDK's own cost.
+    t.ratio("launcher process, one client call, daemon up, p50 (ms)", clientOf("client_launcher_p50_ms"), clientOf("client_raw_p50_ms"), "raw connect+exchange p50", 1.05);
+    t.ratio("launcher process, one client call, daemon up, p90 (ms)", clientOf("client_launcher_p90_ms"), clientOf("client_raw_p90_ms"), "raw connect+exchange p90", 0);
+    if (client.containsKey("client_launcher_cds_p50_ms")) { // full mode only
+      t.ratio("launcher process, one client call, own CDS archive, p50 (ms)", clientOf("client_launcher_cds_p50_ms"), clientOf("client_raw_cds_p50_ms"), "raw, own CDS p50", 0);
+    }
+    t.ratio("raw connect+exchange JVM p50 (ms)", clientOf("client_raw_p50_ms"), clientOf("client_hello_p50_ms"), "hello JVM p50", 0);
+    t.ratio("classes loaded, launcher with one client call (count)", clientOf("client_launcher_classes"), clientOf("client_raw_classes"), "raw connect+exchange", 0);
+    t.ratio("classes not from an archive, launcher with one client call (count)", clientOf("client_launcher_classes_unshared"), clientOf("client_raw_classes_unshared"), "raw connect+exchange", 0);
+    // Idle resident sets, both warmed alike; the SDK daemon with the same JVM options as the bare one.
+    t.absolute("idle daemon RSS over a bare JVM that binds and accepts (MiB)", mib("idle_sdk_rss_kib", "idle_bare_rss_kib"), mib("idle_bare_rss_kib", null), "bare JVM RSS", 8, "<= 8 MiB");
+    t.ratio("idle daemon RSS, SDK + RequestLoop (MiB)", mib("idle_sdk_rss_kib", null), mib("idle_bare_rss_kib", null), "bare JVM RSS", 0);
+    t.ratio("idle daemon anonymous RSS, SDK + RequestLoop (MiB)", mib("idle_sdk_rss_anon_kib", null), mib("idle_bare_rss_anon_kib", null), "bare JVM anon", 0);
+    t.ratio("idle daemon threads, SDK + RequestLoop (count)", clientOf("idle_sdk_threads"), clientOf("idle_bare_threads"), "bare JVM threads", 0);
+    t.ratio("idle daemon RSS, broker default (its CDS archive) (MiB)", mib("idle_sdk_cds_rss_kib", null), mib("idle_bare_rss_kib", null), "bare JVM RSS", 0);
+  }
+
+  private void mainRows(Table t) {
     t.ratio("bind cycle p50, fastbind (us)", percentile("BindBenchmark.fastbind", 50), floorOf("bind_p50_us"), "C bind p50", 1.2);
     t.ratio("bind cycle p99, fastbind (us)", percentile("BindBenchmark.fastbind", 99), floorOf("bind_p99_us"), "C bind p99", 2.0);
     t.ratio("bind cycle p99.9, fastbind (us)", percentile("BindBenchmark.fastbind", 99.9), floorOf("bind_p999_us"), "C bind p99.9", 0);
@@ -324,9 +406,11 @@ public final class Suite {
     t.ratio(replace + ", longest without answer, no hand-off (ms)", coldOf("replace_gap_max_ms"), coldOf("answer_ensure_p50_ms"), "cold spawn p50", 0);
     t.ratio(replace + ", p99 request, no hand-off (ms)", coldOf("replace_p99_ms"), coldOf("replace_steady_p50_ms"), "p50 before", 0);
     t.ratio("replace call p50, hand-off (ms)", coldOf("ho_replace_call_p50_ms"), coldOf("replace_call_p50_ms"), "no hand-off", 0);
+  }
 
-    System.out.printf("fastbind benchmarks (%s) on JDK %s (%s), socket dir %s on %s, %d cores%n",
-        full ? "full" : "quick", System.getProperty("java.version"), System.getProperty("java.vm.name"),
+  private void print(Table t) {
+    System.out.printf("fastbind benchmarks (%s%s) on JDK %s (%s), socket dir %s on %s, %d cores%n",
+        full ? "full" : "quick", onlyClient ? ", client rows only" : "", System.getProperty("java.version"), System.getProperty("java.vm.name"),
         SocketDirectory.base(), SocketDirectory.fileSystemType(SocketDirectory.base()),
         Runtime.getRuntime().availableProcessors());
     System.out.printf("JVM flags for hello/launcher/daemon: %s%n", String.join(" ", ColdStart.JVM_FLAGS));
