@@ -149,6 +149,24 @@ public final class ServiceDefinition {
   }
 
   /**
+   * A definition for a daemon that is already running, for reporting on it and stopping it when the
+   * command that started it is not at hand: what an operator tool ({@code fastbind status}, {@code stop})
+   * or {@link Broker#list(Path)} uses for a service it found on disk. {@link Broker#status} and
+   * {@link Broker#stop} need only the name, the runtime directory and the default budgets, and check
+   * the daemon against the kernel as they do for any definition. Its command is {@code false}, so an
+   * {@link Broker#ensureRunning} with it never starts anything useful: it fails with a
+   * {@link DaemonStartException}.
+   *
+   * @param name the service name ({@value #NAME_RULE})
+   * @param runtimeDirectory the runtime directory the daemon lives in; absolute
+   * @return a definition that identifies the service's files in {@code runtimeDirectory}
+   * @throws IllegalArgumentException if the name breaks the rule or the directory is relative
+   */
+  public static ServiceDefinition existing(String name, Path runtimeDirectory) {
+    return builder(name).command("false").runtimeDirectory(runtimeDirectory).build();
+  }
+
+  /**
    * Starts a definition for the service {@code name}.
    *
    * @param name the service name, by {@value #NAME_RULE}
