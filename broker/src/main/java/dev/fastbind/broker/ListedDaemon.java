@@ -1,5 +1,6 @@
 package dev.fastbind.broker;
 
+import dev.fastbind.backend.internal.wire.Compatibility;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
@@ -78,6 +79,17 @@ public record ListedDaemon(
       return OptionalLong.of(u.pid());
     }
     return OptionalLong.empty();
+  }
+
+  /**
+   * A short id of {@link #compatibilityKey()}: the one a daemon with this key has in its file names
+   * when it runs beside another ({@code s~<id>.*}), so two listed daemons have the same id exactly
+   * when their recorded keys are equal.
+   *
+   * @return 16 hex digits; empty when no key was recorded
+   */
+  public Optional<String> compatibilityKeyId() {
+    return compatibilityKey.isEmpty() ? Optional.empty() : Optional.of(Compatibility.id(compatibilityKey));
   }
 
   /**

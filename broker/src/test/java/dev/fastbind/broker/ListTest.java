@@ -58,6 +58,7 @@ class ListTest {
     assertEquals(beside.pid(), b.pid().orElseThrow());
     assertTrue(b.compatibilityId().isPresent());
     assertEquals("alpha~" + b.compatibilityId().get(), b.slot());
+    assertEquals(b.compatibilityId(), b.compatibilityKeyId(), "the id in its file names is its key's");
     assertTrue(b.compatibilityKey().contains("index-format=9"), b.compatibilityKey());
     assertEquals(other.pid(), found.get(2).pid().orElseThrow());
     assertEquals(before, names(dir()), "list created or removed no file");
