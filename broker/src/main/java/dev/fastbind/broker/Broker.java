@@ -548,8 +548,8 @@ public final class Broker {
    * Like {@code status} it changes nothing: it creates no file or directory, deletes nothing and
    * signals nothing. Files whose names are not a service's lockfile are ignored.
    *
-   * <p>Each slot is asked in turn, so the call takes up to one probe budget (500 ms) per daemon that
-   * does not answer.
+   * <p>Each slot is asked in turn with a {@link ServiceDefinition#existing} definition, so the call
+   * takes up to {@link ServiceDefinition#EXISTING_PROBE_BUDGET} (2 s) per daemon that does not answer.
    *
    * @param runtimeDirectory the directory to look in; absolute
    * @return the slots found, ordered by service name, the service's first daemon before those beside

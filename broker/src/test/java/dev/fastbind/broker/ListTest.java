@@ -110,7 +110,9 @@ class ListTest {
     DaemonInfo d = broker.ensureRunning(Fixtures.daemon(dir(), "alpha", "good").build());
     ServiceDefinition found = ServiceDefinition.existing("alpha", dir());
 
-    assertEquals(d.pid(), assertInstanceOf(ServiceStatus.Running.class, broker.status(found)).daemon().pid());
+    ServiceStatus st = broker.status(found);
+    assertEquals(d.pid(), assertInstanceOf(ServiceStatus.Running.class, st, st::toString).daemon().pid());
+    assertEquals(ServiceDefinition.EXISTING_PROBE_BUDGET, found.probeBudget());
     assertEquals(StopResult.SHUT_DOWN, Broker.create().stop(found));
     Signals.awaitGone(d.pid());
   }
