@@ -93,7 +93,7 @@ final class DoctorCommand implements Callable<Integer> {
       out.println(Json.write(doc));
     } else {
       for (Map<String, Object> c : checks) {
-        out.printf("%-8s %-18s %s%n", "[" + c.get("level") + "]", c.get("check"), c.get("detail"));
+        out.printf("%-10s %-18s %s%n", "[" + c.get("level") + "]", c.get("check"), c.get("detail"));
       }
       out.println(problems + (problems == 1 ? " problem, " : " problems, ") + warnings
           + (warnings == 1 ? " warning" : " warnings") + "; nothing was changed");

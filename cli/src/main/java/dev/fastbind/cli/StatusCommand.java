@@ -97,7 +97,7 @@ final class StatusCommand implements Callable<Integer> {
       if (explain) {
         for (Map.Entry<String, Object> e : explanation(d, slots, definition).entrySet()) {
           if (e.getValue() != null && !(e.getValue() instanceof Boolean)) {
-            out.println("  " + e.getKey() + ": " + e.getValue());
+            out.println("  " + words(e.getKey()) + ": " + e.getValue());
           }
         }
       } else if (!Render.detail(d.status()).isEmpty() && !Render.usable(d.status())) {
@@ -105,6 +105,19 @@ final class StatusCommand implements Callable<Integer> {
       }
     }
     return code;
+  }
+
+  /** A JSON field name as words for the text output: {@code lastSpawnReason} → {@code last spawn reason}. */
+  static String words(String camel) {
+    StringBuilder b = new StringBuilder();
+    for (char c : camel.toCharArray()) {
+      if (Character.isUpperCase(c)) {
+        b.append(' ').append(Character.toLowerCase(c));
+      } else {
+        b.append(c);
+      }
+    }
+    return b.toString();
   }
 
   private static ServiceStatus best(ServiceStatus primary, List<ListedDaemon> slots) {

@@ -105,7 +105,7 @@ class CliProcessTest {
     CliHarness.Result text = run(tmp, "--runtime-dir", dir().toString(), "status", "alpha", "--explain");
     assertEquals(0, text.code(), text::toString);
     assertTrue(text.out().contains("alpha: ready (pid " + alpha.pid() + ", version 2.1"), text::toString);
-    assertTrue(text.out().contains("  why: ") && text.out().contains("  besideTheFirst: "), text::toString);
+    assertTrue(text.out().contains("  why: ") && text.out().contains("  beside the first: "), text::toString);
 
     Signals.kill(alpha.pid());
     Signals.awaitGone(alpha.pid());
