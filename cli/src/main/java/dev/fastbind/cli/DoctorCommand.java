@@ -161,7 +161,12 @@ final class DoctorCommand implements Callable<Integer> {
     try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
       for (Path f : files) {
         String name = f.getFileName().toString();
-        int mode = (Integer) Files.getAttribute(f, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+        int mode;
+        try {
+          mode = (Integer) Files.getAttribute(f, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+        } catch (java.nio.file.NoSuchFileException gone) {
+          continue; // removed meanwhile (a spawn's notify socket, a daemon's exit)
+        }
         boolean socketFile = (mode & 0170000) == 0140000;
         if ((mode & 0170000) == 0120000) {
           report("symlink", "problem", f + " is a symbolic link; the broker never follows or removes one: remove it");
