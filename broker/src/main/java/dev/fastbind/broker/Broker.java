@@ -30,6 +30,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -516,6 +517,233 @@ public final class Broker {
       }
       return Stopping.terminate(definition, paths, ((Assessment.Healthy) a).record(), grace);
     }
+  }
+
+  /**
+   * The per-user default runtime directory: where a definition without its own
+   * {@linkplain ServiceDefinition#runtimeDirectory() runtime directory} keeps its files.
+   *
+   * @return {@code $XDG_RUNTIME_DIR/fastbind} when that variable holds an absolute path, else
+   *     {@code <java.io.tmpdir>/fastbind-<user.name>}; nothing is created or checked
+   */
+  public static Path defaultRuntimeDirectory() {
+    return RuntimeDirectory.defaultFor(Env.APP);
+  }
+
+  /**
+   * Every daemon slot in the {@linkplain #defaultRuntimeDirectory() default runtime directory}; see
+   * {@link #list(Path)}.
+   *
+   * @return the slots found, ordered by service name, the service's first daemon before those beside it
+   * @throws IOException as {@link #list(Path)} throws
+   */
+  public List<ListedDaemon> list() throws IOException {
+    return list(defaultRuntimeDirectory());
+  }
+
+  /**
+   * Every daemon slot in {@code runtimeDirectory}, found from its lockfiles ({@code s.lock}, and
+   * {@code s~<id>.lock} for daemons beside the service's first one), each checked as
+   * {@link #status} checks it: a live daemon is asked {@code HELLO} and counts only when the kernel
+   * confirms it. What an operator's {@code list} shows, and what a launcher can offer the same way.
+   * Like {@code status} it changes nothing: it creates no file or directory, deletes nothing and
+   * signals nothing. Files whose names are not a service's lockfile are ignored.
+   *
+   * <p>Each slot is asked in turn with a {@link ServiceDefinition#existing} definition, so the call
+   * takes up to {@link ServiceDefinition#EXISTING_PROBE_BUDGET} (2 s) per daemon that does not answer.
+   *
+   * @param runtimeDirectory the directory to look in; absolute
+   * @return the slots found, ordered by service name, the service's first daemon before those beside
+   *     it; empty when the directory does not exist
+   * @throws IllegalArgumentException if {@code runtimeDirectory} is relative
+   * @throws RuntimeFileException if the directory exists but is not a directory, not this user's or
+   *     open to others
+   * @throws IOException if the directory cannot be read
+   */
+  public List<ListedDaemon> list(Path runtimeDirectory) throws IOException {
+    Objects.requireNonNull(runtimeDirectory, "runtimeDirectory");
+    if (!runtimeDirectory.isAbsolute()) {
+      throw new IllegalArgumentException("the runtime directory must be an absolute path, got '"
+          + runtimeDirectory + "'");
+    }
+    Path dir = runtimeDirectory.normalize();
+    if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+      return List.of();
+    }
+    try {
+      RuntimeDirectory.ensureOwnerOnly(dir);
+    } catch (UnsafeRuntimeDirectoryException e) {
+      throw new RuntimeFileException(dir, e.getMessage(), e);
+    }
+    java.util.TreeMap<String, ServiceLayout> slots = new java.util.TreeMap<>();
+    try (java.nio.file.DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*" + ServiceLayout.LOCKFILE_SUFFIX)) {
+      for (Path f : files) {
+        String name = f.getFileName().toString();
+        String prefix = name.substring(0, name.length() - ServiceLayout.LOCKFILE_SUFFIX.length());
+        int sep = prefix.indexOf(ServiceLayout.KEY_SEPARATOR);
+        String service = sep < 0 ? prefix : prefix.substring(0, sep);
+        String id = sep < 0 ? null : prefix.substring(sep + 1);
+        if (!service.matches(ServiceDefinition.NAME_RULE) || (id != null && !id.matches("[0-9a-f]{16}"))) {
+          continue; // not a name this SDK writes
+        }
+        try {
+          // Sorted by service, then the first daemon ("s" + " ") before those beside it ("s" + "~").
+          slots.put(service + (id == null ? " " : "~" + id),
+              id == null ? ServiceLayout.of(service, dir) : ServiceLayout.keyed(service, dir, id));
+        } catch (dev.fastbind.backend.BindException.InvalidEndpoint e) {
+          // its sockets could not exist in this directory: not a daemon slot
+        }
+      }
+    }
+    List<ListedDaemon> found = new java.util.ArrayList<>();
+    for (java.util.Map.Entry<String, ServiceLayout> e : slots.entrySet()) {
+      ServiceLayout paths = e.getValue();
+      ServiceDefinition definition = ServiceDefinition.existing(paths.service(), dir);
+      ServiceStatus st = statusAt(definition, paths);
+      String key = e.getKey();
+      Optional<String> id = key.indexOf('~') < 0 ? Optional.empty() : Optional.of(key.substring(key.indexOf('~') + 1));
+      String compatibility = "";
+      Optional<String> version = Optional.empty();
+      try {
+        Optional<LockfileRecord> r = dev.fastbind.backend.internal.Lockfiles.read(paths.lockfile());
+        if (r.isPresent()) {
+          compatibility = r.get().compatibility();
+          version = r.get().daemonVersion().isEmpty() ? Optional.empty() : Optional.of(r.get().daemonVersion());
+        }
+      } catch (dev.fastbind.backend.internal.wire.LockfileException unreadable) {
+        // the status says why
+      }
+      Optional<Duration> uptime = Optional.empty();
+      java.util.OptionalLong rss = java.util.OptionalLong.empty();
+      long pid = st instanceof ServiceStatus.Running r ? r.daemon().pid()
+          : st instanceof ServiceStatus.Unresponsive u ? u.pid() : -1;
+      if (pid > 0) {
+        uptime = ProcessHandle.of(pid).flatMap(h -> h.info().startInstant())
+            .map(t -> Duration.between(t, java.time.Instant.now()));
+        rss = residentBytes(pid);
+      }
+      found.add(new ListedDaemon(paths.service(), id, paths.lockfile(), paths.log(), st, compatibility, version,
+          uptime, rss));
+    }
+    return List.copyOf(found);
+  }
+
+  /**
+   * Stops the daemon of one slot that {@link #list(Path)} found, the service's first daemon or one
+   * beside it, as {@link #stop(ServiceDefinition, Duration)} stops a service's: under the slot's spawn
+   * lock, and only a process the kernel confirms as the recorded daemon.
+   *
+   * @param daemon a slot {@code list} returned
+   * @param grace how long the daemon has to exit before {@code SIGKILL}
+   * @return how the stop ended; every value means the slot's daemon no longer runs
+   * @throws IOException as {@link #stop(ServiceDefinition, Duration)} throws, most often an
+   *     {@link UntrustedStateException}
+   */
+  @SuppressWarnings("try") // the spawn lock is held for the block's duration, never referenced in it
+  public StopResult stop(ListedDaemon daemon, Duration grace) throws IOException {
+    Objects.requireNonNull(daemon, "daemon");
+    Objects.requireNonNull(grace, "grace");
+    if (grace.isNegative()) {
+      throw new IllegalArgumentException("grace must not be negative, got " + grace);
+    }
+    Path dir = daemon.lockfile().getParent();
+    ServiceDefinition definition = ServiceDefinition.existing(daemon.service(), dir);
+    if (daemon.compatibilityId().isEmpty()) {
+      return stop(definition, grace);
+    }
+    ServiceLayout paths = ServiceLayout.keyed(daemon.service(), dir, daemon.compatibilityId().get());
+    try {
+      RuntimeDirectory.ensureOwnerOnly(dir);
+    } catch (UnsafeRuntimeDirectoryException e) {
+      throw new RuntimeFileException(dir, e.getMessage(), e);
+    }
+    try (SpawnLock lock = SpawnLock.acquire(paths.spawnLock(), definition.name(), definition.spawnLockPatience())) {
+      RuntimeFiles.removeStaleTemps(paths);
+      Assessment a = assessor.assess(definition, paths);
+      if (a instanceof Assessment.Untrusted u) {
+        throw u.error();
+      }
+      if (a instanceof Assessment.Absent) {
+        return Trust.clearEndpoints(definition, paths, "there is no lockfile")
+            ? StopResult.CLEANED_STALE : StopResult.NOT_RUNNING;
+      }
+      if (a instanceof Assessment.Stale s) {
+        if (s.processAlive() && s.record().isPresent()) {
+          return Stopping.terminate(definition, paths, s.record().get(), grace);
+        }
+        Stopping.clearStale(definition, paths, s);
+        return StopResult.CLEANED_STALE;
+      }
+      return Stopping.terminate(definition, paths, ((Assessment.Healthy) a).record(), grace);
+    }
+  }
+
+  /**
+   * {@link #status}'s checks for one slot's files ({@code paths}, the service's first daemon or one
+   * beside it); the directory has been checked.
+   */
+  private ServiceStatus statusAt(ServiceDefinition definition, ServiceLayout paths) throws IOException {
+    long start = System.nanoTime();
+    Assessment a = assessor.assess(definition, paths);
+    if (a instanceof Assessment.Untrusted u) {
+      return untrusted(u.error());
+    }
+    if (!(a instanceof Assessment.Healthy h)) {
+      Optional<DaemonInfo> starting = Handoffs.starting(definition, paths);
+      if (starting.isPresent()) {
+        return new ServiceStatus.Running(starting.get(), false, 0,
+            Optional.of("starting: the broker bound the endpoint and handed it over; the daemon has not yet"
+                + " announced that it serves"));
+      }
+      Optional<UntrustedStateException> held = Trust.heldEndpoint(definition, paths, "there is "
+          + (a instanceof Assessment.Absent ? "no lockfile" : "no live daemon recorded"));
+      if (held.isPresent()) {
+        return untrusted(held.get());
+      }
+      if (a instanceof Assessment.Stale s) {
+        return new ServiceStatus.Stale(definition.name(), s.reason(), s.detail());
+      }
+      return new ServiceStatus.Absent(definition.name());
+    }
+    LockfileRecord r = h.record();
+    HelloReply hello;
+    try {
+      hello = Trust.verifiedHello(definition, paths, r, definition.probeBudget());
+    } catch (UntrustedStateException e) {
+      return untrusted(e);
+    } catch (ControlProtocolException e) {
+      return untrusted(Trust.impostor(definition, paths, r.pid(), "it answered outside the control protocol: "
+          + e.getMessage()));
+    } catch (IOException e) {
+      if (!(DaemonVerification.verify(paths, r) instanceof DaemonVerification.Verified)) {
+        return untrusted(new UntrustedStateException(definition.name(),
+            UntrustedStateException.Kind.UNVERIFIED_PROCESS, paths.lockfile(), r.pid(), "daemon '"
+                + definition.name() + "': pid " + r.pid() + " named by " + paths.lockfile()
+                + " did not answer HELLO as the recorded daemon (" + e.getMessage() + ") and carries no mark of"
+                + " having been started as it; it is not treated as the daemon"));
+      }
+      return new ServiceStatus.Unresponsive(definition.name(), r.pid(), definition.probeBudget(),
+          describeUnresponsive(r.pid(), e));
+    }
+    DaemonInfo info = Assessor.info(definition, r, Optional.empty(), "", start);
+    return new ServiceStatus.Running(info, hello.state() == DaemonState.READY, hello.progressPercent(),
+        hello.phase());
+  }
+
+  /** {@code VmRSS} of {@code /proc/<pid>/status}, in bytes; empty without procfs. */
+  private static java.util.OptionalLong residentBytes(long pid) {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
+        if (line.startsWith("VmRSS:")) {
+          String[] parts = line.substring(6).trim().split("\\s+");
+          long kib = Long.parseLong(parts[0]);
+          return java.util.OptionalLong.of(kib * 1024);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // gone meanwhile, or no procfs
+    }
+    return java.util.OptionalLong.empty();
   }
 
   /**

@@ -70,6 +70,9 @@ public final class ServiceDefinition {
   /** The default grace period of {@link Broker#stop}. */
   public static final Duration DEFAULT_STOP_GRACE = Duration.ofSeconds(5);
 
+  /** The probe budget of {@link #existing}: how long an operator's {@code status} waits for {@code HELLO}. */
+  public static final Duration EXISTING_PROBE_BUDGET = Duration.ofSeconds(2);
+
   /**
    * The default time a launcher waits for the service's spawn lock while another launcher starts or
    * stops the daemon: well above a probe budget plus a stop grace, so only a stopped or wedged holder
@@ -146,6 +149,29 @@ public final class ServiceDefinition {
     } catch (java.io.IOException e) {
       return home.toAbsolutePath().normalize().toString();
     }
+  }
+
+  /**
+   * A definition for a daemon that is already running, for reporting on it and stopping it when the
+   * command that started it is not at hand: what an operator tool ({@code fastbind status}, {@code stop})
+   * or {@link Broker#list(Path)} uses for a service it found on disk. {@link Broker#status} and
+   * {@link Broker#stop} need only the name, the runtime directory and the default budgets, and check
+   * the daemon against the kernel as they do for any definition. Its probe budget is
+   * {@link #EXISTING_PROBE_BUDGET}, longer than a launcher's default: an operator's one-off question
+   * comes from a cold JVM (whose first {@code HELLO} loads junixsocket's native library) and may reach a
+   * daemon that is still warming up on a loaded machine, and a false "unresponsive" costs more there
+   * than a wait. Its command is {@code false}, so an
+   * {@link Broker#ensureRunning} with it never starts anything useful: it fails with a
+   * {@link DaemonStartException}.
+   *
+   * @param name the service name ({@value #NAME_RULE})
+   * @param runtimeDirectory the runtime directory the daemon lives in; absolute
+   * @return a definition that identifies the service's files in {@code runtimeDirectory}
+   * @throws IllegalArgumentException if the name breaks the rule or the directory is relative
+   */
+  public static ServiceDefinition existing(String name, Path runtimeDirectory) {
+    return builder(name).command("false").runtimeDirectory(runtimeDirectory).probeBudget(EXISTING_PROBE_BUDGET)
+        .build();
   }
 
   /**
