@@ -38,7 +38,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * public Never serve(IpcListener listener, ServeContext context) throws Exception {
  *   RequestLoop loop = RequestLoop.builder().start(listener, context); // accepting from here on
  *   Index index = Index.load(context::progress);                       // requests wait meanwhile
- *   return loop.serve(Handler.of(Codec.utf8(), Codec.utf8(), (key, request) -> index.get(key)));
+ *   return loop.serve(Handler.of(Codec.utf8(), Codec.utf8(), (key, ctx) -> index.get(key)));
  * }
  * }</pre>
  *
