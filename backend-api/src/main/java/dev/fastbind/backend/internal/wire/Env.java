@@ -20,7 +20,6 @@ public final class Env {
   public static final String LOCKFILE = "FASTBIND_LOCKFILE";
   /** The broker's notify socket, for the readiness line ({@link Readiness}). */
   public static final String NOTIFY_SOCKET = "FASTBIND_NOTIFY_SOCKET";
-  /** The prefix every one of these names starts with; a broker clears inherited ones before it spawns. */
   /**
    * The path of the hand-off rendezvous socket from which this process takes its listening socket
    * (see {@code Handoff}); honoured only when {@link #HANDOFF_PARENT} names this process's parent.
@@ -41,6 +40,7 @@ public final class Env {
   public static final String HANDOFF_PATIENCE_MS = "FASTBIND_HANDOFF_PATIENCE_MS";
   /** The compatibility key the broker started the daemon for, canonical ({@code Compatibility}). */
   public static final String COMPATIBILITY = "FASTBIND_COMPATIBILITY";
+  /** The prefix every one of these names starts with; a broker clears inherited ones before it spawns. */
   public static final String PREFIX = "FASTBIND_";
   /** The application directory name under the per-user runtime directory. */
   public static final String APP = "fastbind";
