@@ -13,6 +13,7 @@ import dev.fastbind.backend.internal.UnsafeRuntimeDirectoryException;
 import dev.fastbind.broker.internal.Assessment;
 import dev.fastbind.broker.internal.Assessor;
 import dev.fastbind.broker.internal.ColdStart;
+import dev.fastbind.broker.internal.Deaths;
 import dev.fastbind.broker.internal.DaemonVerification;
 import dev.fastbind.broker.internal.Decision;
 import dev.fastbind.broker.internal.Metrics;
@@ -284,11 +285,11 @@ public final class Broker {
         predecessor = replace(definition, paths, h.record());
       } else if (a instanceof Assessment.Stale s) {
         reason = s.reason();
-        detail = s.detail();
+        detail = s.detail() + Deaths.suffix(Deaths.complete(definition, paths, s).map(Deaths::toPublic));
         Stopping.clearStale(definition, paths, s);
       } else {
         reason = SpawnReason.ABSENT;
-        detail = "no lockfile at " + paths.lockfile();
+        detail = "no lockfile at " + paths.lockfile() + Deaths.suffix(Deaths.last(definition, paths, a));
         Trust.clearEndpoints(definition, paths, "there is no lockfile");
       }
       if (besideOf != null && reason != SpawnReason.COMPATIBILITY_MISMATCH) {
@@ -417,10 +418,12 @@ public final class Broker {
       if (held.isPresent()) {
         return untrusted(held.get());
       }
+      Optional<DeathRecord> last = Deaths.last(definition, paths, a);
       if (a instanceof Assessment.Stale s) {
-        return new ServiceStatus.Stale(definition.name(), s.reason(), s.detail());
+        return new ServiceStatus.Stale(definition.name(), s.reason(), s.detail()
+            + (last.isPresent() ? "; " + last.get().summary() : ""), last);
       }
-      return new ServiceStatus.Absent(definition.name());
+      return new ServiceStatus.Absent(definition.name(), last);
     }
     LockfileRecord r = h.record();
     HelloReply hello;
@@ -515,6 +518,29 @@ public final class Broker {
       }
       return Stopping.terminate(definition, paths, ((Assessment.Healthy) a).record(), grace);
     }
+  }
+
+  /**
+   * The newest death record of {@code definition}'s daemon, changing nothing: how the last daemon
+   * ended, from the record its exit left (see {@link DeathRecord}). When the lockfile names a process
+   * that is gone and left no record (a {@code kill -9}, a crash), what the broker will record at its
+   * next {@link #ensureRunning} or {@link #stop}: that it vanished, with the exit status if this JVM
+   * started it, its log tail and any fatal-error log.
+   *
+   * @param definition the service asked about
+   * @return the newest record; empty when the service never ended (or its records aged out)
+   * @throws RuntimeFileException if the runtime directory exists but is not a directory, not this
+   *     user's or open to others
+   * @throws IOException if the runtime directory cannot be read
+   */
+  public Optional<DeathRecord> lastDeath(ServiceDefinition definition) throws IOException {
+    Objects.requireNonNull(definition, "definition");
+    ServiceLayout paths = prepare(definition, false);
+    if (paths == null) {
+      return Optional.empty();
+    }
+    Assessment a = assessor.assess(definition, paths);
+    return Deaths.last(definition, paths, a);
   }
 
   /**
