@@ -67,11 +67,15 @@ final class LogWatch {
   /** Starts the watch of {@code log}. */
   static void start(Path log, long limit, int generations) {
     Thread t = new Thread(() -> {
+      boolean rotated = false;
       while (true) {
-        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(PERIOD_MILLIS));
+        // Soon again after a rotation: a writer that filled the log once in a period may do it again.
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(rotated ? PERIOD_MILLIS / 10 : PERIOD_MILLIS));
+        rotated = false;
         try {
           if (Files.size(log) > limit) {
             rotate(log, generations);
+            rotated = true;
           }
         } catch (IOException | RuntimeException e) {
           // the log vanished or cannot be read now; look again next period
