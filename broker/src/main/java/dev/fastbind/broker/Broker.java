@@ -14,6 +14,7 @@ import dev.fastbind.broker.internal.Assessment;
 import dev.fastbind.broker.internal.Assessor;
 import dev.fastbind.broker.internal.ColdStart;
 import dev.fastbind.broker.internal.Deaths;
+import dev.fastbind.broker.internal.Cleaning;
 import dev.fastbind.broker.internal.DaemonVerification;
 import dev.fastbind.broker.internal.Decision;
 import dev.fastbind.broker.internal.Metrics;
@@ -31,6 +32,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -518,6 +520,51 @@ public final class Broker {
       }
       return Stopping.terminate(definition, paths, ((Assessment.Healthy) a).record(), grace);
     }
+  }
+
+  /**
+   * Removes, from the per-user default runtime directory, the files of services that have not run
+   * for {@code unusedFor}; see {@link #clean(Path, Duration)}.
+   *
+   * @param unusedFor how long a service's files must have been left unchanged
+   * @return the files removed
+   * @throws IOException as {@link #clean(Path, Duration)} throws
+   */
+  public List<Path> clean(Duration unusedFor) throws IOException {
+    return clean(RuntimeDirectory.defaultFor(Env.APP), unusedFor);
+  }
+
+  /**
+   * Removes the files of services that have not run for {@code unusedFor} from {@code runtimeDirectory}:
+   * a service none of whose files changed for that long and none of whose daemons may be alive (a
+   * lockfile naming a live process with the recorded start time in this boot, or an endpoint that
+   * answers or is bound, keeps all of the service's files) loses its lockfile, logs, death records,
+   * crash-loop count, class-data-sharing archives and, once nothing listens on them, its socket
+   * files. Of the services kept, death records and rotated logs older than {@code unusedFor} go.
+   * Symbolic links, directories and files not named after a service are never touched or followed.
+   *
+   * @param runtimeDirectory the directory to clean; nothing happens when it does not exist
+   * @param unusedFor how long a service's files must have been left unchanged; not negative
+   * @return the files removed, in the order removed
+   * @throws IllegalArgumentException if {@code unusedFor} is negative
+   * @throws RuntimeFileException if the directory is not a directory, not this user's or open to others
+   * @throws IOException if the directory cannot be listed
+   */
+  public List<Path> clean(Path runtimeDirectory, Duration unusedFor) throws IOException {
+    Objects.requireNonNull(runtimeDirectory, "runtimeDirectory");
+    Objects.requireNonNull(unusedFor, "unusedFor");
+    if (unusedFor.isNegative()) {
+      throw new IllegalArgumentException("unusedFor must not be negative, got " + unusedFor);
+    }
+    if (!Files.exists(runtimeDirectory, LinkOption.NOFOLLOW_LINKS)) {
+      return List.of();
+    }
+    try {
+      RuntimeDirectory.ensureOwnerOnly(runtimeDirectory);
+    } catch (UnsafeRuntimeDirectoryException e) {
+      throw new RuntimeFileException(runtimeDirectory, e.getMessage(), e);
+    }
+    return List.copyOf(Cleaning.clean(runtimeDirectory, unusedFor));
   }
 
   /**
