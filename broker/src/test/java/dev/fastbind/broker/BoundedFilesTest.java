@@ -95,6 +95,7 @@ class BoundedFilesTest {
     long total = size(log) + size(dir().resolve("chatty.log.1")) + size(dir().resolve("chatty.log.2"));
     assertTrue(total <= 3 * bound, "log files hold " + total + " bytes of the 50 MiB written");
     assertTrue(most > 0, "the log was sampled while the daemon wrote");
+    System.err.println("BoundedFilesTest: the live log peaked at " + most + " bytes (limit " + MIB + ")");
   }
 
   private static void age(Path p, Duration by) throws IOException {
