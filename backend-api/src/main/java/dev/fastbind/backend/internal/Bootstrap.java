@@ -156,9 +156,11 @@ public final class Bootstrap {
       Lockfiles.write(settings.lockfile(), record);
       cleanup.lockfileWritten();
     } catch (IOException | RuntimeException e) {
-      cleanup.run();
-      return fail(err, prefix, "cannot write the lockfile " + settings.lockfile() + ": " + e.getMessage()
-          + "; not serving unseen", Daemon.EXIT_CANNOT_CREATE, notify, pid, settings);
+      String message = "cannot write the lockfile " + settings.lockfile() + ": " + e.getMessage()
+          + "; not serving unseen";
+      state.ending(DeathRecordCodec.Cause.STARTUP_FAILED, message, Daemon.EXIT_CANNOT_CREATE);
+      cleanup.run(); // records the end
+      return fail(err, prefix, message, Daemon.EXIT_CANNOT_CREATE, notify, pid, null);
     }
     Runtime.getRuntime().addShutdownHook(new Thread(cleanup, "fastbind-shutdown"));
     if (mayHandOver && listener instanceof JdkUnixListener) {
@@ -220,7 +222,9 @@ public final class Bootstrap {
       DeathRecords.write(lockfile, new DeathRecordCodec.Entry(service, pid, instanceId, e.cause(), e.detail(),
           e.exitStatus(), now, uptime, DeathRecords.outOfMemory(tail, hsErr),
           hsErr.map(Path::toString), "daemon", tail));
-    } catch (IOException | RuntimeException ex) {
+    } catch (IOException | RuntimeException | LinkageError ex) {
+      // A LinkageError: out of descriptors, a class of the record could not even be loaded. The
+      // broker records the end as it observes it.
       System.err.println("fastbind: " + service + ": could not write the death record next to " + lockfile + ": " + ex);
     }
   }
@@ -449,7 +453,8 @@ public final class Bootstrap {
   private static int fail(PrintStream err, String prefix, String message, int status, Optional<Path> notify,
       long pid, Settings settings) {
     err.println(prefix + message);
-    if (settings != null && Files.isDirectory(settings.runtimeDir(), LinkOption.NOFOLLOW_LINKS)) {
+    Path recordDir = settings == null ? null : settings.lockfile().getParent();
+    if (recordDir != null && Files.isDirectory(recordDir, LinkOption.NOFOLLOW_LINKS)) {
       recordDeath(settings.lockfile(), settings.runtimeDir(), settings.service(), pid, "",
           new ServeState.Ending(DeathRecordCodec.Cause.STARTUP_FAILED, message, status));
     }
@@ -541,12 +546,14 @@ public final class Bootstrap {
         return;
       }
       state.runShutdownActions();
-      recordDeath();
       if (lockfileWritten) {
         if (outOfDescriptors()) {
           closeEndpoints();
         }
+        recordDeath();
         removeLockfile();
+      } else {
+        recordDeath();
       }
       closeEndpoints();
     }

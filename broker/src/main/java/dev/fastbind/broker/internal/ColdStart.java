@@ -177,6 +177,7 @@ public final class ColdStart {
       }
     }
     Trust.clearEndpointsQuietly(definition, paths, failed);
+    Deaths.startFailed(definition, paths, child, failed);
   }
 
   Metrics metrics() {

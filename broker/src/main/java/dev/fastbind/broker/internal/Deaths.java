@@ -137,6 +137,35 @@ public final class Deaths {
   }
 
   /**
+   * Records a start that failed, unless the daemon's bootstrap recorded it itself: with the child's
+   * exit status (after the broker's clean-up it has always exited) and the first line of the failure.
+   * Never throws.
+   */
+  static void startFailed(ServiceDefinition definition, ServiceLayout paths, Process child, Throwable failed) {
+    try {
+      for (DeathRecordCodec.Entry e : DeathRecords.list(paths.lockfile())) {
+        if (e.pid() == child.pid()) {
+          return;
+        }
+      }
+      Child c = child(child.pid());
+      int status = child.isAlive() ? -1 : child.exitValue();
+      long now = System.currentTimeMillis();
+      String why = failed == null || failed.getMessage() == null ? "it did not become ready" : failed.getMessage();
+      int nl = why.indexOf('\n');
+      String tail = DeathRecords.tail(paths.log());
+      Optional<Path> hsErr = DeathRecords.hsErr(child.pid(), definition.workingDirectory().orElse(paths.directory()),
+          paths.directory());
+      DeathRecords.write(paths.lockfile(), new DeathRecordCodec.Entry(definition.name(), child.pid(), "",
+          DeathRecordCodec.Cause.STARTUP_FAILED, nl < 0 ? why : why.substring(0, nl), status,
+          c != null && c.endedAt > 0 ? c.endedAt : now, c == null ? -1 : (c.endedAt > 0 ? c.endedAt : now) - c.startedAt,
+          DeathRecords.outOfMemory(tail, hsErr), hsErr.map(Path::toString), "broker", tail));
+    } catch (IOException | RuntimeException e) {
+      // a record that cannot be written does not change the start's failure, which is thrown
+    }
+  }
+
+  /**
    * The newest death of the slot: for a record whose process is gone without one, what the broker
    * would record (not written here); otherwise the newest record on file.
    */
