@@ -773,11 +773,13 @@ public final class ServiceDefinition {
     /**
      * Bounds the daemon's log while it runs (default {@value ServiceDefinition#DEFAULT_LOG_LIMIT_BYTES}
      * bytes and {@value ServiceDefinition#DEFAULT_LOG_GENERATIONS} generations). The daemon's
-     * bootstrap looks at the log's size five times a second and, past {@code bytes}, copies it to
-     * {@code SERVICE.log.1} (shifting older generations, dropping the oldest) and truncates it in
-     * place, so output written straight to file descriptors 1 and 2 is bounded too. Lines written
-     * during the copy can be lost; the live file can exceed {@code bytes} by what the daemon writes
-     * in 200 ms.
+     * bootstrap looks at the log's size five times a second (down to every 5 ms while it grows fast)
+     * and, past {@code bytes}, copies it to {@code SERVICE.log.1} (shifting older generations,
+     * dropping the oldest) and truncates it in place, so output written straight to file
+     * descriptors 1 and 2 is bounded too. Copy-truncate, because those descriptors were opened
+     * {@code O_APPEND} by the broker and are shared with anything the daemon started: after the
+     * truncation they go on at offset 0. Lines written during the copy can be lost; the live file
+     * can exceed {@code bytes} by what the daemon writes between two looks.
      *
      * @param bytes the live log's limit; 0 for no bound while running
      * @param generations how many older files to keep, 0 to 100

@@ -79,8 +79,8 @@ class BoundedFilesTest {
       }
     });
     long most = 0;
-    // The documented bound: the limit plus what the daemon writes in one 200 ms period (here at most
-    // about 50 MiB/s, so 10 MiB).
+    // The documented bound: the limit plus what the daemon writes between two looks, at most 200 ms
+    // apart (here at most about 25 MiB/s, so 5 MiB), with as much again for a loaded machine.
     long bound = MIB + 10 * MIB;
     while (!chat.isDone()) {
       most = Math.max(most, size(log));

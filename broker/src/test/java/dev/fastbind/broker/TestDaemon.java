@@ -31,7 +31,7 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@code cmd}: like {@code good}, but reads one line from each connection and acts on it:
  *       {@code request} calls {@code requestShutdown("the test asked")}, {@code throw} makes
  *       {@code serve} throw, {@code return} makes it return, {@code chat <MiB>} writes that much
- *       output to stdout (in 256 KiB writes, 5 ms apart) and answers {@code done}; anything else (or nothing:
+ *       output to stdout (in 256 KiB writes, 10 ms apart) and answers {@code done}; anything else (or nothing:
  *       the broker's probe) gets the pid. With {@code --idle-ms=N} the daemon has that idle timeout.
  * </ul>
  *
@@ -148,8 +148,8 @@ public final class TestDaemon {
   static final class CommandBackend implements BrokeredBackend {
     @Override
     public Never serve(IpcListener listener, ServeContext context) throws IOException {
-      context.ready();
       System.err.println("test daemon " + ProcessHandle.current().pid() + ": serving commands");
+      context.ready();
       byte[] pid = (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII);
       while (true) {
         try (SocketChannel c = listener.accept()) {
@@ -186,8 +186,8 @@ public final class TestDaemon {
       for (int i = 0; i < mib * 4; i++) {
         System.out.write(chunk, 0, chunk.length);
         System.out.flush();
-        // A steady writer rather than one burst (a real daemon's log rate): about 50 MiB/s at most.
-        java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
+        // A steady writer rather than one burst (a real daemon's log rate): about 25 MiB/s at most.
+        java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
       }
       System.out.println("chat done");
     }

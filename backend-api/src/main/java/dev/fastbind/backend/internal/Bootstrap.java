@@ -84,14 +84,6 @@ public final class Bootstrap {
       return fail(err, prefix, e.getMessage(), Daemon.EXIT_CANNOT_CREATE, notify, pid, settings);
     }
 
-    Optional<long[]> logLimit = LogWatch.parse(env.get(Env.LOG_LIMIT));
-    if (logLimit.isPresent()) {
-      Optional<Path> log = LogWatch.stdoutFile();
-      if (log.isPresent()) {
-        LogWatch.start(log.get(), logLimit.get()[0], (int) logLimit.get()[1]);
-      }
-    }
-
     IpcListener listener = null;
     Optional<Path> handoff = handoffFor(env);
     long handoffDeadline = 0;
@@ -180,6 +172,14 @@ public final class Bootstrap {
       }
     }
 
+    // After readiness, off the way to it: the log's bound (see LogWatch).
+    Optional<long[]> logLimit = LogWatch.parse(env.get(Env.LOG_LIMIT));
+    if (logLimit.isPresent()) {
+      Optional<Path> log = LogWatch.stdoutFile();
+      if (log.isPresent()) {
+        LogWatch.start(log.get(), logLimit.get()[0], (int) logLimit.get()[1]);
+      }
+    }
     if (idleTimeout != null) {
       state.watchIdle(idleTimeout);
     }

@@ -13,16 +13,18 @@ import java.util.concurrent.locks.LockSupport;
 
 /**
  * Keeps the daemon's log ({@code s.log}, the file its stdout and stderr append to) within a limit
- * while the daemon runs: a daemon thread looks at the file's size every {@value #PERIOD_MILLIS} ms and,
+ * while the daemon runs: a daemon thread looks at the file's size every {@value #PERIOD_MILLIS} ms (sooner
+ * while it grows fast) and,
  * past the limit, copies it to {@code s.log.1} (shifting {@code s.log.1} to {@code s.log.2} and so on,
  * dropping the oldest generation) and truncates the live file in place. This is copy-truncate, not a
  * rename, because the writers are file descriptors 1 and 2 of this process and of anything it
  * started, opened {@code O_APPEND} by the broker: after the truncation they continue at offset 0,
  * output written straight to the descriptors included, and nothing has to reopen the file.
  *
- * <p>Lines written between the copy and the truncation are lost; the bound is the limit plus what
- * the daemon writes in one period, and each of the {@code generations} older files holds at most
- * about as much.
+ * <p>Lines written between the copy and the truncation are lost. The bound is the limit plus what
+ * the daemon writes between two looks (at most {@value #PERIOD_MILLIS} ms apart, much sooner while
+ * it writes fast, see {@link #start}), and each of the {@code generations} older files holds at
+ * most about as much.
  */
 final class LogWatch {
   private LogWatch() {}
@@ -64,21 +66,37 @@ final class LogWatch {
     }
   }
 
-  /** Starts the watch of {@code log}. */
+  /** The shortest pause between two looks, while the log grows fast. */
+  static final long MIN_PERIOD_MILLIS = 5;
+
+  /**
+   * Starts the watch of {@code log}. It looks every {@value #PERIOD_MILLIS} ms, and sooner while the
+   * log grows fast: the next look comes about when the growth seen since the last one would reach
+   * the limit (at least {@value #MIN_PERIOD_MILLIS} ms apart), so a fast writer overshoots the limit
+   * by little more than what it writes in a few milliseconds, scheduling delays aside.
+   */
   static void start(Path log, long limit, int generations) {
     Thread t = new Thread(() -> {
-      boolean rotated = false;
+      long lastSize = -1;
+      long lastNanos = System.nanoTime();
+      long pauseMillis = PERIOD_MILLIS;
       while (true) {
-        // Soon again after a rotation: a writer that filled the log once in a period may do it again.
-        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(rotated ? PERIOD_MILLIS / 10 : PERIOD_MILLIS));
-        rotated = false;
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(pauseMillis));
         try {
-          if (Files.size(log) > limit) {
+          long size = Files.size(log);
+          long now = System.nanoTime();
+          if (size > limit) {
             rotate(log, generations);
-            rotated = true;
+            size = Files.size(log);
           }
+          long grown = lastSize < 0 || size < lastSize ? size : size - lastSize;
+          long elapsedMillis = Math.max(1, TimeUnit.NANOSECONDS.toMillis(now - lastNanos));
+          double untilLimit = grown <= 0 ? PERIOD_MILLIS : (double) Math.max(0, limit - size) * elapsedMillis / grown / 2;
+          pauseMillis = (long) Math.max(MIN_PERIOD_MILLIS, Math.min(PERIOD_MILLIS, untilLimit));
+          lastSize = size;
+          lastNanos = now;
         } catch (IOException | RuntimeException e) {
-          // the log vanished or cannot be read now; look again next period
+          pauseMillis = PERIOD_MILLIS; // the log vanished or cannot be read now; look again next period
         }
       }
     }, "fastbind-log-watch");
