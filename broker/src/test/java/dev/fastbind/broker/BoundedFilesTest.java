@@ -151,4 +151,35 @@ class BoundedFilesTest {
     assertEquals(running.pid(), broker.ensureRunning(live).pid(), "the live daemon is still the one served");
     assertEquals(List.of(), broker.clean(dir(), Duration.ofDays(7)), "a second clean finds nothing");
   }
+
+  @Test
+  void cleanKeepsAServiceWhoseSpawnLockAnotherLauncherHolds() throws Exception {
+    java.nio.file.Files.createDirectories(dir());
+    java.nio.file.Files.setPosixFilePermissions(dir(), java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    Path lockFile = Files.writeString(dir().resolve("starting.spawn-lock"), "");
+    Path log = Files.writeString(dir().resolve("starting.log"), "old\n");
+    age(lockFile, Duration.ofDays(30));
+    age(log, Duration.ofDays(30));
+    CompletableFuture<Void> release = new CompletableFuture<>();
+    CompletableFuture<Void> holding = new CompletableFuture<>();
+    Thread holder = new Thread(() -> {
+      try (var lock = dev.fastbind.broker.internal.SpawnLock.acquire(lockFile, "starting", Duration.ofSeconds(5))) {
+        holding.complete(null);
+        release.get(30, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        holding.completeExceptionally(e);
+      }
+    }, "other-launcher");
+    holder.start();
+    try {
+      holding.get(10, TimeUnit.SECONDS);
+      assertEquals(List.of(), broker.clean(dir(), Duration.ofDays(7)), "a service being spawned is kept");
+      assertTrue(Files.exists(log));
+    } finally {
+      release.complete(null);
+      holder.join(10_000);
+    }
+    assertEquals(java.util.Set.of(lockFile, log), java.util.Set.copyOf(broker.clean(dir(), Duration.ofDays(7))),
+        "once the lock is free the unused service goes");
+  }
 }

@@ -25,7 +25,9 @@ import java.util.TreeMap;
  * file changed within {@code unusedFor}, or one of whose daemons may be alive (a lockfile names a
  * live process with the recorded start time in this boot, or an endpoint answers or is bound), is
  * kept, and of it only death records and rotated logs older than {@code unusedFor} go. Of any other
- * service every regular file goes, and its socket files once nothing listens. Symbolic
+ * service every regular file goes, and its socket files once nothing listens, while this JVM holds
+ * the service's spawn locks (taken without waiting: a service whose lock another launcher holds is
+ * in use and kept), and only if nothing changed in between. Symbolic
  * links, directories and files not named after a slot are never touched, and nothing is followed.
  */
 public final class Cleaning {
@@ -58,31 +60,89 @@ public final class Cleaning {
         String service = tilde < 0 ? slot : slot.substring(0, tilde);
         slots.computeIfAbsent(service, k -> new ArrayList<>()).add(p);
         newest.merge(service, a.lastModifiedTime().toMillis(), Math::max);
-        if (name.endsWith(ServiceLayout.LOCKFILE_SUFFIX) || name.endsWith(".sock")) {
-          lockSlots.computeIfAbsent(service, k -> new java.util.TreeSet<>()).add(slot);
-        }
+        lockSlots.computeIfAbsent(service, k -> new java.util.TreeSet<>()).add(slot);
       }
     }
     List<Path> removed = new ArrayList<>();
     for (Map.Entry<String, List<Path>> e : slots.entrySet()) {
       String service = e.getKey();
-      boolean stale = newest.get(service) < cutoff;
-      for (String slot : lockSlots.getOrDefault(service, java.util.Set.of())) {
-        stale = stale && !alive(dir, slot);
-      }
-      for (Path p : e.getValue()) {
-        String name = p.getFileName().toString();
-        String slot = name.substring(0, name.indexOf('.'));
-        boolean aged = name.startsWith(slot + DeathRecords.INFIX) || isRotatedLog(slot, name);
-        if (!stale && !(aged && modifiedBefore(p, cutoff))) {
-          continue;
+      java.util.Set<String> serviceSlots = lockSlots.getOrDefault(service, java.util.Set.of());
+      boolean stale = newest.get(service) < cutoff && !anyAlive(dir, serviceSlots);
+      List<SpawnLock> held = new ArrayList<>();
+      try {
+        if (stale) {
+          // Under the service's spawn locks, so that no launcher starts a daemon among files being
+          // removed; a lock another launcher holds means the service is in use. Then look again.
+          stale = lockAll(dir, service, serviceSlots, held) && stillUnused(e.getValue(), cutoff)
+              && !anyAlive(dir, serviceSlots);
         }
-        if (remove(p)) {
-          removed.add(p);
+        removeFrom(e.getValue(), stale, cutoff, removed);
+      } finally {
+        for (SpawnLock l : held) {
+          try {
+            l.close();
+          } catch (IOException e) {
+            // the lock goes with its file, just removed, or with this JVM
+          }
         }
       }
     }
     return removed;
+  }
+
+  private static boolean anyAlive(Path dir, java.util.Set<String> slots) {
+    for (String slot : slots) {
+      if (alive(dir, slot)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Takes the spawn lock of every slot that has one, without waiting; false if one is held elsewhere. */
+  private static boolean lockAll(Path dir, String service, java.util.Set<String> slots, List<SpawnLock> held) {
+    for (String slot : slots) {
+      Path lockFile = dir.resolve(slot + ".spawn-lock");
+      if (!Files.isRegularFile(lockFile, LinkOption.NOFOLLOW_LINKS)) {
+        continue;
+      }
+      try {
+        held.add(SpawnLock.acquire(lockFile, service, Duration.ZERO));
+      } catch (IOException busyOrOdd) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static boolean stillUnused(List<Path> files, long cutoff) {
+    for (Path p : files) {
+      try {
+        if (Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS).toMillis() >= cutoff) {
+          return false;
+        }
+      } catch (java.nio.file.NoSuchFileException gone) {
+        // removed meanwhile
+      } catch (IOException e) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Removes every file of a stale service, or only the aged death records and rotated logs of another. */
+  private static void removeFrom(List<Path> files, boolean stale, long cutoff, List<Path> removed) {
+    for (Path p : files) {
+      String name = p.getFileName().toString();
+      String slot = name.substring(0, name.indexOf('.'));
+      boolean aged = name.startsWith(slot + DeathRecords.INFIX) || isRotatedLog(slot, name);
+      if (!stale && !(aged && modifiedBefore(p, cutoff))) {
+        continue;
+      }
+      if (remove(p)) {
+        removed.add(p);
+      }
+    }
   }
 
   private static boolean isRotatedLog(String slot, String name) {
