@@ -572,7 +572,9 @@ public final class Broker {
    * ended, from the record its exit left (see {@link DeathRecord}). When the lockfile names a process
    * that is gone and left no record (a {@code kill -9}, a crash), what the broker will record at its
    * next {@link #ensureRunning} or {@link #stop}: that it vanished, with the exit status if this JVM
-   * started it, its log tail and any fatal-error log.
+   * started it, its log tail and any fatal-error log. This reads the service's first daemon slot
+   * ({@code SERVICE.death-…}); a side-by-side daemon's records sit beside its own files
+   * ({@code SERVICE~<id>.death-…}).
    *
    * @param definition the service asked about
    * @return the newest record; empty when the service never ended (or its records aged out)

@@ -81,7 +81,7 @@ public final class Cleaning {
         for (SpawnLock l : held) {
           try {
             l.close();
-          } catch (IOException e) {
+          } catch (IOException releaseFailed) {
             // the lock goes with its file, just removed, or with this JVM
           }
         }
