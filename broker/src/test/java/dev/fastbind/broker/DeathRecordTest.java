@@ -160,7 +160,15 @@ class DeathRecordTest {
   @Test
   void kill9IsCompletedByTheBrokerWithTheSignalAndTheLogTail() throws Exception {
     ServiceDefinition def = cmd();
-    DaemonInfo info = broker.ensureRunning(def);
+    DaemonInfo info = broker.awaitServing(broker.ensureRunning(def), Fixtures.PATIENT);
+    Path log = dir().resolve("svc.log");
+    Await.until(Fixtures.PATIENT, () -> {
+      try {
+        return java.nio.file.Files.readString(log).contains("serving commands");
+      } catch (IOException e) {
+        return false;
+      }
+    }, () -> "the daemon never logged its first line");
     Signals.kill(info.pid());
     Signals.awaitGone(info.pid(), Fixtures.PATIENT);
     ServiceStatus s = broker.status(def);
@@ -175,7 +183,7 @@ class DeathRecordTest {
     assertTrue(next.spawnDetail().contains("the previous daemon (pid " + info.pid() + ") ended: killed by SIGKILL"
         + " (exit status 137) after"), next.spawnDetail());
     assertTrue(next.spawnDetail().contains("log tail:") && next.spawnDetail().contains("serving commands"),
-        next.spawnDetail());
+        next.spawnDetail() + "\nlog:\n" + java.nio.file.Files.readString(dir().resolve("svc.log")));
     List<Path> files = DeathRecords.files(dir().resolve("svc.lock"));
     assertEquals(1, files.size(), "the broker wrote the record: " + files);
     DeathRecord written = broker.lastDeath(def).orElseThrow();
