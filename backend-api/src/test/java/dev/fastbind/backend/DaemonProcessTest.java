@@ -192,8 +192,14 @@ class DaemonProcessTest {
     assertEquals("keep", Files.readString(blocker.resolve("keep")));
     assertFalse(Files.exists(sock()), "the daemon's own socket is removed");
     try (var files = Files.list(runtime)) {
-      assertEquals(1, files.count(), "only the blocking directory remains");
+      assertEquals(1, files.filter(f -> !f.getFileName().toString().contains(".death-")).count(),
+          "only the blocking directory remains, beside the death record");
     }
+    java.util.List<dev.fastbind.backend.internal.wire.DeathRecordCodec.Entry> deaths =
+        dev.fastbind.backend.internal.DeathRecords.list(lockfile());
+    assertEquals(1, deaths.size(), "one record of the failed start: " + deaths);
+    assertEquals(dev.fastbind.backend.internal.wire.DeathRecordCodec.Cause.STARTUP_FAILED, deaths.get(0).cause());
+    assertEquals(Daemon.EXIT_CANNOT_CREATE, deaths.get(0).exitStatus());
   }
 
   @Test

@@ -13,6 +13,8 @@ import dev.fastbind.backend.internal.UnsafeRuntimeDirectoryException;
 import dev.fastbind.broker.internal.Assessment;
 import dev.fastbind.broker.internal.Assessor;
 import dev.fastbind.broker.internal.ColdStart;
+import dev.fastbind.broker.internal.Deaths;
+import dev.fastbind.broker.internal.Cleaning;
 import dev.fastbind.broker.internal.DaemonVerification;
 import dev.fastbind.broker.internal.Decision;
 import dev.fastbind.broker.internal.Metrics;
@@ -285,11 +287,11 @@ public final class Broker {
         predecessor = replace(definition, paths, h.record());
       } else if (a instanceof Assessment.Stale s) {
         reason = s.reason();
-        detail = s.detail();
+        detail = s.detail() + Deaths.suffix(Deaths.complete(definition, paths, s).map(Deaths::toPublic));
         Stopping.clearStale(definition, paths, s);
       } else {
         reason = SpawnReason.ABSENT;
-        detail = "no lockfile at " + paths.lockfile();
+        detail = "no lockfile at " + paths.lockfile() + Deaths.suffix(Deaths.last(definition, paths, a));
         Trust.clearEndpoints(definition, paths, "there is no lockfile");
       }
       if (besideOf != null && reason != SpawnReason.COMPATIBILITY_MISMATCH) {
@@ -419,10 +421,12 @@ public final class Broker {
       if (held.isPresent()) {
         return untrusted(held.get());
       }
+      Optional<DeathRecord> last = Deaths.last(definition, paths, a);
       if (a instanceof Assessment.Stale s) {
-        return new ServiceStatus.Stale(definition.name(), s.reason(), s.detail());
+        return new ServiceStatus.Stale(definition.name(), s.reason(), s.detail()
+            + (last.isPresent() ? "; " + last.get().summary() : ""), last);
       }
-      return new ServiceStatus.Absent(definition.name());
+      return new ServiceStatus.Absent(definition.name(), last);
     }
     LockfileRecord r = h.record();
     HelloReply hello;
@@ -744,6 +748,77 @@ public final class Broker {
       // gone meanwhile, or no procfs
     }
     return java.util.OptionalLong.empty();
+
+  }
+
+  /**
+   * Removes, from the per-user default runtime directory, the files of services that have not run
+   * for {@code unusedFor}; see {@link #clean(Path, Duration)}.
+   *
+   * @param unusedFor how long a service's files must have been left unchanged
+   * @return the files removed
+   * @throws IOException as {@link #clean(Path, Duration)} throws
+   */
+  public List<Path> clean(Duration unusedFor) throws IOException {
+    return clean(RuntimeDirectory.defaultFor(Env.APP), unusedFor);
+  }
+
+  /**
+   * Removes the files of services that have not run for {@code unusedFor} from {@code runtimeDirectory}:
+   * a service none of whose files changed for that long and none of whose daemons may be alive (a
+   * lockfile naming a live process with the recorded start time in this boot, or an endpoint that
+   * answers or is bound, keeps all of the service's files) loses its lockfile, logs, death records,
+   * crash-loop count, class-data-sharing archives and, once nothing listens on them, its socket
+   * files. Of the services kept, death records and rotated logs older than {@code unusedFor} go.
+   * Symbolic links, directories and files not named after a service are never touched or followed.
+   *
+   * @param runtimeDirectory the directory to clean; nothing happens when it does not exist
+   * @param unusedFor how long a service's files must have been left unchanged; not negative
+   * @return the files removed, in the order removed
+   * @throws IllegalArgumentException if {@code unusedFor} is negative
+   * @throws RuntimeFileException if the directory is not a directory, not this user's or open to others
+   * @throws IOException if the directory cannot be listed
+   */
+  public List<Path> clean(Path runtimeDirectory, Duration unusedFor) throws IOException {
+    Objects.requireNonNull(runtimeDirectory, "runtimeDirectory");
+    Objects.requireNonNull(unusedFor, "unusedFor");
+    if (unusedFor.isNegative()) {
+      throw new IllegalArgumentException("unusedFor must not be negative, got " + unusedFor);
+    }
+    if (!Files.exists(runtimeDirectory, LinkOption.NOFOLLOW_LINKS)) {
+      return List.of();
+    }
+    try {
+      RuntimeDirectory.ensureOwnerOnly(runtimeDirectory);
+    } catch (UnsafeRuntimeDirectoryException e) {
+      throw new RuntimeFileException(runtimeDirectory, e.getMessage(), e);
+    }
+    return List.copyOf(Cleaning.clean(runtimeDirectory, unusedFor));
+  }
+
+  /**
+   * The newest death record of {@code definition}'s daemon, changing nothing: how the last daemon
+   * ended, from the record its exit left (see {@link DeathRecord}). When the lockfile names a process
+   * that is gone and left no record (a {@code kill -9}, a crash), what the broker will record at its
+   * next {@link #ensureRunning} or {@link #stop}: that it vanished, with the exit status if this JVM
+   * started it, its log tail and any fatal-error log. This reads the service's first daemon slot
+   * ({@code SERVICE.death-…}); a side-by-side daemon's records sit beside its own files
+   * ({@code SERVICE~<id>.death-…}).
+   *
+   * @param definition the service asked about
+   * @return the newest record; empty when the service never ended (or its records aged out)
+   * @throws RuntimeFileException if the runtime directory exists but is not a directory, not this
+   *     user's or open to others
+   * @throws IOException if the runtime directory cannot be read
+   */
+  public Optional<DeathRecord> lastDeath(ServiceDefinition definition) throws IOException {
+    Objects.requireNonNull(definition, "definition");
+    ServiceLayout paths = prepare(definition, false);
+    if (paths == null) {
+      return Optional.empty();
+    }
+    Assessment a = assessor.assess(definition, paths);
+    return Deaths.last(definition, paths, a);
   }
 
   /**

@@ -324,6 +324,15 @@ public final class DaemonClient implements Closeable {
     } catch (IOException | RuntimeException e) {
       view = "status failed: " + e.getMessage();
     }
+    String ending = "";
+    try {
+      Optional<DeathRecord> death = broker.lastDeath(definition);
+      if (death.isPresent() && death.get().instanceId().equals(info.instanceId())) {
+        ending = "; how it ended: " + death.get().summary();
+      }
+    } catch (IOException | RuntimeException e) {
+      ending = "; its death record could not be read: " + e.getMessage();
+    }
     String tail;
     Path log;
     try {
@@ -336,7 +345,7 @@ public final class DaemonClient implements Closeable {
     String message = "daemon '" + definition.name() + "' (pid " + pid + ", instance "
         + shortId(info.instanceId()) + ") died during the call: " + what + ", " + call.elapsedMillis()
         + " ms into the call; " + (mayHaveRun ? "the request may have run" : "the request did not run")
-        + "; pid " + pid + (gone ? " is gone" : " still runs") + "; the broker sees: " + view
+        + "; pid " + pid + (gone ? " is gone" : " still runs") + ending + "; the broker sees: " + view
         + "; the next call asks the broker again, which starts a new daemon if this one is gone"
         + (tail.isEmpty() ? "" : "; last lines of " + log + ":\n" + tail);
     return new DaemonDiedException(message, definition.name(), pid, mayHaveRun, gone, view, tail, cause);

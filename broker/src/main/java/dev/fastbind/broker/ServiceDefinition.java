@@ -101,8 +101,17 @@ public final class ServiceDefinition {
   private final String compatibilityText;
   private final CompatibilityPolicy compatibilityPolicy;
   private final int maxSideBySide;
+  private final long logLimitBytes;
+  private final int logGenerations;
+
+  /** The default bound of a daemon's log while it runs: 10 MiB. */
+  public static final long DEFAULT_LOG_LIMIT_BYTES = 10L << 20;
+  /** The default number of older log files kept beside the live one: 3. */
+  public static final int DEFAULT_LOG_GENERATIONS = 3;
 
   private ServiceDefinition(Builder b) {
+    this.logLimitBytes = b.logLimitBytes;
+    this.logGenerations = b.logGenerations;
     this.name = b.name;
     this.command = List.copyOf(b.command);
     this.javaMainClass = b.javaMainClass;
@@ -401,6 +410,24 @@ public final class ServiceDefinition {
     return maxSideBySide;
   }
 
+  /**
+   * The size past which the daemon's log ({@code SERVICE.log}) is rotated while the daemon runs.
+   *
+   * @return {@value #DEFAULT_LOG_LIMIT_BYTES} bytes unless the builder said otherwise; 0 for no bound
+   */
+  public long logLimitBytes() {
+    return logLimitBytes;
+  }
+
+  /**
+   * How many rotated logs ({@code SERVICE.log.1} …) are kept.
+   *
+   * @return {@value #DEFAULT_LOG_GENERATIONS} unless the builder said otherwise
+   */
+  public int logGenerations() {
+    return logGenerations;
+  }
+
   /** The compatibility key in canonical form, for the broker's internals. */
   String compatibilityText() {
     return compatibilityText;
@@ -452,6 +479,8 @@ public final class ServiceDefinition {
     private boolean defaultCompatibility = true;
     private CompatibilityPolicy compatibilityPolicy = CompatibilityPolicy.SIDE_BY_SIDE;
     private int maxSideBySide = 3;
+    private long logLimitBytes = DEFAULT_LOG_LIMIT_BYTES;
+    private int logGenerations = DEFAULT_LOG_GENERATIONS;
 
     private Builder(String name) {
       this.name = name;
@@ -772,6 +801,32 @@ public final class ServiceDefinition {
      */
     public Builder compatibilityPolicy(CompatibilityPolicy policy) {
       this.compatibilityPolicy = Objects.requireNonNull(policy, "policy");
+      return this;
+    }
+
+    /**
+     * Bounds the daemon's log while it runs (default {@value ServiceDefinition#DEFAULT_LOG_LIMIT_BYTES}
+     * bytes and {@value ServiceDefinition#DEFAULT_LOG_GENERATIONS} generations). The daemon's
+     * bootstrap looks at the log's size five times a second (down to every 5 ms while it grows fast)
+     * and, past {@code bytes}, copies it to {@code SERVICE.log.1} (shifting older generations,
+     * dropping the oldest) and truncates it in place, so output written straight to file
+     * descriptors 1 and 2 is bounded too. Copy-truncate, because those descriptors were opened
+     * {@code O_APPEND} by the broker and are shared with anything the daemon started: after the
+     * truncation they go on at offset 0. Lines written during the copy can be lost; the live file
+     * can exceed {@code bytes} by what the daemon writes between two looks.
+     *
+     * @param bytes the live log's limit; 0 for no bound while running
+     * @param generations how many older files to keep, 0 to 100
+     * @return this builder
+     * @throws IllegalArgumentException if {@code bytes} is negative or {@code generations} out of range
+     */
+    public Builder logLimit(long bytes, int generations) {
+      if (bytes < 0 || generations < 0 || generations > 100) {
+        throw new IllegalArgumentException("logLimit needs bytes >= 0 (0: no bound) and generations within 0..100, got "
+            + bytes + " and " + generations);
+      }
+      this.logLimitBytes = bytes;
+      this.logGenerations = generations;
       return this;
     }
 

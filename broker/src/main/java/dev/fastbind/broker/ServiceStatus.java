@@ -84,9 +84,24 @@ public sealed interface ServiceStatus {
    *
    * @param service the service name
    * @param reason the machine-readable reason
-   * @param detail the human-readable detail (pid, lockfile error…)
+   * @param detail the human-readable detail (pid, lockfile error…), ending with how the recorded
+   *     daemon ended when that is known
+   * @param lastDeath how the recorded daemon (or, when that is unknown, the last one) ended: its
+   *     death record, or what the broker will record for a process gone without one
    */
-  record Stale(String service, SpawnReason reason, String detail) implements ServiceStatus {
+  record Stale(String service, SpawnReason reason, String detail, Optional<DeathRecord> lastDeath)
+      implements ServiceStatus {
+    /**
+     * A stale status without a death record.
+     *
+     * @param service the service name
+     * @param reason the machine-readable reason
+     * @param detail the human-readable detail
+     */
+    public Stale(String service, SpawnReason reason, String detail) {
+      this(service, reason, detail, Optional.empty());
+    }
+
     /**
      * Validates the components.
      *
@@ -99,6 +114,7 @@ public sealed interface ServiceStatus {
       Objects.requireNonNull(service, "service");
       Objects.requireNonNull(reason, "reason");
       Objects.requireNonNull(detail, "detail");
+      Objects.requireNonNull(lastDeath, "lastDeath");
     }
   }
 
@@ -131,16 +147,28 @@ public sealed interface ServiceStatus {
    * No lockfile: the service is not running.
    *
    * @param service the service name
+   * @param lastDeath how its last daemon ended, if a death record is on file
    */
-  record Absent(String service) implements ServiceStatus {
+  record Absent(String service, Optional<DeathRecord> lastDeath) implements ServiceStatus {
     /**
-     * Validates the component.
+     * No daemon, and no death record.
+     *
+     * @param service the service name
+     */
+    public Absent(String service) {
+      this(service, Optional.empty());
+    }
+
+    /**
+     * Validates the components.
      *
      * @param service the service name; not null
-     * @throws NullPointerException if {@code service} is null
+     * @param lastDeath its last death record, or empty; not null
+     * @throws NullPointerException if a component is null
      */
     public Absent {
       Objects.requireNonNull(service, "service");
+      Objects.requireNonNull(lastDeath, "lastDeath");
     }
   }
 }

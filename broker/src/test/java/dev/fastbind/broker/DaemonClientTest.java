@@ -337,6 +337,8 @@ class DaemonClientTest {
     // at times the endpoint that has not yet stopped accepting. Either way it is reported.
     assertFalse(died.brokerView().isEmpty());
     assertTrue(died.getMessage().contains("the broker sees: " + died.brokerView()), died.getMessage());
+    assertTrue(died.getMessage().contains("how it ended: the previous daemon (pid " + pid + ") ended: killed by SIGKILL"),
+        "the client's error names the death: " + died.getMessage());
     long next = Long.parseLong(call(c, "pid"));
     assertNotEquals(pid, next, "served by a new daemon");
     assertTrue(c.lastDaemon().orElseThrow().spawned());

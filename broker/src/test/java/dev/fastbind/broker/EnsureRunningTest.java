@@ -139,7 +139,9 @@ class EnsureRunningTest {
     assertFalse(Files.exists(dir().resolve("svc.lock")));
     assertFalse(Files.exists(dir().resolve("svc.sock")));
     assertEquals(StopResult.NOT_RUNNING, broker.stop(def));
-    assertEquals(new ServiceStatus.Absent("svc"), broker.status(def));
+    ServiceStatus.Absent absent = assertInstanceOf(ServiceStatus.Absent.class, broker.status(def));
+    assertEquals(Optional.of(DeathRecord.Cause.SHUTDOWN_REQUEST), absent.lastDeath().map(DeathRecord::cause),
+        "the status names how the stopped daemon ended");
   }
 
   @Test

@@ -51,6 +51,17 @@ class StartFailureTest {
   }
 
   @Test
+  void aFailedStartLeavesADeathRecordWithItsExitStatus() throws Exception {
+    ServiceDefinition def = Fixtures.daemon(dir(), "exits", "exit3").build();
+    startFails(def);
+    DeathRecord d = Broker.create().lastDeath(def).orElseThrow();
+    assertEquals(DeathRecord.Cause.STARTUP_FAILED, d.cause());
+    assertEquals(java.util.OptionalInt.of(3), d.exitStatus());
+    assertTrue(d.logTail().contains("configuration file missing"), d.logTail());
+    assertTrue(d.summary().contains("failed to start with exit status 3"), d.summary());
+  }
+
+  @Test
   void exitWithStatusIsReportedWithStatusAndLogTail() {
     DaemonStartException e = startFails(Fixtures.daemon(dir(), "exits", "exit3").build());
     assertEquals(DaemonStartException.Failure.EXITED, e.failure(), e.getMessage());

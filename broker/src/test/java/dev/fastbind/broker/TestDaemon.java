@@ -28,6 +28,11 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@code hold}: like {@code good}, but each connection first sends a line: {@code hold} makes
  *       the daemon log {@code holding} and wait for a second line before it answers; its shutdown
  *       action logs {@code draining} and waits (at most 10 s) until no held request is left
+ *   <li>{@code cmd}: like {@code good}, but reads one line from each connection and acts on it:
+ *       {@code request} calls {@code requestShutdown("the test asked")}, {@code throw} makes
+ *       {@code serve} throw, {@code return} makes it return, {@code chat <MiB>} writes that much
+ *       output to stdout (in 256 KiB writes, 10 ms apart) and answers {@code done}; anything else (or nothing:
+ *       the broker's probe) gets the pid. With {@code --idle-ms=N} the daemon has that idle timeout.
  * </ul>
  *
  * With {@code --gate=<file>} the daemon waits, before anything else, until that file exists: a test
@@ -83,6 +88,15 @@ public final class TestDaemon {
         System.exit(1);
       }
       case "good" -> serve(args.length > 1 && !args[1].startsWith("--") ? args[1] : "1.0");
+      case "cmd" -> {
+        Daemon.Builder b = Daemon.builder(System.getenv("FASTBIND_SERVICE"), new CommandBackend()).version("1.0");
+        for (String a : args) {
+          if (a.startsWith("--idle-ms=")) {
+            b.idleTimeout(java.time.Duration.ofMillis(Long.parseLong(a.substring("--idle-ms=".length()))));
+          }
+        }
+        b.run();
+      }
       case "hold" -> Daemon.builder(System.getenv("FASTBIND_SERVICE"), new HoldingBackend()).version("1.0").run();
       default -> {
         System.err.println("unknown mode " + mode);
@@ -127,6 +141,55 @@ public final class TestDaemon {
           System.err.println("test daemon: connection ended early: " + probeWentAway.getMessage());
         }
       }
+    }
+  }
+
+  /** See {@code cmd} in the class doc. */
+  static final class CommandBackend implements BrokeredBackend {
+    @Override
+    public Never serve(IpcListener listener, ServeContext context) throws IOException {
+      System.err.println("test daemon " + ProcessHandle.current().pid() + ": serving commands");
+      context.ready();
+      byte[] pid = (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII);
+      while (true) {
+        try (SocketChannel c = listener.accept()) {
+          java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(
+              java.nio.channels.Channels.newInputStream(c), StandardCharsets.US_ASCII));
+          String line = in.readLine();
+          if ("request".equals(line)) {
+            context.requestShutdown("the test asked");
+          } else if ("throw".equals(line)) {
+            throw new IllegalStateException("the test made serve throw");
+          } else if ("return".equals(line)) {
+            return null;
+          } else if (line != null && line.startsWith("chat ")) {
+            chat(Integer.parseInt(line.substring(5).trim()));
+            c.write(ByteBuffer.wrap("done\n".getBytes(StandardCharsets.US_ASCII)));
+            continue;
+          }
+          c.write(ByteBuffer.wrap(pid));
+        } catch (IOException probeWentAway) {
+          if (!listener.isOpen()) {
+            throw probeWentAway;
+          }
+        }
+      }
+    }
+
+    /** {@code mib} MiB of numbered lines to stdout, in 256 KiB writes, as fast as the file takes them. */
+    private static void chat(int mib) {
+      byte[] chunk = new byte[256 * 1024];
+      java.util.Arrays.fill(chunk, (byte) 'x');
+      for (int i = 0; i < chunk.length; i += 64) {
+        chunk[i + 63] = '\n';
+      }
+      for (int i = 0; i < mib * 4; i++) {
+        System.out.write(chunk, 0, chunk.length);
+        System.out.flush();
+        // A steady writer rather than one burst (a real daemon's log rate): about 25 MiB/s at most.
+        java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+      }
+      System.out.println("chat done");
     }
   }
 

@@ -2,6 +2,7 @@ package dev.fastbind.backend.internal;
 
 import dev.fastbind.backend.internal.wire.ServiceLayout;
 import dev.fastbind.backend.internal.wire.Env;
+import dev.fastbind.backend.internal.wire.DeathRecordCodec;
 import dev.fastbind.backend.internal.wire.LockfileRecord;
 import dev.fastbind.backend.internal.wire.Readiness;
 import dev.fastbind.backend.BindException;
@@ -38,7 +39,7 @@ public final class Bootstrap {
   private Bootstrap() {}
 
   /** Resolved settings; see the table on {@link Daemon}. */
-  record Settings(Path runtimeDir, Endpoint endpoint, Endpoint controlEndpoint, Path lockfile,
+  record Settings(String service, Path runtimeDir, Endpoint endpoint, Endpoint controlEndpoint, Path lockfile,
       Optional<Path> notifySocket, List<String> backendArguments) {}
 
   /** Runs the daemon and returns its exit status; only returns when it fails or {@code serve} returns. */
@@ -63,16 +64,16 @@ public final class Bootstrap {
     try {
       settings = resolve(service, args, env, notify);
     } catch (IllegalArgumentException | BindException.InvalidEndpoint e) {
-      return fail(err, prefix, e.getMessage(), Daemon.EXIT_USAGE, notify, pid);
+      return fail(err, prefix, e.getMessage(), Daemon.EXIT_USAGE, notify, pid, null);
     }
     try {
       RuntimeDirectory.ensureOwnerOnly(settings.runtimeDir());
     } catch (IOException e) {
-      return fail(err, prefix, e.getMessage(), Daemon.EXIT_CANNOT_CREATE, notify, pid);
+      return fail(err, prefix, e.getMessage(), Daemon.EXIT_CANNOT_CREATE, notify, pid, settings);
     }
     Optional<String> missing = missingOutsideDirectory(settings);
     if (missing.isPresent()) {
-      return fail(err, prefix, missing.get(), Daemon.EXIT_USAGE, notify, pid);
+      return fail(err, prefix, missing.get(), Daemon.EXIT_USAGE, notify, pid, settings);
     }
     try {
       Path lockDir = settings.lockfile().getParent();
@@ -80,7 +81,7 @@ public final class Bootstrap {
         RuntimeDirectory.ensureOwnerOnly(lockDir); // exists (checked above): verified, never created
       }
     } catch (IOException e) {
-      return fail(err, prefix, e.getMessage(), Daemon.EXIT_CANNOT_CREATE, notify, pid);
+      return fail(err, prefix, e.getMessage(), Daemon.EXIT_CANNOT_CREATE, notify, pid, settings);
     }
 
     IpcListener listener = null;
@@ -98,14 +99,14 @@ public final class Bootstrap {
         mayHandOver = taken.jdkChannel();
       } catch (IOException | RuntimeException | LinkageError e) {
         return fail(err, prefix, "cannot take the listener handed off at " + handoff.get() + ": " + e.getMessage()
-            + "; not binding a socket of its own", Daemon.EXIT_BIND_FAILED, notify, pid);
+            + "; not binding a socket of its own", Daemon.EXIT_BIND_FAILED, notify, pid, settings);
       }
     } else {
       try {
         listener = inherited(env, pid).orElse(null);
       } catch (IOException | RuntimeException e) {
         return fail(err, prefix, "cannot use the inherited listener: " + e.getMessage(), Daemon.EXIT_USAGE, notify,
-            pid);
+            pid, settings);
       }
     }
     try {
@@ -117,10 +118,10 @@ public final class Bootstrap {
         }
       }
     } catch (BindException e) {
-      return fail(err, prefix, e.getMessage(), Daemon.EXIT_BIND_FAILED, notify, pid);
+      return fail(err, prefix, e.getMessage(), Daemon.EXIT_BIND_FAILED, notify, pid, settings);
     } catch (RuntimeException e) {
       return fail(err, prefix, "cannot bind " + settings.endpoint() + ": " + backend.getClass().getName()
-          + ".bind failed: " + e, Daemon.EXIT_BIND_FAILED, notify, pid);
+          + ".bind failed: " + e, Daemon.EXIT_BIND_FAILED, notify, pid, settings);
     }
 
     String chosen = env.get(Env.INSTANCE_ID);
@@ -135,26 +136,29 @@ public final class Bootstrap {
     } catch (BindException e) {
       Listeners.closeQuietly(listener);
       return fail(err, prefix, "cannot bind the control endpoint: " + e.getMessage(), Daemon.EXIT_BIND_FAILED,
-          notify, pid);
+          notify, pid, settings);
     }
     ControlServer controlServer = ControlServer.start(control, state);
 
     LockfileRecord record = new LockfileRecord(service, pid,
         ProcessIdentity.startTime(pid).orElse("unknown"), ProcessIdentity.bootId(),
         listener.endpoint(), control.endpoint(), version, instanceId, state.compatibility());
-    Cleanup cleanup = new Cleanup(prefix, state, controlServer, control, listener, settings.lockfile(), instanceId);
+    Cleanup cleanup = new Cleanup(prefix, state, controlServer, control, listener, settings, instanceId, pid);
     try {
       Lockfiles.write(settings.lockfile(), record);
       cleanup.lockfileWritten();
     } catch (IOException | RuntimeException e) {
-      cleanup.run();
-      return fail(err, prefix, "cannot write the lockfile " + settings.lockfile() + ": " + e.getMessage()
-          + "; not serving unseen", Daemon.EXIT_CANNOT_CREATE, notify, pid);
+      String message = "cannot write the lockfile " + settings.lockfile() + ": " + e.getMessage()
+          + "; not serving unseen";
+      state.ending(DeathRecordCodec.Cause.STARTUP_FAILED, message, Daemon.EXIT_CANNOT_CREATE);
+      cleanup.run(); // records the end
+      return fail(err, prefix, message, Daemon.EXIT_CANNOT_CREATE, notify, pid, null);
     }
     Runtime.getRuntime().addShutdownHook(new Thread(cleanup, "fastbind-shutdown"));
     if (mayHandOver && listener instanceof JdkUnixListener) {
       state.allowHandover(rendezvous -> {
         Handoff.offer(rendezvous, settings.endpoint(), System.nanoTime() + HANDOVER_PATIENCE_NANOS);
+        state.ending(DeathRecordCodec.Cause.HANDED_OVER, "handed its listener over to a successor", 0);
         cleanup.handedOver();
       });
     }
@@ -168,22 +172,61 @@ public final class Bootstrap {
       }
     }
 
+    // After readiness, off the way to it: the log's bound (see LogWatch).
+    Optional<long[]> logLimit = LogWatch.parse(env.get(Env.LOG_LIMIT));
+    if (logLimit.isPresent()) {
+      Optional<Path> log = LogWatch.stdoutFile();
+      if (log.isPresent()) {
+        LogWatch.start(log.get(), logLimit.get()[0], (int) logLimit.get()[1]);
+      }
+    }
     if (idleTimeout != null) {
       state.watchIdle(idleTimeout);
     }
     try {
       Never never = backend.serve(listener, state);
-      err.println(prefix + backend.getClass().getName() + ".serve returned"
-          + (never == null ? "" : " a value") + "; serve must never return: exiting");
+      String line = backend.getClass().getName() + ".serve returned" + (never == null ? "" : " a value")
+          + "; serve must never return";
+      state.ending(DeathRecordCodec.Cause.SERVE_RETURNED, line, Daemon.EXIT_SERVE_FAILED);
+      err.println(prefix + line + ": exiting");
     } catch (Throwable t) {
       if (cleanup.started()) {
         // SHUTDOWN or SIGTERM closed the listener under serve; the exit already under way is the outcome.
         return 0;
       }
+      state.ending(DeathRecordCodec.Cause.SERVE_THREW, "serve threw " + t + where(t), Daemon.EXIT_SERVE_FAILED);
       err.println(prefix + "serve failed: " + t);
       t.printStackTrace(err);
     }
     return Daemon.EXIT_SERVE_FAILED;
+  }
+
+  /** Where {@code t} was thrown: its first stack frame, or "". */
+  private static String where(Throwable t) {
+    StackTraceElement[] st = t.getStackTrace();
+    return st.length == 0 ? "" : " at " + st[0];
+  }
+
+  /**
+   * Writes the death record of this process (see {@link DeathRecords}); never throws, and says in the
+   * log when it could not.
+   */
+  static void recordDeath(Path lockfile, Path runtimeDir, String service, long pid, String instanceId,
+      ServeState.Ending e) {
+    try {
+      Path log = LogWatch.stdoutFile().orElse(null);
+      String tail = log == null ? "" : DeathRecords.tail(log);
+      Optional<Path> hsErr = DeathRecords.hsErr(pid, Path.of("").toAbsolutePath(), runtimeDir);
+      long now = System.currentTimeMillis();
+      long uptime = ProcessHandle.current().info().startInstant().map(s -> now - s.toEpochMilli()).orElse(-1L);
+      DeathRecords.write(lockfile, new DeathRecordCodec.Entry(service, pid, instanceId, e.cause(), e.detail(),
+          e.exitStatus(), now, uptime, DeathRecords.outOfMemory(tail, hsErr),
+          hsErr.map(Path::toString), "daemon", tail));
+    } catch (IOException | RuntimeException | LinkageError ex) {
+      // A LinkageError: out of descriptors, a class of the record could not even be loaded. The
+      // broker records the end as it observes it.
+      System.err.println("fastbind: " + service + ": could not write the death record next to " + lockfile + ": " + ex);
+    }
   }
 
   /** How long a daemon being replaced waits for the broker to take its listener. */
@@ -289,7 +332,7 @@ public final class Bootstrap {
     if (!lock.isAbsolute()) {
       throw new IllegalArgumentException("the lockfile path must be absolute, got '" + lock + "'");
     }
-    return new Settings(dir, main, ctl, lock, notify, List.copyOf(rest));
+    return new Settings(service, dir, main, ctl, lock, notify, List.copyOf(rest));
   }
 
   /**
@@ -408,8 +451,13 @@ public final class Bootstrap {
   }
 
   private static int fail(PrintStream err, String prefix, String message, int status, Optional<Path> notify,
-      long pid) {
+      long pid, Settings settings) {
     err.println(prefix + message);
+    Path recordDir = settings == null ? null : settings.lockfile().getParent();
+    if (recordDir != null && Files.isDirectory(recordDir, LinkOption.NOFOLLOW_LINKS)) {
+      recordDeath(settings.lockfile(), settings.runtimeDir(), settings.service(), pid, "",
+          new ServeState.Ending(DeathRecordCodec.Cause.STARTUP_FAILED, message, status));
+    }
     if (notify.isPresent()) {
       try {
         Readiness.send(notify.get(), Readiness.Message.failed(pid, message));
@@ -436,18 +484,22 @@ public final class Bootstrap {
     private final IpcListener control;
     private final IpcListener listener;
     private final Path lockfile;
+    private final Settings settings;
+    private final long pid;
     private final String instanceId;
     private boolean done;
     private volatile boolean lockfileWritten;
 
     Cleanup(String prefix, ServeState state, ControlServer controlServer, IpcListener control, IpcListener listener,
-        Path lockfile, String instanceId) {
+        Settings settings, String instanceId, long pid) {
+      this.settings = settings;
+      this.pid = pid;
       this.prefix = prefix;
       this.state = state;
       this.controlServer = controlServer;
       this.control = control;
       this.listener = listener;
-      this.lockfile = lockfile;
+      this.lockfile = settings.lockfile();
       this.instanceId = instanceId;
     }
 
@@ -490,6 +542,7 @@ public final class Bootstrap {
           removeLockfile();
         }
         state.runShutdownActions();
+        recordDeath();
         return;
       }
       state.runShutdownActions();
@@ -497,9 +550,20 @@ public final class Bootstrap {
         if (outOfDescriptors()) {
           closeEndpoints();
         }
+        recordDeath();
         removeLockfile();
+      } else {
+        recordDeath();
       }
       closeEndpoints();
+    }
+
+    /** Writes this end's death record, before the lockfile goes (so no broker records it as vanished). */
+    private void recordDeath() {
+      ServeState.Ending e = state.ending().orElse(new ServeState.Ending(DeathRecordCodec.Cause.SIGTERM,
+          "the JVM was asked to exit from outside the SDK: SIGTERM (or SIGINT or SIGHUP, or System.exit in the"
+              + " backend)", -1));
+      Bootstrap.recordDeath(lockfile, settings.runtimeDir(), settings.service(), pid, instanceId, e);
     }
 
     private void closeEndpoints() {

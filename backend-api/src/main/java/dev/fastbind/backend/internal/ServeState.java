@@ -1,6 +1,7 @@
 package dev.fastbind.backend.internal;
 
 import dev.fastbind.backend.internal.wire.DaemonState;
+import dev.fastbind.backend.internal.wire.DeathRecordCodec;
 import dev.fastbind.backend.internal.wire.HelloReply;
 import dev.fastbind.backend.ServeContext;
 import java.util.ArrayList;
@@ -136,17 +137,34 @@ final class ServeState implements ServeContext, ControlHandler {
   @Override
   public void requestShutdown(String reason) {
     Objects.requireNonNull(reason, "reason");
-    stop("shutting down: " + reason);
+    stop(DeathRecordCodec.Cause.REQUESTED, "shutting down: " + reason, "requestShutdown: " + reason);
+  }
+
+  /** How this daemon is ending, as its death record will say; set once, by the first end seen. */
+  record Ending(DeathRecordCodec.Cause cause, String detail, int exitStatus) {}
+
+  private final java.util.concurrent.atomic.AtomicReference<Ending> ending =
+      new java.util.concurrent.atomic.AtomicReference<>();
+
+  /** Records how the daemon ends, unless an earlier end was recorded already. */
+  void ending(DeathRecordCodec.Cause cause, String detail, int exitStatus) {
+    ending.compareAndSet(null, new Ending(cause, detail, exitStatus));
+  }
+
+  /** How the daemon ends, if an end the SDK saw was recorded; empty means it was asked from outside (a signal). */
+  Optional<Ending> ending() {
+    return Optional.ofNullable(ending.get());
   }
 
   /**
    * Prints {@code line} and exits with status 0 (running the shutdown hook) on a thread of its own;
    * only the first request counts.
    */
-  void stop(String line) {
+  void stop(DeathRecordCodec.Cause cause, String line, String detail) {
     if (!stopping.compareAndSet(false, true)) {
       return;
     }
+    ending(cause, detail, 0);
     System.err.println("fastbind: " + service + ": " + line);
     Thread t = new Thread(() -> Runtime.getRuntime().exit(0), "fastbind-stop");
     t.setDaemon(true);
@@ -168,8 +186,9 @@ final class ServeState implements ServeContext, ControlHandler {
         boolean busyNow = busyCount.get() > 0 || !isReady(); // warming up is not idle
         long idleFor = System.nanoTime() - lastActivityNanos;
         if (!busyNow && idleFor >= limit) {
-          stop("idle for " + java.time.Duration.ofNanos(idleFor).toMillis() + " ms (idle timeout " + timeout
-              + ", no open connection or request): shutting down");
+          String why = "idle for " + java.time.Duration.ofNanos(idleFor).toMillis() + " ms (idle timeout " + timeout
+              + ", no open connection or request)";
+          stop(DeathRecordCodec.Cause.IDLE_TIMEOUT, why + ": shutting down", why);
           return;
         }
         java.util.concurrent.locks.LockSupport.parkNanos(busyNow ? period : Math.min(period,
@@ -246,6 +265,7 @@ final class ServeState implements ServeContext, ControlHandler {
   @Override
   public void shutdown() {
     stopping.set(true); // the idle watch has nothing more to do
+    ending(DeathRecordCodec.Cause.SHUTDOWN_REQUEST, "a control SHUTDOWN (a broker's stop or replace)", 0);
     // Exiting runs the shutdown hook, which runs the actions and removes our files.
     Runtime.getRuntime().exit(0);
   }

@@ -60,7 +60,7 @@ public final class ColdStart {
   public DaemonInfo spawn(ServiceDefinition definition, ServiceLayout paths, SpawnReason reason, String detail,
       long start, SpawnLock lock, java.io.FileDescriptor predecessor) throws IOException {
     // The log first: a hostile file there is reported without using up a crash-loop slot.
-    long logFrom = LogFiles.prepare(paths.log());
+    long logFrom = LogFiles.prepare(paths.log(), definition.logGenerations());
     // So is the notify socket's path: a refusal about it is not a spawn and must not count as one.
     RuntimeFiles.clearDeadSocket(paths.notifySocket());
     long now = System.nanoTime();
@@ -177,6 +177,7 @@ public final class ColdStart {
       }
     }
     Trust.clearEndpointsQuietly(definition, paths, failed);
+    Deaths.startFailed(definition, paths, child, failed);
   }
 
   Metrics metrics() {

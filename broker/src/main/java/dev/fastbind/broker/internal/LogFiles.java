@@ -32,19 +32,42 @@ public final class LogFiles {
    *     other than a regular file, or the log cannot be created or rotated
    */
   public static long prepare(Path log) throws IOException {
+    return prepare(log, 1);
+  }
+
+  /**
+   * {@link #prepare(Path)} keeping {@code generations} older logs: a rotation shifts {@code <log>.1}
+   * to {@code <log>.2} and so on, and drops the oldest, as the daemon's own rotation does while it
+   * runs ({@code LogWatch}); with 0 generations the old log is removed.
+   */
+  public static long prepare(Path log, int generations) throws IOException {
     RuntimeFiles.Found f = RuntimeFiles.createIfAbsent(log);
     if (f.size() <= ROTATE_BYTES) {
       return f.size();
     }
-    Path old = log.resolveSibling(log.getFileName() + ".1");
-    RuntimeFiles.Kind k = RuntimeFiles.kindOf(old);
-    if (k != RuntimeFiles.Kind.ABSENT && k != RuntimeFiles.Kind.REGULAR) {
-      throw RuntimeFiles.refused(old, k, RuntimeFiles.Kind.REGULAR);
+    int keep = Math.max(1, generations);
+    for (int g = 1; g <= keep; g++) {
+      Path old = log.resolveSibling(log.getFileName() + "." + g);
+      RuntimeFiles.Kind k = RuntimeFiles.kindOf(old);
+      if (k != RuntimeFiles.Kind.ABSENT && k != RuntimeFiles.Kind.REGULAR) {
+        throw RuntimeFiles.refused(old, k, RuntimeFiles.Kind.REGULAR);
+      }
     }
     try {
-      Files.move(log, old, StandardCopyOption.REPLACE_EXISTING);
+      for (int g = keep - 1; g >= 1; g--) {
+        Path older = log.resolveSibling(log.getFileName() + "." + g);
+        if (RuntimeFiles.kindOf(older) == RuntimeFiles.Kind.REGULAR) {
+          Files.move(older, log.resolveSibling(log.getFileName() + "." + (g + 1)), StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
+      Path first = log.resolveSibling(log.getFileName() + ".1");
+      if (generations == 0) {
+        RuntimeFiles.deleteIfRegular(log);
+      } else {
+        Files.move(log, first, StandardCopyOption.REPLACE_EXISTING);
+      }
     } catch (IOException e) {
-      throw RuntimeFiles.failure(old, "rotate the log to", e);
+      throw RuntimeFiles.failure(log.resolveSibling(log.getFileName() + ".1"), "rotate the log to", e);
     }
     return RuntimeFiles.createIfAbsent(log).size();
   }

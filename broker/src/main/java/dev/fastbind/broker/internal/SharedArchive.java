@@ -104,9 +104,67 @@ public final class SharedArchive {
       config.append('\n').append(option);
     }
     String key = hex(hash(config));
-    return feature >= 19
+    Plan plan = feature >= 19
         ? automatic(dir.resolve(def.name() + '.' + key + SUFFIX))
         : twoPhase(dir, def.name() + '.' + key + '-', stamp(jars));
+    prune(dir, def.name(), plan.archive(), Math.max(KEEP_PER_SERVICE, def.maxSideBySide() + 1),
+        System.currentTimeMillis() - UNUSED_FOR.toMillis());
+    return plan;
+  }
+
+  /** Archives of a service not used for this long are removed at its next spawn. */
+  static final java.time.Duration UNUSED_FOR = java.time.Duration.ofDays(7);
+  /** At most this many archives of one service are kept (or one more than its side-by-side bound). */
+  static final int KEEP_PER_SERVICE = 4;
+
+  /**
+   * Removes {@code service}'s archives ({@code service.*.jsa}) of class paths or JDKs no longer in
+   * use: those last used (the later of their modification and access times) before {@code cutoffMillis},
+   * and, newest first, those beyond {@code keep}. {@code current}, the archive this spawn uses, always
+   * stays. Regular files only, best effort. A daemon that maps an archive removed here keeps its
+   * mapping (the file's blocks live until it exits); on a file system mounted {@code noatime} an
+   * archive in steady use whose JVM never rewrites it can age out, and the next exit writes it anew.
+   *
+   * @return the archives removed
+   */
+  static List<Path> prune(Path dir, String service, Path current, int keep, long cutoffMillis) {
+    List<Path> archives = new ArrayList<>();
+    List<Long> used = new ArrayList<>();
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+      for (Path f : files) {
+        String name = f.getFileName().toString();
+        if (!name.startsWith(service + '.') || !name.endsWith(SUFFIX) || f.equals(current)) {
+          continue;
+        }
+        try {
+          BasicFileAttributes a = Files.readAttributes(f, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+          if (a.isRegularFile()) {
+            archives.add(f);
+            used.add(Math.max(a.lastModifiedTime().toMillis(), a.lastAccessTime().toMillis()));
+          }
+        } catch (IOException gone) {
+          // vanished meanwhile
+        }
+      }
+    } catch (IOException e) {
+      return List.of();
+    }
+    Integer[] order = new Integer[archives.size()];
+    for (int i = 0; i < order.length; i++) {
+      order[i] = i;
+    }
+    java.util.Arrays.sort(order, (x, y) -> Long.compare(used.get(y), used.get(x)));
+    List<Path> removed = new ArrayList<>();
+    int kept = current == null ? 0 : 1;
+    for (Integer i : order) {
+      if (used.get(i) >= cutoffMillis && kept < keep) {
+        kept++;
+        continue;
+      }
+      delete(archives.get(i));
+      removed.add(archives.get(i));
+    }
+    return removed;
   }
 
   /** JDK 19+: the JVM validates, uses or rewrites the archive itself. */

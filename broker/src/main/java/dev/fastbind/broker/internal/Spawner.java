@@ -94,11 +94,14 @@ public final class Spawner {
     if (!compatibility.isEmpty()) {
       env.put(Env.COMPATIBILITY, compatibility);
     }
+    env.put(Env.LOG_LIMIT, def.logLimitBytes() + ":" + def.logGenerations());
     env.putAll(extra);
     pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(paths.log().toFile()));
     pb.redirectErrorStream(true);
-    return pb.start();
+    Process p = pb.start();
+    Deaths.spawned(p);
+    return p;
   }
 
   /** {@code cp} with every entry made absolute: what a spawned daemon gets, and the compatibility key holds. */

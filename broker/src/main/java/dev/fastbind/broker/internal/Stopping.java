@@ -36,6 +36,7 @@ public final class Stopping {
    *     or something other than a socket stands at a socket path
    */
   public static void clearStale(ServiceDefinition definition, ServiceLayout paths, Assessment.Stale s) throws IOException {
+    Deaths.complete(definition, paths, s); // a daemon gone without a record gets the broker's
     if (s.processAlive() && s.record().isPresent()
         && !(DaemonVerification.verify(paths, s.record().get()) instanceof DaemonVerification.Refused)) {
       // A live daemon whose endpoint no longer accepts: ended as stop would end it (SHUTDOWN, then

@@ -16,8 +16,8 @@ import java.util.stream.Stream;
 
 /**
  * What stands in a service's runtime directory, as the rules about files left behind see it: the
- * broker's own bookkeeping files ({@code SERVICE.log}, {@code SERVICE.spawn-lock},
- * {@code SERVICE.spawns}) apart from the daemon's.
+ * broker's own bookkeeping files ({@code SERVICE.log} and its rotations, {@code SERVICE.spawn-lock},
+ * {@code SERVICE.spawns}, death records {@code SERVICE.death-…}) apart from the daemon's.
  */
 public final class RuntimeFiles {
 
@@ -34,6 +34,9 @@ public final class RuntimeFiles {
   public static Set<String> ownFiles(ServiceDefinition def) throws IOException {
     Set<String> names = listNames(def.runtimeDirectory().orElseThrow());
     names.removeAll(bookkeeping(def));
+    // Death records (SERVICE.death-…) and rotated logs (SERVICE.log.N) are bookkeeping too.
+    names.removeIf(n -> n.startsWith(def.name() + dev.fastbind.backend.internal.DeathRecords.INFIX)
+        || n.matches(java.util.regex.Pattern.quote(def.name()) + "\\.log\\.[0-9]+"));
     return names;
   }
 

@@ -40,6 +40,12 @@ public final class Env {
   public static final String HANDOFF_PATIENCE_MS = "FASTBIND_HANDOFF_PATIENCE_MS";
   /** The compatibility key the broker started the daemon for, canonical ({@code Compatibility}). */
   public static final String COMPATIBILITY = "FASTBIND_COMPATIBILITY";
+  /**
+   * The daemon log's bound, {@code bytes:generations}: past {@code bytes} the bootstrap copies the
+   * log its stdout appends to into {@code s.log.1} (keeping {@code generations} older files) and
+   * truncates it ({@code LogWatch}). Unset or {@code 0}: no bound.
+   */
+  public static final String LOG_LIMIT = "FASTBIND_LOG_LIMIT";
   /** The prefix every one of these names starts with; a broker clears inherited ones before it spawns. */
   public static final String PREFIX = "FASTBIND_";
   /** The application directory name under the per-user runtime directory. */
