@@ -77,7 +77,7 @@ final class StatusCommand implements Callable<Integer> {
       out.println(service + ": " + Render.state(primary) + " (" + (Render.detail(primary).isEmpty()
           ? "no lockfile in " + dir : Render.detail(primary)) + ")");
       if (explain) {
-        out.println("  last death: " + lastDeath(definition).orElse(DEATH_RECORDS_UNAVAILABLE));
+        out.println("  last death: " + lastDeath(definition).orElse(NO_DEATH_RECORDED));
       }
       return code;
     }
@@ -140,16 +140,11 @@ final class StatusCommand implements Callable<Integer> {
     return untrusted ? Fastbind.REFUSED : Fastbind.NOT_RUNNING;
   }
 
-  static final String DEATH_RECORDS_UNAVAILABLE =
-      "not recorded: this build's broker keeps no death records (Broker.lastDeath)";
+  static final String NO_DEATH_RECORDED = "none recorded";
 
-  /**
-   * The last death record of the service, as one line. The seam for the broker's death records:
-   * once it has {@code Broker.lastDeath(definition)}, return its summary here (how it ended, when,
-   * uptime, the log's last lines). Empty until then.
-   */
+  /** The last death record of the service's first slot, as one line (how it ended, when, uptime). */
   static Optional<String> lastDeath(ServiceDefinition definition) throws IOException {
-    return Optional.empty();
+    return dev.fastbind.broker.Broker.create().lastDeath(definition).map(dev.fastbind.broker.DeathRecord::summary);
   }
 
   /** Why the slot is in its state, keyed by topic, in the order shown; null values are not shown in text. */
@@ -183,8 +178,8 @@ final class StatusCommand implements Callable<Integer> {
     m.put("lastSpawnReason", Render.usable(s) ? "not recorded on disk: the launcher that spawned it received it as"
         + " DaemonInfo.spawnReason()" : null);
     Optional<String> death = lastDeath(definition);
-    m.put("lastDeath", death.orElse(DEATH_RECORDS_UNAVAILABLE));
-    m.put("deathRecordsAvailable", death.isPresent());
+    m.put("lastDeath", death.orElse(NO_DEATH_RECORDED));
+    m.put("deathRecorded", death.isPresent());
     if (d.compatibilityId().isPresent()) {
       Optional<ListedDaemon> first = slots.stream().filter(x -> x.compatibilityId().isEmpty()).findFirst();
       m.put("besideTheFirst", "runs beside the service's first daemon because its compatibility key differs"

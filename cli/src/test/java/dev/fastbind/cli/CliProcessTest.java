@@ -96,8 +96,8 @@ class CliProcessTest {
     @SuppressWarnings("unchecked")
     Map<String, Object> first = (Map<String, Object>) daemons.get(0).get("explain");
     assertTrue(((String) first.get("why")).contains("answered HELLO"), running::toString);
-    assertEquals(false, first.get("deathRecordsAvailable"));
-    assertNotNull(first.get("lastDeath"), "the seam for death records says what it cannot tell");
+    assertEquals(false, first.get("deathRecorded"));
+    assertEquals("none recorded", first.get("lastDeath"));
     @SuppressWarnings("unchecked")
     Map<String, Object> second = (Map<String, Object>) daemons.get(1).get("explain");
     assertTrue(((String) second.get("besideTheFirst")).contains("index-format (none) \u2192 9"), running::toString);
@@ -119,6 +119,8 @@ class CliProcessTest {
     Map<String, Object> explain = (Map<String, Object>) k.get("explain");
     assertTrue(((String) explain.get("nextSpawnReason")).startsWith("DEAD_PID"), killed::toString);
     assertTrue(((String) explain.get("why")).contains("pid " + alpha.pid() + " is not running"), killed::toString);
+    assertEquals(true, explain.get("deathRecorded"), killed::toString);
+    assertTrue(((String) explain.get("lastDeath")).contains("pid " + alpha.pid() + ") ended"), killed::toString);
   }
 
   @Test
@@ -259,14 +261,16 @@ class CliProcessTest {
   }
 
   @Test
-  void cleanSaysItIsNotAvailableYetAndRemovesNothing() throws Exception {
+  void cleanRemovesTheFilesOfAServiceUnusedForLongAndListsThem() throws Exception {
     Files.createDirectories(dir());
-    Files.writeString(dir().resolve("old.log"), "x");
-    CliHarness.Result r = run(tmp, "--runtime-dir", dir().toString(), "clean", "--json");
-    assertEquals(5, r.code(), r::toString);
-    assertEquals(false, r.json().get("available"));
-    assertTrue(Files.exists(dir().resolve("old.log")));
-    assertNull(r.json().get("error"));
+    Files.setPosixFilePermissions(dir(), java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    Path log = Files.writeString(dir().resolve("gone.log"), "old output");
+    Files.setLastModifiedTime(log, java.nio.file.attribute.FileTime.from(
+        java.time.Instant.now().minus(java.time.Duration.ofDays(30))));
+    CliHarness.Result r = run(tmp, "--runtime-dir", dir().toString(), "clean", "--unused-for=P1D", "--json");
+    assertEquals(0, r.code(), r::toString);
+    assertEquals(List.of(log.toString()), r.json().get("removed"), r::toString);
+    assertFalse(Files.exists(log));
   }
 
   private static boolean contains(Path file, String text) {
