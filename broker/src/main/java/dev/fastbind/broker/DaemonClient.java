@@ -36,10 +36,12 @@ import java.util.concurrent.locks.LockSupport;
  * }
  * }</pre>
  *
- * <p><b>A call.</b> Takes an idle connection (one whose daemon has neither closed it nor sent anything
- * since: a connection a draining daemon has refused is dropped unused) or opens one, asking the
- * broker first, which spawns the daemon if it is not running; sends one request frame; waits for the
- * answer. The deadline covers connecting, sending and waiting; a spawn inside the call takes at most
+ * <p><b>A call.</b> Takes an idle connection or opens one, asking the broker first, which spawns the
+ * daemon if it is not running; sends one request frame; waits for the answer. An idle connection
+ * the daemon has closed meanwhile (a draining daemon refuses and closes its idle connections; a dead
+ * one's are closed by the kernel) fails the first write, so it and the other idle ones are dropped
+ * unused and the call goes on a new connection; a refusal the daemon sent but has not yet followed
+ * with its close answers the call ({@link CallRefusedException}: the request did not run). The deadline covers connecting, sending and waiting; a spawn inside the call takes at most
  * the definition's probe budget on top. The connection goes back to the pool after an answer,
  * including a handler's failure or a warming refusal; after anything else it is closed.
  *
@@ -143,6 +145,7 @@ public final class DaemonClient implements Closeable {
     Call call = new Call(positive(deadline));
     ByteBuffer frame = LoopFrames.frame(LoopFrames.REQUEST, request);
     boolean resent = false;
+    boolean staleDropped = false;
     while (true) {
       Connection c = acquire(call, resent);
       frame.rewind();
@@ -152,6 +155,13 @@ public final class DaemonClient implements Closeable {
         return answer;
       } catch (NothingSent e) {
         discard(c);
+        if (c.reused && !staleDropped) {
+          // The daemon closed this idle connection (it drained, or died), and so its other idle ones:
+          // they go unused, and the call goes on a new connection without spending its one retry.
+          staleDropped = true;
+          dropIdle();
+          continue;
+        }
         if (resent) {
           throw died(c.daemon, call, "writing the request failed before any byte of it was sent, twice ("
               + e.getCause() + ")", false, e.getCause());
@@ -237,27 +247,24 @@ public final class DaemonClient implements Closeable {
 
   // ---- connections --------------------------------------------------------------------------
 
-  /** An idle connection that is still good, or a new one (asking the broker first). */
+  /**
+   * The most recently used idle connection, or a new one (asking the broker first). An idle
+   * connection is not checked first: that would cost every call a read that must not wait, and so
+   * two switches of the channel's blocking mode. A connection the daemon has closed meanwhile
+   * fails the request's first write instead ({@link NothingSent}), and a refusal it left waiting
+   * answers the request.
+   */
   private Connection acquire(Call call, boolean resent) throws IOException {
-    while (true) {
-      Connection c;
-      synchronized (lock) {
-        if (closed) {
-          throw new CallCancelledException("the client of '" + definition.name() + "' is closed", definition.name(),
-              -1, false, false);
-        }
-        c = idle.pollFirst();
-        if (c != null) {
-          inUse.add(c);
-        }
+    synchronized (lock) {
+      if (closed) {
+        throw new CallCancelledException("the client of '" + definition.name() + "' is closed", definition.name(),
+            -1, false, false);
       }
-      if (c == null) {
-        break;
-      }
-      if (c.isStillGood()) {
+      Connection c = idle.pollFirst();
+      if (c != null) {
+        inUse.add(c);
         return c;
       }
-      discard(c); // the daemon closed it or refused it while it was idle: nothing was sent on it
     }
     boolean retried = resent;
     while (true) {
@@ -292,10 +299,23 @@ public final class DaemonClient implements Closeable {
       inUse.remove(c);
       keep = !closed && c.reusable() && idle.size() < MAX_IDLE;
       if (keep) {
+        c.reused = true;
         idle.addFirst(c);
       }
     }
     if (!keep) {
+      c.abort();
+    }
+  }
+
+  /** Closes every idle connection. */
+  private void dropIdle() {
+    ArrayDeque<Connection> all;
+    synchronized (lock) {
+      all = new ArrayDeque<>(idle);
+      idle.clear();
+    }
+    for (Connection c : all) {
       c.abort();
     }
   }
@@ -451,13 +471,14 @@ public final class DaemonClient implements Closeable {
     private final DaemonClient client;
     private final SocketChannel channel;
     private final ByteBuffer header = ByteBuffer.allocate(LoopFrames.HEADER_BYTES);
-    private final ByteBuffer probe = ByteBuffer.allocate(1);
     /** The deadline of the call under way, or {@link CallDeadlines#NONE}; set by the caller, cleared by either. */
     @SuppressWarnings("unused") // through DEADLINE
     private volatile long deadline = CallDeadlines.NONE;
     /** Set before {@link CallDeadlines} closes the channel for a passed deadline. */
     private volatile boolean timedOut;
     private boolean reusable;
+    /** Back from the pool: it was idle, and the daemon may have closed it meanwhile. Guarded by the client's lock. */
+    boolean reused;
 
     private Connection(DaemonInfo daemon, DaemonClient client, SocketChannel channel) {
       this.daemon = daemon;
@@ -487,23 +508,6 @@ public final class DaemonClient implements Closeable {
       } catch (IOException | RuntimeException e) {
         c.abort();
         throw e;
-      }
-    }
-
-    /**
-     * Whether an idle connection can carry a request: the daemon has neither closed it nor sent
-     * anything on it (a draining daemon sends {@code REFUSED} to its idle connections and closes them).
-     * The one read that must not wait, so the channel is non-blocking for its length.
-     */
-    boolean isStillGood() {
-      probe.clear();
-      try {
-        channel.configureBlocking(false);
-        int n = channel.read(probe);
-        channel.configureBlocking(true);
-        return n == 0;
-      } catch (IOException e) {
-        return false;
       }
     }
 
