@@ -724,8 +724,9 @@ public final class RequestLoop {
 
   /**
    * Sends helpers to connections whose thread has been away for {@link #AWAY_NANOS}. Sleeps until
-   * the earliest such moment; while nothing is away it looks once per period for a while, so that
-   * back-to-back requests never need to wake it, and then waits to be woken.
+   * the earliest such moment; while nothing is away it looks once per period for a while (1 s), so
+   * that the requests of that while never need to wake it, and then waits to be woken: a daemon
+   * without requests has it asleep, and one with a request a second or more pays one wake-up each.
    */
   private void watchLoop() {
     int quiet = 0;
@@ -753,6 +754,7 @@ public final class RequestLoop {
       watchWakeAt = next;
       if (next == UNPLANNED) {
         LockSupport.park(this);
+        quiet = 0; // woken by a request after a quiet spell: look once per period again for a while
       } else {
         LockSupport.parkNanos(this, next - now);
       }
