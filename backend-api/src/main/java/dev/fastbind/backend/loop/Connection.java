@@ -254,6 +254,25 @@ final class Connection implements Runnable {
     close();
   }
 
+  /** A connection accepted after the drain began: only the acceptor writes (its refusal); false if gone or claimed. */
+  synchronized boolean claimForRefusal() {
+    if (closed || claimed) {
+      return false;
+    }
+    claimed = true;
+    return true;
+  }
+
+  /**
+   * After an unasked refusal: reads (and drops) the first frame before closing, so that a request
+   * the client is sending meanwhile is not met by a closed socket. Ends at the loop's end at the
+   * latest. Its own thread.
+   */
+  void awaitFirstFrameAndClose() {
+    readFrame();
+    close();
+  }
+
   /** Takes an idle connection for a refusal; false if it is busy or gone. */
   synchronized boolean claimIfIdle() {
     if (busy || closed || claimed) {

@@ -478,17 +478,47 @@ public final class RequestLoop {
 
   private void admit(SocketChannel channel) {
     Connection c = new Connection(this, channel, connectionIds.incrementAndGet());
+    // After the drain began, the connection is told at once, like an idle one (a fresh socket takes
+    // a small frame without waiting): before it is counted if the drain began already, so that the
+    // end cannot close it first; else the drain sees it among the open ones, or this does.
+    boolean told = state != RUNNING && c.claimForRefusal() && writeQuietly(channel, refusedFrame());
     open.add(c);
     count(1, 0);
-    if (state == STOPPED) {
-      c.close();
-      return;
+    Runnable task = c;
+    if (state == RUNNING) {
+      startWatch();
+    } else {
+      if (!told && c.claimForRefusal()) {
+        told = writeQuietly(channel, refusedFrame());
+      } else if (!told) {
+        return; // the drain claimed it: it tells and closes it
+      }
+      if (!told || state == STOPPED) {
+        c.close();
+        return;
+      }
+      // Closed only once its first request is read (or at the end), so that the client's write of
+      // that request does not meet a closed socket.
+      task = new Runnable() {
+        @Override
+        public void run() {
+          c.awaitFirstFrameAndClose();
+        }
+      };
     }
-    // While draining too: its first request is read and answered REFUSED, so the client's write
-    // of it never meets a closed socket.
-    startWatch();
-    if (!runOnNewThread(c)) {
+    if (!runOnNewThread(task)) {
       c.close();
+    }
+  }
+
+  private static boolean writeQuietly(SocketChannel channel, ByteBuffer frame) {
+    try {
+      while (frame.hasRemaining()) {
+        channel.write(frame);
+      }
+      return true;
+    } catch (IOException e) {
+      return false;
     }
   }
 

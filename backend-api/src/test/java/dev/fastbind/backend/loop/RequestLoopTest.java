@@ -411,6 +411,8 @@ class RequestLoopTest {
     // A new connection's request is refused: it did not run.
     Reply refused = call(connect(l), "late");
     assertEquals(LoopFrames.REFUSED, refused.kind());
+    // A new connection that sends nothing is told too, like an idle one.
+    assertEquals(LoopFrames.REFUSED, read(connect(l)).kind());
     assertTrue(drain.isAlive(), "the drain waits for the request in flight");
     release.countDown();
     Reply answered = read(busy);
