@@ -22,7 +22,8 @@ import java.nio.file.Path;
  * both sides of the ratio share its JVM, its flags and its scheduling.
  *
  * <ul>
- *   <li>its main endpoint is served by the SDK's {@link RequestLoop} with an echo handler;
+ *   <li>its main endpoint is served by the SDK's {@link RequestLoop} with an echo handler, on
+ *       platform threads (the loop's default) or, with {@code --virtual=true}, virtual ones;
  *   <li>{@code --raw=PATH} is served by the floor: a raw JDK {@code ServerSocketChannel} with one
  *       platform thread per connection, blocking reads of the 5-byte header and the payload, and one
  *       blocking write of the same frame back. No selector, no pool, no handler: what a hand-written
@@ -59,12 +60,16 @@ public final class LoopBenchDaemon implements BrokeredBackend {
 
   @Override
   public Never serve(IpcListener listener, ServeContext context) throws Exception {
+    boolean virtual = false;
     for (String a : context.arguments()) {
       if (a.startsWith("--raw=")) {
         startRaw(Path.of(a.substring("--raw=".length())));
+      } else if (a.equals("--virtual=true")) {
+        virtual = true;
       }
     }
-    return RequestLoop.builder().serve(listener, context, (byte[] request, RequestContext ctx) -> request);
+    return RequestLoop.builder().virtualThreads(virtual)
+        .serve(listener, context, (byte[] request, RequestContext ctx) -> request);
   }
 
   private static void startRaw(Path path) throws IOException {

@@ -11,6 +11,7 @@ import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -39,6 +40,11 @@ import org.openjdk.jmh.annotations.TearDown;
 public class LoopBenchmark {
 
   private static final int PAYLOAD_BYTES = 64;
+  /**
+   * {@code -Dfastbind.bench.loop.virtual=true} (in the JMH fork, {@code -jvmArgsAppend}) serves the
+   * loop on virtual threads ({@code RequestLoop.Builder.virtualThreads}); the floor is unchanged.
+   */
+  static final String VIRTUAL_PROPERTY = "fastbind.bench.loop.virtual";
 
   private Path dir;
   private Broker broker;
@@ -56,9 +62,11 @@ public class LoopBenchmark {
     Path rawPath = dir.resolve("raw.sock");
     broker = Broker.create();
     definition = ServiceDefinition.builder("bench-loop")
-        .javaMain(LoopBenchDaemon.class.getName(), "--lifetime=600", "--raw=" + rawPath)
+        .javaMain(LoopBenchDaemon.class.getName(), "--lifetime=600", "--raw=" + rawPath,
+            "--virtual=" + Boolean.getBoolean(VIRTUAL_PROPERTY))
         .javaOptions(ColdStart.JVM_FLAGS.toArray(String[]::new))
         .runtimeDirectory(dir)
+        .probeBudget(Duration.ofSeconds(10)) // two busy cores can take more than the default to start a JVM
         .build();
     DaemonInfo info = broker.ensureRunning(definition);
     if (!info.spawned()) {

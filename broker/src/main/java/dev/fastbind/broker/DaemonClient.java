@@ -8,11 +8,12 @@ import dev.fastbind.backend.loop.Codec;
 import dev.fastbind.broker.internal.LogFiles;
 import java.io.Closeable;
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.SelectionKey;
-import java.nio.channels.Selector;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -35,10 +36,12 @@ import java.util.concurrent.locks.LockSupport;
  * }
  * }</pre>
  *
- * <p><b>A call.</b> Takes an idle connection (one whose daemon has neither closed it nor sent anything
- * since: a connection a draining daemon has refused is dropped unused) or opens one, asking the
- * broker first, which spawns the daemon if it is not running; sends one request frame; waits for the
- * answer. The deadline covers connecting, sending and waiting; a spawn inside the call takes at most
+ * <p><b>A call.</b> Takes an idle connection or opens one, asking the broker first, which spawns the
+ * daemon if it is not running; sends one request frame; waits for the answer. An idle connection
+ * the daemon has closed meanwhile (a draining daemon refuses and closes its idle connections; a dead
+ * one's are closed by the kernel) fails the first write, so it and the other idle ones are dropped
+ * unused and the call goes on a new connection; a refusal the daemon sent but has not yet followed
+ * with its close answers the call ({@link CallRefusedException}: the request did not run). The deadline covers connecting, sending and waiting; a spawn inside the call takes at most
  * the definition's probe budget on top. The connection goes back to the pool after an answer,
  * including a handler's failure or a warming refusal; after anything else it is closed.
  *
@@ -142,6 +145,7 @@ public final class DaemonClient implements Closeable {
     Call call = new Call(positive(deadline));
     ByteBuffer frame = LoopFrames.frame(LoopFrames.REQUEST, request);
     boolean resent = false;
+    boolean staleDropped = false;
     while (true) {
       Connection c = acquire(call, resent);
       frame.rewind();
@@ -151,6 +155,13 @@ public final class DaemonClient implements Closeable {
         return answer;
       } catch (NothingSent e) {
         discard(c);
+        if (c.reused && !staleDropped) {
+          // The daemon closed this idle connection (it drained, or died), and so its other idle ones:
+          // they go unused, and the call goes on a new connection without spending its one retry.
+          staleDropped = true;
+          dropIdle();
+          continue;
+        }
         if (resent) {
           throw died(c.daemon, call, "writing the request failed before any byte of it was sent, twice ("
               + e.getCause() + ")", false, e.getCause());
@@ -236,27 +247,24 @@ public final class DaemonClient implements Closeable {
 
   // ---- connections --------------------------------------------------------------------------
 
-  /** An idle connection that is still good, or a new one (asking the broker first). */
+  /**
+   * The most recently used idle connection, or a new one (asking the broker first). An idle
+   * connection is not checked first: that would cost every call a read that must not wait, and so
+   * two switches of the channel's blocking mode. A connection the daemon has closed meanwhile
+   * fails the request's first write instead ({@link NothingSent}), and a refusal it left waiting
+   * answers the request.
+   */
   private Connection acquire(Call call, boolean resent) throws IOException {
-    while (true) {
-      Connection c;
-      synchronized (lock) {
-        if (closed) {
-          throw new CallCancelledException("the client of '" + definition.name() + "' is closed", definition.name(),
-              -1, false, false);
-        }
-        c = idle.pollFirst();
-        if (c != null) {
-          inUse.add(c);
-        }
+    synchronized (lock) {
+      if (closed) {
+        throw new CallCancelledException("the client of '" + definition.name() + "' is closed", definition.name(),
+            -1, false, false);
       }
-      if (c == null) {
-        break;
-      }
-      if (c.isStillGood()) {
+      Connection c = idle.pollFirst();
+      if (c != null) {
+        inUse.add(c);
         return c;
       }
-      discard(c); // the daemon closed it or refused it while it was idle: nothing was sent on it
     }
     boolean retried = resent;
     while (true) {
@@ -291,10 +299,23 @@ public final class DaemonClient implements Closeable {
       inUse.remove(c);
       keep = !closed && c.reusable() && idle.size() < MAX_IDLE;
       if (keep) {
+        c.reused = true;
         idle.addFirst(c);
       }
     }
     if (!keep) {
+      c.abort();
+    }
+  }
+
+  /** Closes every idle connection. */
+  private void dropIdle() {
+    ArrayDeque<Connection> all;
+    synchronized (lock) {
+      all = new ArrayDeque<>(idle);
+      idle.clear();
+    }
+    for (Connection c : all) {
       c.abort();
     }
   }
@@ -437,24 +458,41 @@ public final class DaemonClient implements Closeable {
     }
   }
 
-  /** One connection to one daemon, non-blocking, with a selector of its own for waiting with a deadline. */
-  static final class Connection {
+  /**
+   * One connection to one daemon, in blocking mode: a call writes and then waits in a plain read,
+   * which the kernel wakes when the answer arrives. {@link CallDeadlines} closes it if the call's
+   * deadline passes first; an interrupt closes it too (the channel is interruptible), and so does
+   * {@link DaemonClient#close()}. Each of those wakes the waiting thread, and the reason is told
+   * apart afterwards.
+   */
+  static final class Connection implements CallDeadlines.Expiring {
+    private static final VarHandle DEADLINE;
+
+    static {
+      try {
+        DEADLINE = MethodHandles.lookup().findVarHandle(Connection.class, "deadline", long.class);
+      } catch (ReflectiveOperationException e) {
+        throw new ExceptionInInitializerError(e);
+      }
+    }
+
     final DaemonInfo daemon;
     private final DaemonClient client;
     private final SocketChannel channel;
-    private final Selector selector;
-    private final SelectionKey key;
     private final ByteBuffer header = ByteBuffer.allocate(LoopFrames.HEADER_BYTES);
-    private final ByteBuffer probe = ByteBuffer.allocate(1);
+    /** The deadline of the call under way, or {@link CallDeadlines#NONE}; set by the caller, cleared by either. */
+    @SuppressWarnings("unused") // through DEADLINE
+    private volatile long deadline = CallDeadlines.NONE;
+    /** Set before {@link CallDeadlines} closes the channel for a passed deadline. */
+    private volatile boolean timedOut;
     private boolean reusable;
+    /** Back from the pool: it was idle, and the daemon may have closed it meanwhile. Guarded by the client's lock. */
+    boolean reused;
 
-    private Connection(DaemonInfo daemon, DaemonClient client, SocketChannel channel, Selector selector,
-        SelectionKey key) {
+    private Connection(DaemonInfo daemon, DaemonClient client, SocketChannel channel) {
       this.daemon = daemon;
       this.client = client;
       this.channel = channel;
-      this.selector = selector;
-      this.key = key;
     }
 
     static Connection open(DaemonInfo info, Call call, DaemonClient client) throws IOException {
@@ -464,33 +502,21 @@ public final class DaemonClient implements Closeable {
             + "'s endpoint is " + endpoint + ": give the service a socket path");
       }
       SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
-      Selector sel = null;
+      Connection c = new Connection(info, client, ch);
+      CallDeadlines.get().add(c);
       try {
-        ch.configureBlocking(false);
-        sel = Selector.open();
-        SelectionKey k = ch.register(sel, 0);
-        Connection c = new Connection(info, client, ch, sel, k);
-        if (!ch.connect(UnixDomainSocketAddress.of(endpoint.path().get()))) {
-          c.await(SelectionKey.OP_CONNECT, call, false, "the connection");
-          ch.finishConnect();
+        c.arm(call, false, "the connection");
+        try {
+          ch.connect(UnixDomainSocketAddress.of(endpoint.path().get())); // waits while the daemon's backlog is full
+        } catch (ClosedChannelException e) {
+          throw c.whyClosed(call, false, "the connection");
+        } finally {
+          c.disarm();
         }
         return c;
       } catch (IOException | RuntimeException e) {
-        close(ch, sel);
+        c.abort();
         throw e;
-      }
-    }
-
-    /**
-     * Whether an idle connection can carry a request: the daemon has neither closed it nor sent
-     * anything on it (a draining daemon sends {@code REFUSED} to its idle connections and closes them).
-     */
-    boolean isStillGood() {
-      probe.clear();
-      try {
-        return channel.read(probe) == 0;
-      } catch (IOException e) {
-        return false;
       }
     }
 
@@ -498,34 +524,38 @@ public final class DaemonClient implements Closeable {
     byte[] exchange(ByteBuffer frame, Call call) throws IOException {
       reusable = false;
       int total = frame.remaining();
+      arm(call, false, "room to send the request");
       try {
-        while (frame.hasRemaining()) {
-          if (channel.write(frame) == 0) {
-            await(SelectionKey.OP_WRITE, call, frame.remaining() < total, "room to send the request");
+        try {
+          while (frame.hasRemaining()) {
+            channel.write(frame);
           }
+        } catch (ClosedChannelException e) { // closed by an interrupt, the deadline or the client's close
+          throw whyClosed(call, frame.remaining() < total, "room to send the request");
+        } catch (IOException e) {
+          int sent = total - frame.remaining();
+          if (sent == 0) {
+            throw new NothingSent(e);
+          }
+          // The daemon may have answered before closing (TOO_LARGE, REFUSED): that answer says more.
+          byte[] early = readWaitingReply(call);
+          if (early != null) {
+            return early;
+          }
+          throw client.died(daemon, call, "the connection broke after " + sent + " of " + total
+              + " bytes of the request were sent (" + e.getMessage() + ")", true, e);
         }
-      } catch (DaemonCallException e) {
-        throw e;
-      } catch (IOException e) {
-        int sent = total - frame.remaining();
-        if (sent == 0) {
-          throw new NothingSent(e);
-        }
-        // The daemon may have answered before closing (TOO_LARGE, REFUSED): that answer says more.
-        byte[] early = readWaitingReply(call);
-        if (early != null) {
-          return early;
-        }
-        throw client.died(daemon, call, "the connection broke after " + sent + " of " + total
-            + " bytes of the request were sent (" + e.getMessage() + ")", true, e);
+        return readReply(call);
+      } finally {
+        disarm();
       }
-      return readReply(call);
     }
 
     /** After a failed write: a whole reply already waiting on the socket, interpreted, or null. */
     private byte[] readWaitingReply(Call call) throws IOException {
       header.clear();
       try {
+        // The daemon has closed its end, so these reads find what it left, or the end, without waiting.
         channel.read(header);
         if (header.hasRemaining()) {
           return null;
@@ -553,15 +583,11 @@ public final class DaemonClient implements Closeable {
       try {
         while (true) {
           ByteBuffer target = body == null ? header : body;
-          int n = channel.read(target);
-          if (n < 0) {
+          if (channel.read(target) < 0) {
             throw client.died(daemon, call, "the daemon closed the connection " + (body == null && header.position() == 0
                 ? "before answering" : "in the middle of its answer"), true, null);
           }
           if (target.hasRemaining()) {
-            if (n == 0) {
-              await(SelectionKey.OP_READ, call, true, "the answer");
-            }
             continue;
           }
           if (body == null) {
@@ -577,6 +603,8 @@ public final class DaemonClient implements Closeable {
         }
       } catch (DaemonCallException e) {
         throw e;
+      } catch (ClosedChannelException e) {
+        throw whyClosed(call, true, "the answer");
       } catch (IOException e) {
         if (client.isClosed()) {
           throw new CallCancelledException("the client of '" + client.service() + "' was closed during the call",
@@ -629,39 +657,73 @@ public final class DaemonClient implements Closeable {
           + " RequestLoop?", client.service(), daemon.pid(), "", true);
     }
 
-    /** Waits until {@code ops} is ready, within the call's deadline; interrupts and close end the wait. */
-    void await(int ops, Call call, boolean sent, String what) throws IOException {
-      key.interestOps(ops);
-      try {
-        while (true) {
-          if (Thread.interrupted()) {
-            Thread.currentThread().interrupt();
-            throw new CallCancelledException("the call to daemon '" + client.service() + "' (pid " + daemon.pid()
-                + ") was interrupted while waiting for " + what + ", " + call.elapsedMillis()
-                + " ms into the call; its connection was closed", client.service(), daemon.pid(), sent, true);
-          }
-          if (client.isClosed()) {
-            throw new CallCancelledException("the client of '" + client.service() + "' was closed during the call",
-                client.service(), daemon.pid(), sent, false);
-          }
-          long remaining = call.remainingNanos();
-          if (remaining <= 0) {
-            throw new CallTimeoutException("daemon '" + client.service() + "' (pid " + daemon.pid() + ") gave no "
-                + what.replaceFirst("^the ", "") + " within the call's deadline of " + call.deadline.toMillis()
-                + " ms; the connection was closed" + (sent ? ", so the daemon's handler is interrupted" : ""),
-                client.service(), daemon.pid(), sent, call.deadline);
-          }
-          // select(0) would wait forever: round up to at least 1 ms.
-          if (selector.select(Math.max(1, TimeUnit.NANOSECONDS.toMillis(remaining + 999_999))) > 0) {
-            selector.selectedKeys().clear();
-            return;
-          }
-        }
-      } finally {
-        if (key.isValid()) {
-          key.interestOps(0);
-        }
+    /**
+     * Starts watching the call's deadline for waiting on {@code what}; fails at once if the thread is
+     * interrupted, the client closed or the deadline already passed.
+     */
+    private void arm(Call call, boolean sent, String what) throws IOException {
+      if (Thread.currentThread().isInterrupted()) {
+        throw interrupted(call, sent, what);
       }
+      if (client.isClosed()) {
+        throw closedDuringCall(sent);
+      }
+      long remaining = call.remainingNanos();
+      if (remaining <= 0) {
+        throw timeout(call, sent, what);
+      }
+      long d = System.nanoTime() + remaining;
+      deadline = d;
+      CallDeadlines.get().started(d);
+    }
+
+    private void disarm() {
+      deadline = CallDeadlines.NONE;
+    }
+
+    @Override
+    public long deadline() {
+      return deadline;
+    }
+
+    @Override
+    public void expire(long due) {
+      if (DEADLINE.compareAndSet(this, due, CallDeadlines.NONE)) {
+        timedOut = true;
+        closeChannel();
+      }
+    }
+
+    /**
+     * What closed the channel under a call: an interrupt (which leaves the thread's flag set), the
+     * deadline, or the client's close. Only this side closes it; a daemon's close is an end of stream.
+     */
+    private DaemonCallException whyClosed(Call call, boolean sent, String what) {
+      if (Thread.currentThread().isInterrupted()) {
+        return interrupted(call, sent, what);
+      }
+      if (timedOut) {
+        return timeout(call, sent, what);
+      }
+      return closedDuringCall(sent);
+    }
+
+    private CallCancelledException interrupted(Call call, boolean sent, String what) {
+      return new CallCancelledException("the call to daemon '" + client.service() + "' (pid " + daemon.pid()
+          + ") was interrupted while waiting for " + what + ", " + call.elapsedMillis()
+          + " ms into the call; its connection was closed", client.service(), daemon.pid(), sent, true);
+    }
+
+    private CallTimeoutException timeout(Call call, boolean sent, String what) {
+      return new CallTimeoutException("daemon '" + client.service() + "' (pid " + daemon.pid() + ") gave no "
+          + what.replaceFirst("^the ", "") + " within the call's deadline of " + call.deadline.toMillis()
+          + " ms; the connection was closed" + (sent ? ", so the daemon's handler is interrupted" : ""),
+          client.service(), daemon.pid(), sent, call.deadline);
+    }
+
+    private CallCancelledException closedDuringCall(boolean sent) {
+      return new CallCancelledException("the client of '" + client.service() + "' was closed during the call",
+          client.service(), daemon.pid(), sent, false);
     }
 
     boolean reusable() {
@@ -670,22 +732,15 @@ public final class DaemonClient implements Closeable {
 
     /** Closes the connection; a thread waiting on it wakes. Idempotent; any thread. */
     void abort() {
-      selector.wakeup();
-      close(channel, selector);
+      CallDeadlines.get().remove(this);
+      closeChannel();
     }
 
-    private static void close(SocketChannel ch, Selector sel) {
+    private void closeChannel() {
       try {
-        ch.close();
+        channel.close();
       } catch (IOException e) {
         // closing a connection that is already gone
-      }
-      if (sel != null) {
-        try {
-          sel.close();
-        } catch (IOException e) {
-          // nothing left to release
-        }
       }
     }
   }

@@ -369,6 +369,26 @@ class DaemonClientTest {
   }
 
   @Test
+  void everyIdleConnectionOfADaemonThatStoppedIsDroppedUnusedByTheNextCall() throws Exception {
+    DaemonClient c = client(definition());
+    long pid = Long.parseLong(call(c, "pid"));
+    Path g = gate("two");
+    CompletableFuture<String> a = inBackground(c, "hold " + g);
+    CompletableFuture<String> b = inBackground(c, "hold " + g);
+    SocketChannel first = arrival(g);
+    SocketChannel second = arrival(g);
+    first.close();
+    second.close();
+    assertEquals("released", a.get(PATIENT.toSeconds(), TimeUnit.SECONDS));
+    assertEquals("released", b.get(PATIENT.toSeconds(), TimeUnit.SECONDS)); // two idle connections now
+    assertNotEquals(StopResult.NOT_RUNNING, broker.stop(def, Duration.ofSeconds(30))); // its drain closes both
+    Await.until(PATIENT, () -> ProcessHandle.of(pid).map(h -> !h.isAlive()).orElse(true), () -> "pid " + pid + " lives");
+    long next = Long.parseLong(call(c, "pid"));
+    assertNotEquals(pid, next, "both closed connections were dropped unused; a new daemon answered");
+    assertTrue(c.lastDaemon().orElseThrow().spawned());
+  }
+
+  @Test
   void interruptingACallClosesItsConnectionAndFreesTheDaemonsSlot() throws Exception {
     DaemonClient c = client(definition("--max-concurrency=1"));
     assertEquals("up", call(c, "echo up"));

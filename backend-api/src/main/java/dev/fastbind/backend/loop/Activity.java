@@ -20,7 +20,7 @@ public sealed interface Activity permits Activity.Busy, Activity.Idle {
    * At least one connection is open or one request in flight.
    *
    * @param connections open connections, zero or more
-   * @param inFlight requests received and not yet answered (running, queued for a handler thread,
+   * @param inFlight requests received and not yet answered (running, waiting for a slot,
    *     or held while warming), zero or more
    * @param since how long the loop has been busy without a break
    */

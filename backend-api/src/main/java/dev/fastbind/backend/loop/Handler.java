@@ -5,18 +5,20 @@ import java.util.Objects;
 /**
  * What the daemon does with one request: bytes in, bytes out.
  *
- * <p>The loop calls {@code handle} on one of its handler threads (virtual threads where the JDK has
- * them, else a bounded pool), at most {@link RequestLoop.Builder#maxConcurrency} at once, and
- * never twice at once for one connection: requests on a connection are answered in order. A handler
- * may block (on disk, on another service); it is the daemon's own code and runs with the daemon's
- * rights.
+ * <p>The loop calls {@code handle} on the thread of the connection the request came on (a platform
+ * thread unless {@link RequestLoop.Builder#virtualThreads} asked otherwise), at most
+ * {@link RequestLoop.Builder#maxConcurrency} at once, and never twice at once for one connection:
+ * requests on a connection are answered in order. A handler may block (on disk, on another
+ * service); it is the daemon's own code and runs with the daemon's rights.
  *
  * <p><b>Failure.</b> An exception is answered with an error frame that carries its
  * {@code toString()}, and the connection stays usable; the client reports it as the handler's
  * failure, distinct from a dead daemon. <b>Cancellation.</b> When the client closes its connection
  * while its request runs (its deadline passed, its thread was interrupted, it exited), the handler's
- * thread is interrupted: a handler that waits interruptibly frees its slot at once, one that ignores
- * interrupts keeps it until it returns, and its answer is dropped.
+ * thread is interrupted: once the request has been away from its socket for about 10 ms the loop
+ * reads the connection in the handler's place and sees the close at once (a request that ends
+ * sooner is simply answered into a closed socket). A handler that waits interruptibly frees its
+ * slot then, one that ignores interrupts keeps it until it returns, and its answer is dropped.
  */
 @FunctionalInterface
 public interface Handler {

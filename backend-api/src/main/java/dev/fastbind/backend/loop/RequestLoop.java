@@ -12,22 +12,21 @@ import java.io.InterruptedIOException;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
-import java.nio.channels.SelectionKey;
-import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.List;
+import java.util.ArrayDeque;
 import java.util.Objects;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * A ready server for a daemon's listener: length-prefixed frames, a {@link Handler}, bounded
@@ -48,11 +47,17 @@ import java.util.concurrent.atomic.AtomicLong;
  * both steps for a daemon with nothing to warm.
  *
  * <p><b>Threads.</b> One acceptor thread blocks in {@link IpcListener#accept()} (which checks the
- * peer's user and waits out descriptor exhaustion); one I/O thread reads every connection through a
- * selector, so an idle or slow connection holds no thread; handlers run on virtual threads where
- * the JDK has them (21 and later, detected at run time) and on a pool of platform threads on 17,
- * at most {@link Builder#maxConcurrency} at once either way. Requests beyond that wait in arrival
- * order. Requests on one connection are answered in order, one at a time.
+ * peer's user and waits out descriptor exhaustion). Each connection has a thread of its own that
+ * reads a request with a blocking read, runs the handler itself and writes the answer: a request
+ * costs the kernel's one wake-up of that thread, as in a hand-written blocking server, not a
+ * selector's wake-up followed by a hand-off to a handler thread. At most
+ * {@link Builder#maxConcurrency} handlers run at once; requests beyond that wait, in arrival order,
+ * on their connections' threads. Requests on one connection are answered in order, one at a time.
+ * The price is a thread per open connection, idle or not, hence {@link Builder#maxConnections}.
+ * While a connection's thread is away from its socket for more than about 10 ms (waiting for a
+ * slot, or in a long handler), a helper thread reads in its place, so that a client that goes away
+ * is noticed; see Cancellation in {@link Handler}. The threads are platform threads unless
+ * {@link Builder#virtualThreads} asks otherwise.
  *
  * <p><b>Limits.</b> A request whose announced payload exceeds {@link Builder#maxPayloadBytes} is
  * answered {@code TOO_LARGE} (with the limit) without reading its payload, and that connection is
@@ -70,7 +75,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code Broker.stop} never has to signal a draining daemon.
  *
  * <p><b>Activity.</b> {@link #activity()} says whether any connection is open or request in flight,
- * and since when: what an idle timeout needs.
+ * and since when: what an idle timeout needs. The loop holds one {@link ServeContext#busy()} while it
+ * is busy, so {@code Daemon.Builder.idleTimeout} sees it without code in the backend.
  *
  * <p>Thread-safe. Logging goes through {@link System.Logger} named after this class.
  */
@@ -78,10 +84,24 @@ public final class RequestLoop {
 
   /** The default bound on concurrently running handlers: 16. */
   public static final int DEFAULT_MAX_CONCURRENCY = 16;
+  /** The default bound on open connections: 256. */
+  public static final int DEFAULT_MAX_CONNECTIONS = 256;
   /** The default largest request payload: 16 MiB. */
   public static final int DEFAULT_MAX_PAYLOAD_BYTES = LoopFrames.DEFAULT_MAX_PAYLOAD_BYTES;
   /** The default time in-flight requests get to finish on shutdown: 3 s. */
   public static final Duration DEFAULT_DRAIN_GRACE = Duration.ofSeconds(3);
+
+  /**
+   * How long a connection's thread may be away from its socket before a helper reads in its place.
+   * Short enough that a client's leaving is noticed promptly; long enough that the requests a loop
+   * is for (microseconds to a few milliseconds) never need a helper, nor wake the watch thread
+   * more than once per such period.
+   */
+  static final long AWAY_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+  /** Rounds the watch thread keeps looking while nothing is away, before it waits to be woken: 1 s. */
+  private static final int QUIET_ROUNDS = 100;
+  /** {@link #watchWakeAt} while the watch thread waits to be woken, or is looking. */
+  private static final long UNPLANNED = Long.MAX_VALUE;
 
   /** Made on first use, off the way to readiness. */
   private static final class Log {
@@ -95,71 +115,77 @@ public final class RequestLoop {
 
   private final IpcListener listener;
   private final ServeContext context;
-  /** Held while the loop has an open connection or a request in flight; guarded by {@code lock}. */
-  private ServeContext.Busy busy;
   private final int maxConcurrency;
+  private final int maxConnections;
   private final int maxPayloadBytes;
   private final WarmupPolicy warmup;
   private final Duration drainGrace;
   private final String threadPrefix;
-  /**
-   * Opened with the first connection, from its channel's provider: the JDK's channels and
-   * junixsocket's (abstract endpoints, adopted descriptors) each need a selector of their own kind.
-   */
-  private volatile Selector selector;
-  private final ExecutorService workers;
-  private final boolean virtualThreads;
+  private final Workers.Pool threads;
   private final Thread acceptor;
-  private final Thread io;
-  /** Work for the I/O thread (admitting a connection, draining), run before each select. */
-  private final ConcurrentLinkedQueue<Runnable> ioTasks = new ConcurrentLinkedQueue<>();
+  /** Sends helpers to connections whose thread is away; started with the first connection. */
+  private final Thread watch;
+  /** When the watch thread looks next, or {@link #UNPLANNED}; a connection going away earlier wakes it. */
+  private volatile long watchWakeAt = UNPLANNED;
   private final Set<Connection> open = ConcurrentHashMap.newKeySet();
   private final AtomicLong connectionIds = new AtomicLong();
+  /** Helpers sent so far, for tests and diagnostics. */
+  private final AtomicLong helpers = new AtomicLong();
   /** Counted down when the loop has stopped, for whatever reason; {@link #serve} then ends. */
   private final CountDownLatch ended = new CountDownLatch(1);
 
-  /** Guards the fields below it; also what a drain waits on. */
-  private final Object lock = new Object();
+  /**
+   * Guards the fields below it. Not a monitor, so that requests waiting for a slot park their
+   * threads (virtual ones included) rather than pin them.
+   */
+  private final ReentrantLock lock = new ReentrantLock();
+  /** Signalled on every change a waiter may wait for: a slot, a closed connection, a drain, the end. */
+  private final Condition changed = lock.newCondition();
   private volatile int state = RUNNING;
   private volatile Handler handler;
-  private final List<Held> held = new ArrayList<>();
+  /** Requests waiting for a slot (or, while warming, for the handler), in arrival order. */
+  private final ArrayDeque<Waiter> waiting = new ArrayDeque<>();
+  private int running;
   private int connections;
   private int inFlight;
   private long changedAtNanos = System.nanoTime();
   private String endReason;
+  /** Held while the loop has an open connection or a request in flight. */
+  private ServeContext.Busy busy;
+  private boolean watchStarted;
 
-  private RequestLoop(Builder b, IpcListener listener, ServeContext context) throws IOException {
+  private RequestLoop(Builder b, IpcListener listener, ServeContext context) {
     this.listener = listener;
     this.context = context;
     this.maxConcurrency = b.maxConcurrency;
+    this.maxConnections = b.maxConnections;
     this.maxPayloadBytes = b.maxPayloadBytes;
     this.warmup = b.warmup;
     this.drainGrace = b.drainGrace;
     this.threadPrefix = "fastbind-loop-" + LOOPS.incrementAndGet() + "-";
-    Workers.Pool pool = Workers.pool(threadPrefix + "handler-", maxConcurrency);
-    this.workers = pool.executor();
-    this.virtualThreads = pool.virtual();
+    this.threads = Workers.pool(threadPrefix + "connection-", b.virtualThreads);
     this.acceptor = new Thread(new Runnable() {
       @Override
       public void run() {
         acceptLoop();
       }
     }, threadPrefix + "accept");
-    this.io = new Thread(new Runnable() {
+    this.watch = new Thread(new Runnable() {
       @Override
       public void run() {
-        ioLoop();
+        watchLoop();
       }
-    }, threadPrefix + "io");
+    }, threadPrefix + "watch");
     acceptor.setDaemon(true);
-    io.setDaemon(true);
+    watch.setDaemon(true);
   }
 
   /**
    * Starts configuring a loop.
    *
    * @return a builder with the defaults: {@value #DEFAULT_MAX_CONCURRENCY} handlers at once,
-   *     {@value #DEFAULT_MAX_PAYLOAD_BYTES}-byte requests, {@link WarmupPolicy#WAIT}, a 3 s drain
+   *     {@value #DEFAULT_MAX_CONNECTIONS} connections, {@value #DEFAULT_MAX_PAYLOAD_BYTES}-byte
+   *     requests, {@link WarmupPolicy#WAIT}, a 3 s drain, platform threads
    */
   public static Builder builder() {
     return new Builder();
@@ -168,9 +194,11 @@ public final class RequestLoop {
   /** The settings of a loop; not thread-safe, use from {@code serve}. */
   public static final class Builder {
     private int maxConcurrency = DEFAULT_MAX_CONCURRENCY;
+    private int maxConnections = DEFAULT_MAX_CONNECTIONS;
     private int maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES;
     private WarmupPolicy warmup = WarmupPolicy.WAIT;
     private Duration drainGrace = DEFAULT_DRAIN_GRACE;
+    private boolean virtualThreads;
 
     private Builder() {}
 
@@ -186,6 +214,24 @@ public final class RequestLoop {
         throw new IllegalArgumentException("maxConcurrency must be at least 1, got " + max);
       }
       this.maxConcurrency = max;
+      return this;
+    }
+
+    /**
+     * How many connections may be open at once. Each has a thread of its own, so this bounds the
+     * loop's threads. At the bound the loop stops accepting until a connection closes: a new client
+     * waits in the kernel's backlog, within its own deadline. The broker's {@code DaemonClient}
+     * keeps at most four idle connections per client.
+     *
+     * @param max at least 1
+     * @return this builder
+     * @throws IllegalArgumentException if {@code max} is less than 1
+     */
+    public Builder maxConnections(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("maxConnections must be at least 1, got " + max);
+      }
+      this.maxConnections = max;
       return this;
     }
 
@@ -229,6 +275,26 @@ public final class RequestLoop {
         throw new IllegalArgumentException("drainGrace must not be negative, got " + grace);
       }
       this.drainGrace = grace;
+      return this;
+    }
+
+    /**
+     * Whether connections (and so handlers) run on virtual threads, where the JDK has them (21 and
+     * later; on an older JDK the loop uses platform threads and {@link RequestLoop#usesVirtualThreads()}
+     * says so). Off by default, because it costs latency: a platform thread blocked reading its
+     * socket is woken by the kernel directly, whereas a virtual thread's read parks it, and the
+     * JDK's poller thread and then a carrier thread must each get a core before it runs. On a busy
+     * 2-core machine (Temurin 25, {@code LoopBenchmark}) a 64-byte round trip took about 45 us at the
+     * median on virtual threads against 16 us on platform threads; on an idle one the two are close.
+     * Choose virtual threads for many mostly idle connections (an idle one then costs no
+     * operating-system thread, and {@link #maxConnections} can be large), or for handlers that block
+     * a long time on other I/O.
+     *
+     * @param virtual true for virtual threads where available
+     * @return this builder
+     */
+    public Builder virtualThreads(boolean virtual) {
+      this.virtualThreads = virtual;
       return this;
     }
 
@@ -278,7 +344,7 @@ public final class RequestLoop {
    * <p>Blocks the calling thread, normally {@code serve}'s, for the daemon's life. It returns only by
    * throwing: after a shutdown's drain (the SDK is then already ending the process, and
    * {@code serve}'s exception is ignored), or when the loop cannot go on (its listener was closed by
-   * someone else, its I/O thread failed), which ends the daemon with a failure.
+   * someone else), which ends the daemon with a failure.
    *
    * @param handler what to answer each request with; not null
    * @return never
@@ -288,18 +354,21 @@ public final class RequestLoop {
    */
   public Never serve(Handler handler) throws IOException {
     Objects.requireNonNull(handler, "handler");
-    List<Held> release;
-    synchronized (lock) {
+    lock.lock();
+    try {
       if (this.handler != null) {
         throw new IllegalStateException("the request loop on " + listener.endpoint() + " already has a handler");
       }
-      this.handler = handler;
-      release = new ArrayList<>(held);
-      held.clear();
+      this.handler = handler; // held requests stay first in line: a new one queues behind them
+    } finally {
+      lock.unlock();
     }
     context.ready();
-    for (Held h : release) {
-      workers.execute(new Task(h.connection, h.request, handler));
+    lock.lock();
+    try {
+      grantLocked();
+    } finally {
+      lock.unlock();
     }
     try {
       ended.await();
@@ -308,8 +377,11 @@ public final class RequestLoop {
       throw new InterruptedIOException("interrupted while serving " + listener.endpoint());
     }
     String why;
-    synchronized (lock) {
+    lock.lock();
+    try {
       why = endReason;
+    } finally {
+      lock.unlock();
     }
     throw new IOException("the request loop on " + listener.endpoint() + " stopped: " + why);
   }
@@ -321,20 +393,23 @@ public final class RequestLoop {
    *     {@link Activity.Idle}
    */
   public Activity activity() {
-    synchronized (lock) {
+    lock.lock();
+    try {
       Duration since = Duration.ofNanos(Math.max(0, System.nanoTime() - changedAtNanos));
       return connections == 0 && inFlight == 0 ? new Activity.Idle(since)
           : new Activity.Busy(connections, inFlight, since);
+    } finally {
+      lock.unlock();
     }
   }
 
   /**
-   * Whether handlers run on virtual threads (JDK 21 and later) rather than a platform-thread pool.
+   * Whether connections and handlers run on virtual threads; see {@link Builder#virtualThreads}.
    *
-   * @return true on a JDK with virtual threads
+   * @return true if virtual threads were asked for and the JDK has them
    */
   public boolean usesVirtualThreads() {
-    return virtualThreads;
+    return threads.virtual();
   }
 
   /**
@@ -356,6 +431,9 @@ public final class RequestLoop {
   private void acceptLoop() {
     long backoffMillis = 0;
     while (state != STOPPED) {
+      if (!awaitConnectionRoom()) {
+        return;
+      }
       SocketChannel channel;
       try {
         channel = listener.accept();
@@ -381,237 +459,226 @@ public final class RequestLoop {
         }
         continue;
       }
-      ioTasks.add(new Admit(channel));
-      if (selector == null) {
-        try {
-          selector = channel.provider().openSelector();
-        } catch (IOException | RuntimeException e) {
-          Log.LOG.log(Level.ERROR, "cannot open a selector for " + listener.endpoint() + ": " + e, e);
-          closeQuietly(channel);
-          end("it cannot open a selector: " + e);
-          return;
-        }
-        io.start();
-      } else {
-        selector.wakeup();
-      }
+      admit(channel);
     }
   }
 
-  private final class Admit implements Runnable {
-    private final SocketChannel channel;
-
-    Admit(SocketChannel channel) {
-      this.channel = channel;
+  /** Waits while {@link Builder#maxConnections} are open; false once the loop has stopped. */
+  private boolean awaitConnectionRoom() {
+    lock.lock();
+    try {
+      while (connections >= maxConnections && state != STOPPED) {
+        changed.awaitUninterruptibly();
+      }
+      return state != STOPPED;
+    } finally {
+      lock.unlock();
     }
+  }
 
-    @Override
-    public void run() {
-      Connection c;
-      try {
-        channel.configureBlocking(false);
-        c = new Connection(RequestLoop.this, channel, connectionIds.incrementAndGet());
-        c.key = channel.register(selector, SelectionKey.OP_READ, c);
-      } catch (IOException | RuntimeException e) {
-        closeQuietly(channel);
+  private void admit(SocketChannel channel) {
+    Connection c = new Connection(this, channel, connectionIds.incrementAndGet());
+    // After the drain began, the connection is told at once, like an idle one (a fresh socket takes
+    // a small frame without waiting): before it is counted if the drain began already, so that the
+    // end cannot close it first; else the drain sees it among the open ones, or this does.
+    boolean told = state != RUNNING && c.claimForRefusal() && writeQuietly(channel, refusedFrame());
+    open.add(c);
+    count(1, 0);
+    Runnable task = c;
+    if (state == RUNNING) {
+      startWatch();
+    } else {
+      if (!told && c.claimForRefusal()) {
+        told = writeQuietly(channel, refusedFrame());
+      } else if (!told) {
+        return; // the drain claimed it: it tells and closes it
+      }
+      if (!told || state == STOPPED) {
+        c.close();
         return;
       }
-      open.add(c);
-      count(1, 0);
-      if (state != RUNNING) {
-        c.sendAndClose(refusedFrame());
-      }
+      // Closed only once its first request is read (or at the end), so that the client's write of
+      // that request does not meet a closed socket.
+      task = new Runnable() {
+        @Override
+        public void run() {
+          c.awaitFirstFrameAndClose();
+        }
+      };
+    }
+    if (!runOnNewThread(task)) {
+      c.close();
     }
   }
 
-  // ---- the I/O thread -----------------------------------------------------------------------
-
-  private void ioLoop() {
-    Selector selector = this.selector;
+  private static boolean writeQuietly(SocketChannel channel, ByteBuffer frame) {
     try {
-      while (true) {
-        Runnable task;
-        while ((task = ioTasks.poll()) != null) {
-          task.run();
-        }
-        if (state == STOPPED) {
-          return;
-        }
-        selector.select();
-        Iterator<SelectionKey> keys = selector.selectedKeys().iterator();
-        while (keys.hasNext()) {
-          SelectionKey key = keys.next();
-          keys.remove();
-          Connection c = (Connection) key.attachment();
-          if (!key.isValid()) {
-            continue;
-          }
-          int ready = key.readyOps();
-          if ((ready & SelectionKey.OP_WRITE) != 0) {
-            c.flush();
-          }
-          if (key.isValid() && (ready & SelectionKey.OP_READ) != 0) {
-            read(c);
-          }
-        }
+      while (frame.hasRemaining()) {
+        channel.write(frame);
       }
-    } catch (IOException | RuntimeException e) {
-      Log.LOG.log(Level.ERROR, "the request loop on " + listener.endpoint() + " stopped answering: " + e, e);
-      end("its I/O thread failed: " + e);
-    } finally {
-      for (Connection c : open) {
-        c.close();
-      }
-      try {
-        selector.close();
-      } catch (IOException e) {
-        Log.LOG.log(Level.DEBUG, "closing the loop's selector failed: " + e);
-      }
-    }
-  }
-
-  /** Reads what {@code c} has sent: whole frames are dispatched, the rest waits for more bytes. I/O thread. */
-  private void read(Connection c) {
-    try {
-      while (true) {
-        if (c.body == null) {
-          if (c.channel.read(c.header) < 0) {
-            c.peerClosed();
-            return;
-          }
-          if (c.header.hasRemaining()) {
-            return;
-          }
-          byte kind = LoopFrames.kind(c.header);
-          long length = LoopFrames.payloadLength(c.header);
-          if (kind != LoopFrames.REQUEST) {
-            c.finalFrame(LoopFrames.text(LoopFrames.MALFORMED, "expected a REQUEST frame (kind 0x01) but got kind "
-                + LoopFrames.kindName(kind) + "; this daemon speaks the fastbind request loop protocol "
-                + LoopFrames.VERSION + " (docs/wire.md)"));
-            return;
-          }
-          if (length > maxPayloadBytes) {
-            c.finalFrame(LoopFrames.tooLarge(maxPayloadBytes, "the request announces " + length
-                + " bytes but this daemon reads at most " + maxPayloadBytes + " (RequestLoop.Builder.maxPayloadBytes);"
-                + " its payload was not read and the connection is closed: send smaller requests"));
-            return;
-          }
-          c.body = ByteBuffer.allocate((int) length);
-        }
-        if (c.body.hasRemaining()) {
-          if (c.channel.read(c.body) < 0) {
-            c.peerClosed();
-            return;
-          }
-          if (c.body.hasRemaining()) {
-            return;
-          }
-        }
-        byte[] request = c.body.array();
-        c.body = null;
-        c.header.clear();
-        if (!c.received(request)) {
-          return; // held for after the request in flight, or the connection is closing
-        }
-      }
+      return true;
     } catch (IOException e) {
-      c.peerClosed();
+      return false;
+    }
+  }
+
+  /** Runs {@code task} on a connection thread; false if none can be had (the loop ended, no memory for one). */
+  boolean runOnNewThread(Runnable task) {
+    try {
+      threads.execute(task);
+      return true;
+    } catch (RejectedExecutionException e) {
+      return false;
+    } catch (OutOfMemoryError e) {
+      // "unable to create native thread": this connection is dropped, the loop goes on
+      Log.LOG.log(Level.WARNING, "the request loop on " + listener.endpoint() + " cannot start a thread: " + e);
+      return false;
     }
   }
 
   // ---- requests -----------------------------------------------------------------------------
 
-  /** Takes up a request {@code c} has sent; {@code c} is busy with it from here. Any thread. */
-  void start(Connection c, byte[] request) {
-    count(0, 1);
-    if (state != RUNNING) {
-      c.sendAndClose(refusedFrame());
-      done(c);
+  /** A request waiting for a slot, or for the handler while warming. */
+  private static final class Waiter {
+    final Connection connection;
+    /** Set under the loop's lock when a slot is given to this request. */
+    boolean granted;
+
+    Waiter(Connection connection) {
+      this.connection = connection;
+    }
+  }
+
+  private static final int RUN = 0;
+  private static final int REFUSE = 1;
+  private static final int WARMING = 2;
+  private static final int DROP = 3;
+
+  /**
+   * Answers one request of {@code c} on the calling thread, the connection's: admission (a slot,
+   * the handler, the drain), the handler, the answer. In flight from the start to the written answer.
+   */
+  void serve(Connection c, byte[] request) {
+    Handler h = null;
+    int outcome;
+    lock.lock();
+    try {
+      countLocked(0, 1);
+      if (state != RUNNING) {
+        outcome = REFUSE;
+      } else if (handler == null && warmup == WarmupPolicy.ANSWER_WARMING) {
+        outcome = WARMING;
+      } else if (handler != null && running < maxConcurrency && waiting.isEmpty()) {
+        running++;
+        h = handler;
+        outcome = RUN;
+      } else {
+        Waiter w = new Waiter(c);
+        waiting.add(w);
+        while (true) {
+          if (w.granted) {
+            h = handler;
+            outcome = RUN;
+            break;
+          }
+          if (state != RUNNING || c.isClosed()) {
+            waiting.remove(w);
+            outcome = c.isClosed() ? DROP : REFUSE;
+            break;
+          }
+          changed.awaitUninterruptibly();
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+    if (outcome != RUN) {
+      if (outcome == REFUSE) {
+        c.sendAndClose(refusedFrame());
+      } else if (outcome == WARMING) {
+        c.send(warmingFrame());
+      }
+      finish(false);
       return;
     }
-    Handler h = handler;
-    if (h == null) {
-      if (warmup == WarmupPolicy.ANSWER_WARMING) {
-        c.send(warmingFrame());
-        done(c);
-        return;
-      }
-      synchronized (lock) {
-        h = handler;
-        if (h == null) {
-          held.add(new Held(c, request));
-          return;
+    Throwable fatal = null;
+    try {
+      if (c.startRunning()) {
+        ByteBuffer reply;
+        try {
+          byte[] response = h.handle(request, new Task(c));
+          reply = response == null
+              ? LoopFrames.text(LoopFrames.ERROR, h.getClass().getName() + ".handle returned null")
+              : LoopFrames.frame(LoopFrames.RESPONSE, response);
+        } catch (Throwable t) {
+          reply = LoopFrames.text(LoopFrames.ERROR, String.valueOf(t));
+          if (t instanceof VirtualMachineError) {
+            fatal = t;
+          }
+        } finally {
+          c.stopRunning();
+        }
+        if (!c.isCancelled()) {
+          c.send(reply);
         }
       }
+    } finally {
+      finish(true);
     }
-    workers.execute(new Task(c, request, h));
-  }
-
-  /** {@code c}'s request is answered (or dropped): take up what it sent next, or tell it the loop is draining. */
-  void done(Connection c) {
-    Object next = c.nextAfterRequest();
-    count(0, -1);
-    if (next instanceof byte[]) {
-      c.resumeReading();
-      start(c, (byte[]) next);
-    } else if (next instanceof ByteBuffer) {
-      c.sendAndClose((ByteBuffer) next);
-    } else if (state != RUNNING) {
-      c.sendAndClose(refusedFrame());
+    if (fatal != null) {
+      throw (Error) fatal;
     }
   }
 
-  /** A handler's run for one request: the {@link RequestContext} it sees is this object. */
-  private final class Task implements Runnable, RequestContext {
+  /** A request is answered (or dropped): its slot, if it had one, goes to the next in line. */
+  private void finish(boolean hadSlot) {
+    lock.lock();
+    try {
+      if (hadSlot) {
+        running--;
+        grantLocked();
+      }
+      countLocked(0, -1);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Gives free slots to waiting requests, first come first served, once the handler is there. */
+  private void grantLocked() {
+    boolean any = false;
+    while (handler != null && state == RUNNING && running < maxConcurrency && !waiting.isEmpty()) {
+      Waiter w = waiting.poll();
+      if (w.connection.isClosed()) {
+        continue; // its thread sees the close and drops it
+      }
+      w.granted = true;
+      running++;
+      any = true;
+    }
+    if (any) {
+      changed.signalAll();
+    }
+  }
+
+  /** What a handler sees of its request: the {@link RequestContext}. */
+  private static final class Task implements RequestContext {
     private final Connection connection;
-    private final byte[] request;
-    private final Handler handler;
 
-    Task(Connection connection, byte[] request, Handler handler) {
+    Task(Connection connection) {
       this.connection = connection;
-      this.request = request;
-      this.handler = handler;
     }
 
     @Override
-    public void run() {
-      try {
-        if (connection.startRunning()) {
-          ByteBuffer reply;
-          Throwable fatal = null;
-          try {
-            byte[] response = handler.handle(request, this);
-            reply = response == null
-                ? LoopFrames.text(LoopFrames.ERROR, handler.getClass().getName() + ".handle returned null")
-                : LoopFrames.frame(LoopFrames.RESPONSE, response);
-          } catch (Throwable t) {
-            reply = LoopFrames.text(LoopFrames.ERROR, String.valueOf(t));
-            if (t instanceof VirtualMachineError) {
-              fatal = t;
-            }
-          } finally {
-            connection.stopRunning();
-          }
-          connection.send(reply);
-          if (fatal instanceof Error) {
-            throw (Error) fatal;
-          }
-        }
-      } finally {
-        done(connection);
-      }
-    }
-
-    @Override
-    public java.util.OptionalLong peerPid() {
+    public OptionalLong peerPid() {
       long pid = connection.credentials()[0];
-      return pid > 0 ? java.util.OptionalLong.of(pid) : java.util.OptionalLong.empty();
+      return pid > 0 ? OptionalLong.of(pid) : OptionalLong.empty();
     }
 
     @Override
-    public java.util.OptionalLong peerUid() {
+    public OptionalLong peerUid() {
       long uid = connection.credentials()[1];
-      return uid >= 0 ? java.util.OptionalLong.of(uid) : java.util.OptionalLong.empty();
+      return uid >= 0 ? OptionalLong.of(uid) : OptionalLong.empty();
     }
 
     @Override
@@ -625,18 +692,25 @@ public final class RequestLoop {
     }
   }
 
-  /** A request received while warming, under {@link WarmupPolicy#WAIT}. */
-  private static final class Held {
-    final Connection connection;
-    final byte[] request;
-
-    Held(Connection connection, byte[] request) {
-      this.connection = connection;
-      this.request = request;
-    }
+  /** A helper was sent to read in place of an away connection thread. */
+  void helperSent() {
+    helpers.incrementAndGet();
   }
 
-  private ByteBuffer refusedFrame() {
+  /** How many helpers were sent so far. */
+  long helpersSent() {
+    return helpers.get();
+  }
+
+  boolean isRunning() {
+    return state == RUNNING;
+  }
+
+  int maxPayloadBytes() {
+    return maxPayloadBytes;
+  }
+
+  ByteBuffer refusedFrame() {
     return LoopFrames.text(LoopFrames.REFUSED, "the daemon serving " + listener.endpoint() + " (pid "
         + ProcessHandle.current().pid() + ") is shutting down; the request was not run: ask the broker for the"
         + " daemon again");
@@ -651,6 +725,72 @@ public final class RequestLoop {
     return LoopFrames.warming(0, "");
   }
 
+  // ---- the watch thread ---------------------------------------------------------------------
+
+  private void startWatch() {
+    lock.lock();
+    try {
+      if (watchStarted) {
+        return;
+      }
+      watchStarted = true;
+    } finally {
+      lock.unlock();
+    }
+    watch.start();
+  }
+
+  /**
+   * A connection's thread has just gone away from its socket (with a request): wakes the watch thread
+   * if it would otherwise look too late. Costs a volatile read when the watch thread is already due.
+   */
+  void watchAway() {
+    long due = System.nanoTime() + AWAY_NANOS;
+    long wake = watchWakeAt;
+    if (wake == UNPLANNED || due - wake < 0) {
+      LockSupport.unpark(watch);
+    }
+  }
+
+  /**
+   * Sends helpers to connections whose thread has been away for {@link #AWAY_NANOS}. Sleeps until
+   * the earliest such moment; while nothing is away it looks once per period for a while (1 s), so
+   * that the requests of that while never need to wake it, and then waits to be woken: a daemon
+   * without requests has it asleep, and one with a request a second or more pays one wake-up each.
+   */
+  private void watchLoop() {
+    int quiet = 0;
+    while (state != STOPPED) {
+      watchWakeAt = UNPLANNED; // a connection going away while we look wakes us: one more round at worst
+      long now = System.nanoTime();
+      long next = UNPLANNED;
+      for (Connection c : open) {
+        long due = c.helperDue(AWAY_NANOS);
+        if (due == Long.MAX_VALUE) {
+          continue;
+        }
+        if (due - now <= 0) {
+          c.sendHelperIfAway(AWAY_NANOS, now);
+        } else if (next == UNPLANNED || due - next < 0) {
+          next = due;
+        }
+      }
+      if (next != UNPLANNED) {
+        quiet = 0;
+      } else if (quiet < QUIET_ROUNDS) {
+        quiet++;
+        next = now + AWAY_NANOS;
+      }
+      watchWakeAt = next;
+      if (next == UNPLANNED) {
+        LockSupport.park(this);
+        quiet = 0; // woken by a request after a quiet spell: look once per period again for a while
+      } else {
+        LockSupport.parkNanos(this, next - now);
+      }
+    }
+  }
+
   // ---- drain and end ------------------------------------------------------------------------
 
   /**
@@ -658,38 +798,42 @@ public final class RequestLoop {
    * stop. Runs on the SDK's shutdown thread; idempotent.
    */
   void drain() {
-    List<Held> refused;
-    synchronized (lock) {
+    lock.lock();
+    try {
       if (state != RUNNING) {
         return;
       }
       state = DRAINING;
-      refused = new ArrayList<>(held);
-      held.clear();
+      changed.signalAll(); // waiting requests refuse themselves
+    } finally {
+      lock.unlock();
     }
-    for (Held h : refused) {
-      h.connection.sendAndClose(refusedFrame());
-      done(h.connection);
-    }
-    ioTasks.add(new Runnable() {
-      @Override
-      public void run() {
-        for (Connection c : open) {
-          c.refuseIfIdle(refusedFrame());
+    ByteBuffer refusal = refusedFrame();
+    for (Connection c : open) {
+      if (c.claimIfIdle()) {
+        // Not on this thread: a client that reads nothing could block the write, and so the drain.
+        Runnable tell = new Runnable() {
+          @Override
+          public void run() {
+            c.sendAndClose(refusal.duplicate());
+          }
+        };
+        if (!runOnNewThread(tell)) {
+          c.close();
         }
       }
-    });
-    wakeup();
+    }
     long deadline = System.nanoTime() + saturatedNanos(drainGrace);
     boolean interrupted = false;
-    synchronized (lock) {
+    lock.lock();
+    try {
       while (inFlight > 0) {
         long left = deadline - System.nanoTime();
         if (left <= 0) {
           break;
         }
         try {
-          lock.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left + 999_999)));
+          changed.awaitNanos(left);
         } catch (InterruptedException e) {
           interrupted = true;
           break;
@@ -699,6 +843,8 @@ public final class RequestLoop {
         Log.LOG.log(Level.WARNING, "the request loop on " + listener.endpoint() + " cut off " + inFlight
             + " request(s) still running after its drain grace of " + drainGrace.toMillis() + " ms");
       }
+    } finally {
+      lock.unlock();
     }
     end("the daemon was asked to shut down and its requests were drained");
     if (interrupted) {
@@ -706,47 +852,56 @@ public final class RequestLoop {
     }
   }
 
-  /** Stops the loop for {@code why}: handler threads are interrupted, connections closed. Once. */
+  /** Stops the loop for {@code why}: connections closed, their handlers interrupted. Once. */
   private void end(String why) {
-    synchronized (lock) {
+    lock.lock();
+    try {
       if (state == STOPPED) {
         return;
       }
       state = STOPPED;
       endReason = why;
-      lock.notifyAll();
+      changed.signalAll();
+    } finally {
+      lock.unlock();
     }
-    // Connections first, so that a handler the interrupt below ends cannot answer a cut-off request.
     for (Connection c : open) {
-      c.close();
+      c.close(); // interrupts a handler still running: its answer can no longer be written
     }
-    workers.shutdownNow();
-    wakeup();
+    threads.shutdown();
+    LockSupport.unpark(watch);
     ended.countDown();
   }
 
   /** Adjusts the activity counts; marks the moment the loop turns busy or idle. */
-  void count(int connectionDelta, int inFlightDelta) {
-    synchronized (lock) {
-      boolean wasIdle = connections == 0 && inFlight == 0;
-      connections += connectionDelta;
-      inFlight += inFlightDelta;
-      boolean idle = connections == 0 && inFlight == 0;
-      if (idle != wasIdle) {
-        changedAtNanos = System.nanoTime();
-        // The daemon's idle clock (Daemon.Builder.idleTimeout) sees the loop as one piece of work.
-        if (idle) {
-          if (busy != null) {
-            busy.close();
-            busy = null;
-          }
-        } else {
-          busy = context.busy();
+  private void count(int connectionDelta, int inFlightDelta) {
+    lock.lock();
+    try {
+      countLocked(connectionDelta, inFlightDelta);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void countLocked(int connectionDelta, int inFlightDelta) {
+    boolean wasIdle = connections == 0 && inFlight == 0;
+    connections += connectionDelta;
+    inFlight += inFlightDelta;
+    boolean idle = connections == 0 && inFlight == 0;
+    if (idle != wasIdle) {
+      changedAtNanos = System.nanoTime();
+      // The daemon's idle clock (Daemon.Builder.idleTimeout) sees the loop as one piece of work.
+      if (idle) {
+        if (busy != null) {
+          busy.close();
+          busy = null;
         }
+      } else {
+        busy = context.busy();
       }
-      if (inFlightDelta < 0 && inFlight == 0 && state == DRAINING) {
-        lock.notifyAll();
-      }
+    }
+    if ((inFlightDelta < 0 && inFlight == 0 && state == DRAINING) || connectionDelta < 0) {
+      changed.signalAll(); // the drain waits for the first, the acceptor and waiting requests for the second
     }
   }
 
@@ -754,23 +909,6 @@ public final class RequestLoop {
   void closed(Connection c) {
     open.remove(c);
     count(-1, 0);
-    if (Thread.currentThread() != io) {
-      wakeup(); // a registered channel is really closed only by the selector's next round
-    }
-  }
-
-  /** Asks the I/O thread to apply changed interest ops now. */
-  void wakeIo() {
-    if (Thread.currentThread() != io) {
-      wakeup();
-    }
-  }
-
-  private void wakeup() {
-    Selector s = selector;
-    if (s != null) {
-      s.wakeup();
-    }
   }
 
   private static long saturatedNanos(Duration d) {

@@ -3,48 +3,63 @@ package dev.fastbind.backend.loop;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The handler threads: a pool of at most {@code max} threads, virtual where the JDK has them. The
- * SDK is compiled for Java 17, so {@code Thread.ofVirtual()} is looked up at run time; on 17 (and on
- * 19 and 20, where it is a preview) the pool has platform threads instead. Idle threads end after
- * 30 s, so an idle daemon keeps none.
+ * The loop's connection threads: platform threads from a cached pool (an idle one ends after 30 s,
+ * so an idle daemon keeps none), or, when asked for, one virtual thread per task. The SDK is
+ * compiled for Java 17, so {@code Thread.ofVirtual()} is looked up at run time; on 17 (and on 19 and
+ * 20, where it is a preview) there are only platform threads.
  */
 final class Workers {
   private Workers() {}
 
-  /** The pool and what kind of threads it runs. */
-  static final class Pool {
-    private final ExecutorService executor;
+  /** Runs connection tasks; {@link #shutdown()} lets idle pooled threads end at once. */
+  static final class Pool implements Executor {
+    private final Executor executor;
     private final boolean virtual;
 
-    Pool(ExecutorService executor, boolean virtual) {
+    private Pool(Executor executor, boolean virtual) {
       this.executor = executor;
       this.virtual = virtual;
     }
 
-    ExecutorService executor() {
-      return executor;
+    @Override
+    public void execute(Runnable task) {
+      executor.execute(task);
     }
 
     boolean virtual() {
       return virtual;
     }
+
+    void shutdown() {
+      if (executor instanceof ExecutorService) {
+        ((ExecutorService) executor).shutdown();
+      }
+    }
   }
 
-  static Pool pool(String namePrefix, int max) {
-    ThreadFactory virtual = virtualThreads(namePrefix);
-    ThreadFactory factory = virtual != null ? virtual : platformThreads(namePrefix);
-    ThreadPoolExecutor executor = new ThreadPoolExecutor(max, max, 30, TimeUnit.SECONDS,
-        new LinkedBlockingQueue<Runnable>(), factory);
-    executor.allowCoreThreadTimeOut(true);
-    return new Pool(executor, virtual != null);
+  /** Virtual threads if {@code virtual} and the JDK has them, else a cached pool of platform threads. */
+  static Pool pool(String namePrefix, boolean virtual) {
+    ThreadFactory v = virtual ? virtualThreads(namePrefix) : null;
+    if (v != null) {
+      return new Pool(new Executor() {
+        @Override
+        public void execute(Runnable task) {
+          v.newThread(task).start();
+        }
+      }, true);
+    }
+    ThreadPoolExecutor executor = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 30, TimeUnit.SECONDS,
+        new SynchronousQueue<Runnable>(), platformThreads(namePrefix));
+    return new Pool(executor, false);
   }
 
   /** {@code Thread.ofVirtual().name(prefix, 1).factory()}, or null where the JDK has no (final) virtual threads. */
@@ -69,7 +84,7 @@ final class Workers {
     }
   }
 
-  private static ThreadFactory platformThreads(String namePrefix) {
+  static ThreadFactory platformThreads(String namePrefix) {
     AtomicInteger n = new AtomicInteger();
     return new ThreadFactory() {
       @Override

@@ -137,6 +137,16 @@ class RequestLoopTest {
     return l;
   }
 
+  /** The builder every test starts from; {@link RequestLoopOnVirtualThreadsTest} asks for virtual threads. */
+  RequestLoop.Builder builder() {
+    return RequestLoop.builder();
+  }
+
+  /** Whether {@link #builder()}'s loops run on virtual threads on this JDK. */
+  boolean expectVirtualThreads() {
+    return false;
+  }
+
   private RequestLoop start(RequestLoop.Builder builder, IpcListener l) throws Exception {
     return builder.start(l, context);
   }
@@ -213,7 +223,7 @@ class RequestLoopTest {
   @Test
   void answersEveryRequestOnAConnectionInOrderEvenWhenTheyArePipelined() throws Exception {
     IpcListener l = listener();
-    RequestLoop loop = start(RequestLoop.builder(), l);
+    RequestLoop loop = start(builder(), l);
     serve(loop, ECHO);
     SocketChannel c = connect(l);
     for (int i = 0; i < 20; i++) {
@@ -231,7 +241,7 @@ class RequestLoopTest {
   @Test
   void aRequestSentOneByteAtATimeIsAnsweredWhole() throws Exception {
     IpcListener l = listener();
-    serve(start(RequestLoop.builder(), l), ECHO);
+    serve(start(builder(), l), ECHO);
     SocketChannel c = connect(l);
     ByteBuffer f = LoopFrames.frame(LoopFrames.REQUEST, "trickled".getBytes(StandardCharsets.UTF_8));
     while (f.hasRemaining()) {
@@ -243,7 +253,7 @@ class RequestLoopTest {
   @Test
   void runsNoMoreHandlersAtOnceThanItsBound() throws Exception {
     IpcListener l = listener();
-    RequestLoop loop = start(RequestLoop.builder().maxConcurrency(2), l);
+    RequestLoop loop = start(builder().maxConcurrency(2), l);
     AtomicInteger running = new AtomicInteger();
     AtomicInteger most = new AtomicInteger();
     CountDownLatch release = new CountDownLatch(1);
@@ -276,7 +286,7 @@ class RequestLoopTest {
   @Test
   void holdsRequestsThatArriveWhileWarmingUntilTheHandlerIsGiven() throws Exception {
     IpcListener l = listener();
-    RequestLoop loop = start(RequestLoop.builder(), l);
+    RequestLoop loop = start(builder(), l);
     SocketChannel c = connect(l);
     send(c, "early");
     Await.until(PATIENT, () -> loop.activity() instanceof Activity.Busy b && b.inFlight() == 1,
@@ -293,7 +303,7 @@ class RequestLoopTest {
   @Test
   void answersWarmingAtOnceUnderThatPolicyAndServesTheSameConnectionOnceReady() throws Exception {
     IpcListener l = listener();
-    RequestLoop loop = start(RequestLoop.builder().warmup(WarmupPolicy.ANSWER_WARMING), l);
+    RequestLoop loop = start(builder().warmup(WarmupPolicy.ANSWER_WARMING), l);
     SocketChannel c = connect(l);
     Reply warming = call(c, "early");
     assertEquals(LoopFrames.WARMING, warming.kind());
@@ -305,7 +315,7 @@ class RequestLoopTest {
   @Test
   void answersAnOversizedFrameWithItsLimitClosesThatConnectionAndServesOthers() throws Exception {
     IpcListener l = listener();
-    serve(start(RequestLoop.builder().maxPayloadBytes(1024), l), ECHO);
+    serve(start(builder().maxPayloadBytes(1024), l), ECHO);
     SocketChannel big = connect(l);
     ByteBuffer header = ByteBuffer.allocate(LoopFrames.HEADER_BYTES).putInt(-1).put(LoopFrames.REQUEST).flip();
     big.write(header); // announces 4 GiB - 1; the payload never follows
@@ -321,7 +331,7 @@ class RequestLoopTest {
   @Test
   void answersAFrameOfAnUnknownKindWithMalformedAndCloses() throws Exception {
     IpcListener l = listener();
-    serve(start(RequestLoop.builder(), l), ECHO);
+    serve(start(builder(), l), ECHO);
     SocketChannel c = connect(l);
     c.write(LoopFrames.frame((byte) 0x7f, new byte[3]));
     Reply r = read(c);
@@ -334,7 +344,7 @@ class RequestLoopTest {
   @Test
   void answersAHandlersFailureWithItsErrorAndKeepsTheConnection() throws Exception {
     IpcListener l = listener();
-    serve(start(RequestLoop.builder(), l), (request, ctx) -> {
+    serve(start(builder(), l), (request, ctx) -> {
       if (new String(request, StandardCharsets.UTF_8).equals("fail")) {
         throw new IllegalStateException("index corrupt");
       }
@@ -350,7 +360,7 @@ class RequestLoopTest {
   @Test
   void interruptsTheHandlerWhenItsClientGoesAwayAndFreesTheSlot() throws Exception {
     IpcListener l = listener();
-    RequestLoop loop = start(RequestLoop.builder().maxConcurrency(1), l);
+    RequestLoop loop = start(builder().maxConcurrency(1), l);
     CountDownLatch entered = new CountDownLatch(1);
     CompletableFuture<Boolean> cancelledSeen = new CompletableFuture<>();
     serve(loop, (request, ctx) -> {
@@ -376,7 +386,7 @@ class RequestLoopTest {
   @Test
   void drainAnswersTheRequestInFlightRefusesNewOnesAndTellsIdleConnections() throws Exception {
     IpcListener l = listener();
-    RequestLoop loop = start(RequestLoop.builder().drainGrace(Duration.ofSeconds(20)), l);
+    RequestLoop loop = start(builder().drainGrace(Duration.ofSeconds(20)), l);
     CountDownLatch entered = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
     CompletableFuture<Throwable> served = serve(loop, (request, ctx) -> {
@@ -401,6 +411,8 @@ class RequestLoopTest {
     // A new connection's request is refused: it did not run.
     Reply refused = call(connect(l), "late");
     assertEquals(LoopFrames.REFUSED, refused.kind());
+    // A new connection that sends nothing is told too, like an idle one.
+    assertEquals(LoopFrames.REFUSED, read(connect(l)).kind());
     assertTrue(drain.isAlive(), "the drain waits for the request in flight");
     release.countDown();
     Reply answered = read(busy);
@@ -416,7 +428,7 @@ class RequestLoopTest {
   @Test
   void drainCutsOffWhatStillRunsAtTheEndOfItsGrace() throws Exception {
     IpcListener l = listener();
-    RequestLoop loop = start(RequestLoop.builder().drainGrace(Duration.ofMillis(200)), l);
+    RequestLoop loop = start(builder().drainGrace(Duration.ofMillis(200)), l);
     CountDownLatch entered = new CountDownLatch(1);
     serve(loop, (request, ctx) -> {
       entered.countDown();
@@ -435,7 +447,7 @@ class RequestLoopTest {
   @Test
   void reportsActivityBusyWhileAConnectionIsOpenAndIdleAfter() throws Exception {
     IpcListener l = listener();
-    RequestLoop loop = start(RequestLoop.builder(), l);
+    RequestLoop loop = start(builder(), l);
     serve(loop, ECHO);
     assertInstanceOf(Activity.Idle.class, loop.activity());
     SocketChannel c = connect(l);
@@ -457,7 +469,7 @@ class RequestLoopTest {
   @Test
   void tellsTheHandlerThePeersUidOnASocketPath() throws Exception {
     IpcListener l = listener();
-    serve(start(RequestLoop.builder(), l), (request, ctx) ->
+    serve(start(builder(), l), (request, ctx) ->
         (ctx.peerPid() + " " + ctx.peerUid() + " " + ctx.connectionId()).getBytes(StandardCharsets.UTF_8));
     assertEquals("OptionalLong.empty OptionalLong[" + ProcessIdentity.currentUid() + "] 1",
         call(connect(l), "who").text(), "the JDK's channels report the user but not the pid");
@@ -467,7 +479,7 @@ class RequestLoopTest {
   void tellsTheHandlerThePeersPidAndUidOnAnAbstractEndpoint() throws Exception {
     IpcListener l = IpcListener.bind(Endpoint.abstractName("fastbind-loop-test-" + UUID.randomUUID()));
     toClose.add(l);
-    serve(start(RequestLoop.builder(), l), (request, ctx) ->
+    serve(start(builder(), l), (request, ctx) ->
         (ctx.peerPid().getAsLong() + " " + ctx.peerUid().getAsLong()).getBytes(StandardCharsets.UTF_8));
     try (AFUNIXSocketChannel c = AFUNIXSocketChannel.open()) {
       c.connect(AFUNIXSocketAddress.inAbstractNamespace(l.endpoint().abstractName().orElseThrow()));
@@ -477,28 +489,100 @@ class RequestLoopTest {
   }
 
   @Test
-  void runsHandlersOnVirtualThreadsWhereTheJdkHasThem() throws Exception {
+  void runsHandlersOnPlatformThreadsUnlessVirtualOnesAreAskedForAndTheJdkHasThem() throws Exception {
     IpcListener l = listener();
-    RequestLoop loop = start(RequestLoop.builder(), l);
+    RequestLoop loop = start(builder(), l);
     serve(loop, (request, ctx) -> {
       Thread t = Thread.currentThread();
-      boolean virtual = (Boolean) Thread.class.getMethod("isVirtual").invoke(t);
+      boolean virtual = Runtime.version().feature() >= 19 && (Boolean) Thread.class.getMethod("isVirtual").invoke(t);
       return (virtual + " " + t.getName()).getBytes(StandardCharsets.UTF_8);
     });
-    boolean expected = Runtime.version().feature() >= 21;
-    assertEquals(expected, loop.usesVirtualThreads());
-    if (Runtime.version().feature() < 19) {
-      assertThrows(NoSuchMethodException.class, () -> Thread.class.getMethod("isVirtual"));
-      return;
-    }
+    assertEquals(expectVirtualThreads(), loop.usesVirtualThreads());
     String answer = call(connect(l), "which").text();
-    assertTrue(answer.startsWith(expected + " fastbind-loop-"), answer);
+    assertTrue(answer.startsWith(expectVirtualThreads() + " fastbind-loop-"), answer);
+  }
+
+  @Test
+  void aClientThatLeavesWhileItsRequestWaitsForASlotNeverHasItRun() throws Exception {
+    IpcListener l = listener();
+    RequestLoop loop = start(builder().maxConcurrency(1), l);
+    List<String> ran = new CopyOnWriteArrayList<>();
+    CountDownLatch entered = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    serve(loop, (request, ctx) -> {
+      String text = new String(request, StandardCharsets.UTF_8);
+      ran.add(text);
+      if (text.equals("hold")) {
+        entered.countDown();
+        release.await();
+      }
+      return request;
+    });
+    SocketChannel holder = connect(l);
+    send(holder, "hold");
+    assertTrue(entered.await(10, TimeUnit.SECONDS));
+    SocketChannel leaver = connect(l);
+    send(leaver, "queued");
+    Await.until(PATIENT, () -> loop.activity() instanceof Activity.Busy b && b.inFlight() == 2,
+        () -> "the queued request was not received: " + loop.activity());
+    leaver.close();
+    // A helper reads the leaver's socket in place of its waiting thread and sees the end of stream.
+    Await.until(PATIENT, () -> loop.activity() instanceof Activity.Busy b && b.inFlight() == 1 && b.connections() == 1,
+        () -> "the queued request of a client that left is still in flight: " + loop.activity());
+    release.countDown();
+    assertEquals("hold", read(holder).text());
+    assertEquals("after", call(holder, "after").text());
+    assertEquals(List.of("hold", "after"), ran, "the request whose client left never ran");
+  }
+
+  @Test
+  void aRequestPipelinedBehindASlowOneIsReadMeanwhileAndAnsweredAfterIt() throws Exception {
+    IpcListener l = listener();
+    RequestLoop loop = start(builder(), l);
+    CountDownLatch entered = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    serve(loop, (request, ctx) -> {
+      if (new String(request, StandardCharsets.UTF_8).equals("slow")) {
+        entered.countDown();
+        release.await();
+      }
+      return request;
+    });
+    SocketChannel c = connect(l);
+    send(c, "slow");
+    assertTrue(entered.await(10, TimeUnit.SECONDS));
+    send(c, "next");
+    Await.until(PATIENT, () -> loop.helpersSent() == 1, () -> "no helper read while the handler was away");
+    release.countDown();
+    assertEquals("slow", read(c).text());
+    assertEquals("next", read(c).text());
+    assertEquals("again", call(c, "again").text(), "the connection is served on, by one thread or the other");
+  }
+
+  @Test
+  void acceptsNoMoreConnectionsThanItsBoundUntilOneCloses() throws Exception {
+    IpcListener l = listener();
+    RequestLoop loop = start(builder().maxConnections(1), l);
+    serve(loop, (request, ctx) -> {
+      Activity a = loop.activity();
+      return (ctx.connectionId() + " " + (a instanceof Activity.Busy b ? b.connections() : 0))
+          .getBytes(StandardCharsets.UTF_8);
+    });
+    SocketChannel first = connect(l);
+    assertEquals("1 1", call(first, "a").text());
+    SocketChannel second = connect(l); // the kernel queues it in the listener's backlog
+    send(second, "b");
+    for (int i = 0; i < 3; i++) {
+      assertEquals("1 1", call(first, "a").text(), "the second connection was accepted beyond the bound");
+    }
+    first.close();
+    assertEquals("2 1", read(second).text(), "accepted once the first closed");
   }
 
   @Test
   void typedHandlersDecodeAndEncodeWithTheirCodecs() throws Exception {
     IpcListener l = listener();
-    serve(start(RequestLoop.builder(), l),
+    serve(start(builder(), l),
         Handler.of(Codec.utf8(), Codec.utf8(), (String q, RequestContext ctx) -> q.toUpperCase(java.util.Locale.ROOT)));
     SocketChannel c = connect(l);
     assertEquals("CAFÉ", call(c, "café").text());
