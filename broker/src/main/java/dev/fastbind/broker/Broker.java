@@ -400,60 +400,13 @@ public final class Broker {
    */
   public ServiceStatus status(ServiceDefinition definition) throws IOException {
     Objects.requireNonNull(definition, "definition");
-    long start = System.nanoTime();
     ServiceLayout paths = prepare(definition, false);
     if (paths == null) {
       return new ServiceStatus.Absent(definition.name());
     }
-    Assessment a = assessor.assess(definition, paths);
-    if (a instanceof Assessment.Untrusted u) {
-      return untrusted(u.error());
-    }
-    if (!(a instanceof Assessment.Healthy h)) {
-      Optional<DaemonInfo> starting = Handoffs.starting(definition, paths);
-      if (starting.isPresent()) {
-        return new ServiceStatus.Running(starting.get(), false, 0,
-            Optional.of("starting: the broker bound the endpoint and handed it over; the daemon has not yet"
-                + " announced that it serves"));
-      }
-      Optional<UntrustedStateException> held = Trust.heldEndpoint(definition, paths, "there is "
-          + (a instanceof Assessment.Absent ? "no lockfile" : "no live daemon recorded"));
-      if (held.isPresent()) {
-        return untrusted(held.get());
-      }
-      Optional<DeathRecord> last = Deaths.last(definition, paths, a);
-      if (a instanceof Assessment.Stale s) {
-        return new ServiceStatus.Stale(definition.name(), s.reason(), s.detail()
-            + (last.isPresent() ? "; " + last.get().summary() : ""), last);
-      }
-      return new ServiceStatus.Absent(definition.name(), last);
-    }
-    LockfileRecord r = h.record();
-    HelloReply hello;
-    try {
-      hello = Trust.verifiedHello(definition, paths, r, definition.probeBudget());
-    } catch (UntrustedStateException e) {
-      return untrusted(e);
-    } catch (ControlProtocolException e) {
-      return untrusted(Trust.impostor(definition, paths, r.pid(), "it answered outside the control protocol: "
-          + e.getMessage()));
-    } catch (IOException e) {
-      // Timed out, refused (a full backlog) or hung up (stopping, or its connection cap reached): a
-      // daemon the broker's mark confirms is unresponsive; anything else is not known to be the daemon.
-      if (!(DaemonVerification.verify(paths, r) instanceof DaemonVerification.Verified)) {
-        return untrusted(new UntrustedStateException(definition.name(),
-            UntrustedStateException.Kind.UNVERIFIED_PROCESS, paths.lockfile(), r.pid(), "daemon '"
-                + definition.name() + "': pid " + r.pid() + " named by " + paths.lockfile()
-                + " did not answer HELLO as the recorded daemon (" + e.getMessage() + ") and carries no mark of"
-                + " having been started as it; it is not treated as the daemon"));
-      }
-      return new ServiceStatus.Unresponsive(definition.name(), r.pid(), definition.probeBudget(),
-          describeUnresponsive(r.pid(), e));
-    }
-    DaemonInfo info = Assessor.info(definition, r, Optional.empty(), "", start);
-    return new ServiceStatus.Running(info, hello.state() == DaemonState.READY, hello.progressPercent(),
-        hello.phase());
+    return statusAt(definition, paths);
   }
+
 
   /**
    * Stops {@code definition}'s daemon with the default grace period of 5 s; see {@link #stop(ServiceDefinition, Duration)}.
@@ -704,10 +657,12 @@ public final class Broker {
       if (held.isPresent()) {
         return untrusted(held.get());
       }
+      Optional<DeathRecord> last = Deaths.last(definition, paths, a);
       if (a instanceof Assessment.Stale s) {
-        return new ServiceStatus.Stale(definition.name(), s.reason(), s.detail());
+        return new ServiceStatus.Stale(definition.name(), s.reason(), s.detail()
+            + (last.isPresent() ? "; " + last.get().summary() : ""), last);
       }
-      return new ServiceStatus.Absent(definition.name());
+      return new ServiceStatus.Absent(definition.name(), last);
     }
     LockfileRecord r = h.record();
     HelloReply hello;
@@ -719,6 +674,8 @@ public final class Broker {
       return untrusted(Trust.impostor(definition, paths, r.pid(), "it answered outside the control protocol: "
           + e.getMessage()));
     } catch (IOException e) {
+      // Timed out, refused (a full backlog) or hung up (stopping, or its connection cap reached): a
+      // daemon the broker's mark confirms is unresponsive; anything else is not known to be the daemon.
       if (!(DaemonVerification.verify(paths, r) instanceof DaemonVerification.Verified)) {
         return untrusted(new UntrustedStateException(definition.name(),
             UntrustedStateException.Kind.UNVERIFIED_PROCESS, paths.lockfile(), r.pid(), "daemon '"
@@ -748,7 +705,6 @@ public final class Broker {
       // gone meanwhile, or no procfs
     }
     return java.util.OptionalLong.empty();
-
   }
 
   /**
