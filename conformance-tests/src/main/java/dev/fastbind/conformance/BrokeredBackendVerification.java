@@ -851,12 +851,15 @@ public abstract class BrokeredBackendVerification implements BrokeredBackendRule
     Set<Long> acceptedBefore = UnixSockets.accepted(old.pid(), sock);
     try (ClientConnection held = ClientConnection.open(sock)) {
       boolean inFlight = awaitAccepted(held, old.pid(), sock, acceptedBefore, log);
-      long heldBytes = held.received();
       try (ClientLoop loop = ClientLoop.start(sock, budgets.processDeadline())) {
         if (!loop.awaitServed(20, System.nanoTime() + deadline)) {
           fail("the daemon did not serve the kit's clients before the replacement: " + loop.describeFailures()
               + daemonLog(log));
         }
+        // A daemon that answers on accept and hangs up (tinyd) may have been seen between its write and
+        // its close: a connection it ended before the replacement began was never in flight across it.
+        inFlight = inFlight && held.poll() == ClientConnection.Ending.OPEN;
+        long heldBytes = held.received();
         DaemonInfo next = fixture.replace(def);
         if (next.pid() == old.pid()) {
           fail("Broker.replace did not start a new daemon: " + next);
