@@ -7,11 +7,14 @@
  */
 // "module": javac compiles this descriptor before the broker and the kit exist, so it reports their
 // names in the qualified export below as "module not found"; in the reactor they always exist.
-@SuppressWarnings("module")
+// "requires-automatic", "requires-transitive-automatic": micrometer.core is an automatic module with
+// a stable name (Automatic-Module-Name). "static": optional at run time, like the Maven dependency.
+@SuppressWarnings({"module", "requires-automatic", "requires-transitive-automatic"})
 module dev.fastbind.backend {
   requires jdk.net;
   requires org.newsclub.net.unix;
   requires io.netty.buffer;
+  requires static transitive micrometer.core;
 
   exports dev.fastbind.backend;
   exports dev.fastbind.backend.loop;

@@ -2,6 +2,9 @@ package dev.fastbind.backend;
 
 import dev.fastbind.backend.internal.wire.Escaping;
 import dev.fastbind.backend.internal.Bootstrap;
+import dev.fastbind.backend.internal.DaemonMetrics;
+import dev.fastbind.backend.internal.MicrometerDaemonMetrics;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.util.List;
 
 /**
@@ -69,6 +72,41 @@ import java.util.List;
  * {@value #EXIT_CANNOT_CREATE} the runtime directory or lockfile could not be created safely;
  * {@value #EXIT_SERVE_FAILED} {@code serve} threw or returned. Every failure prints one line on stderr
  * that starts with {@code fastbind: SERVICE:} and says what to do.
+ *
+ * <h2>Metrics</h2>
+ *
+ * Given a registry ({@link Builder#meterRegistry}), the bootstrap and the SDK's request loop
+ * ({@link dev.fastbind.backend.loop.RequestLoop}, which takes the registry from its
+ * {@link ServeContext} by itself) record these Micrometer meters. Without one, no Micrometer class is
+ * loaded and nothing is recorded: Micrometer is an optional dependency of this module, which a daemon
+ * that wants meters declares itself.
+ *
+ * <table>
+ *   <caption>Daemon meters</caption>
+ *   <tr><th>name</th><th>type</th><th>tags</th><th>what</th></tr>
+ *   <tr><td>{@code fastbind.daemon.warmup}</td><td>timer</td><td></td>
+ *       <td>from the start of {@link Builder#run} to {@link ServeContext#ready()}; recorded once</td></tr>
+ *   <tr><td>{@code fastbind.daemon.connections}</td><td>counter</td><td></td>
+ *       <td>connections the request loop accepted</td></tr>
+ *   <tr><td>{@code fastbind.daemon.connections.active}</td><td>gauge</td><td></td>
+ *       <td>connections the request loop has open now</td></tr>
+ *   <tr><td>{@code fastbind.daemon.requests}</td><td>timer</td><td>{@code outcome}: {@code ok},
+ *       {@code failed} (the handler threw or returned null), {@code cancelled} (the client left while it
+ *       ran), {@code refused} (draining), {@code warming} (answered {@code WARMING}), {@code dropped} (the
+ *       client left while it waited for a slot)</td>
+ *       <td>each request of the request loop, from its read to its answer written; a frame refused as
+ *       too large or malformed is not a request</td></tr>
+ *   <tr><td>{@code fastbind.daemon.peers.rejected}</td><td>function counter</td><td>{@code listener}:
+ *       {@code main} or {@code control}</td>
+ *       <td>connections refused because the peer runs as another user ({@link IpcListener#rejectedPeers()})</td></tr>
+ *   <tr><td>{@code fastbind.daemon.idle.exits}</td><td>counter</td><td></td>
+ *       <td>stops after the {@linkplain Builder#idleTimeout idle timeout}</td></tr>
+ *   <tr><td>{@code fastbind.daemon.exits}</td><td>counter</td><td>{@code reason}: the death record's cause
+ *       in lowercase ({@code shutdown-request}, {@code idle-timeout}, {@code requested}, {@code sigterm},
+ *       {@code handed-over}, {@code serve-returned}, {@code serve-threw}, {@code startup-failed})</td>
+ *       <td>the daemon's end, counted in its shutdown hook before the shutdown actions run, so an action
+ *       that publishes the registry includes it</td></tr>
+ * </table>
  */
 public final class Daemon {
 
@@ -126,6 +164,7 @@ public final class Daemon {
     private final BrokeredBackend backend;
     private String version = "0";
     private java.time.Duration idleTimeout;
+    private DaemonMetrics metrics = DaemonMetrics.NONE;
     /** The first configuration error, reported by {@link #run}; null while there is none. */
     private String problem;
 
@@ -184,6 +223,28 @@ public final class Daemon {
     }
 
     /**
+     * Records the daemon's meters (the table on {@link Daemon}) into {@code registry}. Typed
+     * {@code MeterRegistry}, yet Micrometer stays optional: only this method's body names the class
+     * that records into it, so a daemon that never calls it never loads a Micrometer class. The
+     * request loop finds the registry through its {@link ServeContext}. A null registry is reported by
+     * {@link #run}.
+     *
+     * @param registry where to register and record the meters, for instance a Prometheus registry
+     *     that the backend exposes
+     * @return this builder
+     */
+    public Builder meterRegistry(MeterRegistry registry) {
+      if (registry == null) {
+        if (problem == null) {
+          problem = "the meter registry must not be null: pass a MeterRegistry, or leave meterRegistry out for none";
+        }
+        return this;
+      }
+      this.metrics = MicrometerDaemonMetrics.of(registry);
+      return this;
+    }
+
+    /**
      * Runs the daemon: bind, lockfile, readiness, serve. Never returns: the process ends when the
      * daemon stops or fails, with the statuses listed on {@link Daemon}.
      *
@@ -200,7 +261,7 @@ public final class Daemon {
         status = EXIT_USAGE;
       } else {
         status = Bootstrap.run(service, version, backend, args == null ? List.of() : List.of(args), System.getenv(),
-            idleTimeout);
+            idleTimeout, metrics);
       }
       Runtime.getRuntime().exit(status);
       throw new AssertionError("unreachable: the JVM is exiting");

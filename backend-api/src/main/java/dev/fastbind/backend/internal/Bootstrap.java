@@ -54,6 +54,17 @@ public final class Bootstrap {
    */
   public static int run(String service, String version, BrokeredBackend backend, List<String> args,
       Map<String, String> env, java.time.Duration idleTimeout) {
+    return run(service, version, backend, args, env, idleTimeout, DaemonMetrics.NONE);
+  }
+
+  /**
+   * {@link #run(String, String, BrokeredBackend, List, Map, java.time.Duration)} recording the
+   * daemon's meters into {@code metrics} ({@link DaemonMetrics#NONE} for none): warm-up timed from
+   * here, rejected peers of both endpoints, the end counted in the shutdown hook.
+   */
+  public static int run(String service, String version, BrokeredBackend backend, List<String> args,
+      Map<String, String> env, java.time.Duration idleTimeout, DaemonMetrics metrics) {
+    long startedNanos = System.nanoTime();
     PrintStream err = System.err;
     String prefix = "fastbind: " + service + ": ";
     long pid = ProcessIdentity.currentPid();
@@ -129,7 +140,7 @@ public final class Bootstrap {
     String compatibility = env.get(Env.COMPATIBILITY);
     ServeState state = new ServeState(service, version, pid, instanceId, settings.backendArguments(),
         compatibility == null || compatibility.length() > dev.fastbind.backend.internal.wire.Compatibility.MAX_CHARS
-            ? "" : compatibility);
+            ? "" : compatibility, metrics, startedNanos);
     IpcListener control;
     try {
       control = bindControl(settings.controlEndpoint(), handoff.isPresent(), handoffDeadline);
@@ -139,6 +150,8 @@ public final class Bootstrap {
           notify, pid, settings);
     }
     ControlServer controlServer = ControlServer.start(control, state);
+    metrics.watchRejections("main", listener);
+    metrics.watchRejections("control", control);
 
     LockfileRecord record = new LockfileRecord(service, pid,
         ProcessIdentity.startTime(pid).orElse("unknown"), ProcessIdentity.bootId(),
@@ -531,6 +544,7 @@ public final class Bootstrap {
         return;
       }
       done = true;
+      state.countExit();
       if (handedOver) {
         if (listener instanceof JdkUnixListener jdk) {
           jdk.keepSocketFile();

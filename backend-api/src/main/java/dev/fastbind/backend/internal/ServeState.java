@@ -14,7 +14,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * The daemon's SDK-side state: what the backend reports through {@link ServeContext}, and what the
  * control endpoint answers from it. Written by the backend's threads, read by control threads.
  */
-final class ServeState implements ServeContext, ControlHandler {
+final class ServeState implements ServeContext, ControlHandler, MeteredContext {
   private final String service;
   private final String version;
   private final long pid;
@@ -28,6 +28,9 @@ final class ServeState implements ServeContext, ControlHandler {
   private record Progress(boolean ready, int percent, Optional<String> phase) {}
 
   private final String compatibility;
+  private final DaemonMetrics metrics;
+  /** When the bootstrap began ({@link System#nanoTime()}): warm-up is timed from here. */
+  private final long startedNanos;
 
   ServeState(String service, String version, long pid, String instanceId, List<String> arguments) {
     this(service, version, pid, instanceId, arguments, "");
@@ -35,6 +38,13 @@ final class ServeState implements ServeContext, ControlHandler {
 
   ServeState(String service, String version, long pid, String instanceId, List<String> arguments,
       String compatibility) {
+    this(service, version, pid, instanceId, arguments, compatibility, DaemonMetrics.NONE, System.nanoTime());
+  }
+
+  ServeState(String service, String version, long pid, String instanceId, List<String> arguments,
+      String compatibility, DaemonMetrics metrics, long startedNanos) {
+    this.metrics = Objects.requireNonNull(metrics, "metrics");
+    this.startedNanos = startedNanos;
     this.compatibility = Objects.requireNonNull(compatibility, "compatibility");
     this.service = service;
     this.version = version;
@@ -77,9 +87,29 @@ final class ServeState implements ServeContext, ControlHandler {
   public synchronized void ready() {
     Progress p = progress;
     if (!p.ready()) {
-      lastActivityNanos = System.nanoTime(); // the idle clock starts when warm-up ends
+      long now = System.nanoTime();
+      lastActivityNanos = now; // the idle clock starts when warm-up ends
+      metrics.warmedUp(now - startedNanos);
     }
     progress = new Progress(true, 100, p.phase());
+  }
+
+  @Override
+  public DaemonMetrics metrics() {
+    return metrics;
+  }
+
+  private final java.util.concurrent.atomic.AtomicBoolean exitCounted = new java.util.concurrent.atomic.AtomicBoolean();
+
+  /**
+   * Counts this daemon's end in its meters, once: the cause recorded so far, or SIGTERM when none
+   * was (an end from outside the SDK), as the death record will say. Called from the shutdown hook
+   * before the shutdown actions run, so that an action that reports the meters sees it.
+   */
+  void countExit() {
+    if (exitCounted.compareAndSet(false, true)) {
+      metrics.exiting(ending().map(Ending::cause).orElse(DeathRecordCodec.Cause.SIGTERM));
+    }
   }
 
   @Override

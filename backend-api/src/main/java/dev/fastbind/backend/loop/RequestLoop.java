@@ -5,8 +5,12 @@ import dev.fastbind.backend.IpcListener;
 import dev.fastbind.backend.Never;
 import dev.fastbind.backend.ServeContext;
 import dev.fastbind.backend.internal.ControlHandler;
+import dev.fastbind.backend.internal.DaemonMetrics;
+import dev.fastbind.backend.internal.MeteredContext;
+import dev.fastbind.backend.internal.MicrometerDaemonMetrics;
 import dev.fastbind.backend.internal.wire.HelloReply;
 import dev.fastbind.backend.internal.wire.LoopFrames;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.lang.System.Logger.Level;
@@ -78,6 +82,15 @@ import java.util.concurrent.locks.ReentrantLock;
  * and since when: what an idle timeout needs. The loop holds one {@link ServeContext#busy()} while it
  * is busy, so {@code Daemon.Builder.idleTimeout} sees it without code in the backend.
  *
+ * <p><b>Metrics.</b> The loop records {@code fastbind.daemon.connections},
+ * {@code fastbind.daemon.connections.active} and {@code fastbind.daemon.requests} (the table on
+ * {@link dev.fastbind.backend.Daemon}) into the registry the daemon gave
+ * {@code Daemon.Builder.meterRegistry}: it finds it through the SDK's own {@link ServeContext}, by an
+ * internal interface, so that {@code ServeContext} names no Micrometer type and Micrometer stays
+ * optional. Another context (a test's, a stack of your own) has none; give the loop one with
+ * {@link Builder#meterRegistry}. Without a registry the loop loads no Micrometer class and a request
+ * costs one test of a final field more.
+ *
  * <p>Thread-safe. Logging goes through {@link System.Logger} named after this class.
  */
 public final class RequestLoop {
@@ -122,6 +135,10 @@ public final class RequestLoop {
   private final Duration drainGrace;
   private final String threadPrefix;
   private final Workers.Pool threads;
+  /** Resolved once; {@link DaemonMetrics.LoopMeters#NONE} without a registry. */
+  private final DaemonMetrics.LoopMeters meters;
+  /** Whether {@link #meters} records: without, a request reads no clock for it. */
+  private final boolean metered;
   private final Thread acceptor;
   /** Sends helpers to connections whose thread is away; started with the first connection. */
   private final Thread watch;
@@ -164,6 +181,10 @@ public final class RequestLoop {
     this.drainGrace = b.drainGrace;
     this.threadPrefix = "fastbind-loop-" + LOOPS.incrementAndGet() + "-";
     this.threads = Workers.pool(threadPrefix + "connection-", b.virtualThreads);
+    DaemonMetrics metrics = b.metrics != null ? b.metrics
+        : context instanceof MeteredContext ? ((MeteredContext) context).metrics() : DaemonMetrics.NONE;
+    this.meters = metrics.loop();
+    this.metered = meters != DaemonMetrics.LoopMeters.NONE;
     this.acceptor = new Thread(new Runnable() {
       @Override
       public void run() {
@@ -199,8 +220,24 @@ public final class RequestLoop {
     private WarmupPolicy warmup = WarmupPolicy.WAIT;
     private Duration drainGrace = DEFAULT_DRAIN_GRACE;
     private boolean virtualThreads;
+    /** Null: the context's (see Metrics on {@link RequestLoop}). */
+    private DaemonMetrics metrics;
 
     private Builder() {}
+
+    /**
+     * Records the loop's meters into {@code registry} rather than the daemon's: for a loop started
+     * with a {@link ServeContext} other than the SDK's (which brings the registry given to
+     * {@code Daemon.Builder.meterRegistry} by itself). Only this method's body names the class that
+     * records into it, so a loop built without it loads no Micrometer class.
+     *
+     * @param registry where to register and record the meters; not null
+     * @return this builder
+     */
+    public Builder meterRegistry(MeterRegistry registry) {
+      this.metrics = MicrometerDaemonMetrics.of(Objects.requireNonNull(registry, "registry"));
+      return this;
+    }
 
     /**
      * How many handlers may run at once; further requests wait in arrival order.
@@ -484,6 +521,7 @@ public final class RequestLoop {
     boolean told = state != RUNNING && c.claimForRefusal() && writeQuietly(channel, refusedFrame());
     open.add(c);
     count(1, 0);
+    meters.opened();
     Runnable task = c;
     if (state == RUNNING) {
       startWatch();
@@ -559,6 +597,7 @@ public final class RequestLoop {
    * the handler, the drain), the handler, the answer. In flight from the start to the written answer.
    */
   void serve(Connection c, byte[] request) {
+    long began = metered ? System.nanoTime() : 0L;
     Handler h = null;
     int outcome;
     lock.lock();
@@ -599,18 +638,26 @@ public final class RequestLoop {
         c.send(warmingFrame());
       }
       finish(false);
+      if (metered) {
+        meters.request(outcome == REFUSE ? DaemonMetrics.LoopMeters.REFUSED
+            : outcome == WARMING ? DaemonMetrics.LoopMeters.WARMING : DaemonMetrics.LoopMeters.DROPPED,
+            System.nanoTime() - began);
+      }
       return;
     }
     Throwable fatal = null;
+    int result = DaemonMetrics.LoopMeters.CANCELLED;
     try {
       if (c.startRunning()) {
         ByteBuffer reply;
         try {
           byte[] response = h.handle(request, new Task(c));
+          result = response == null ? DaemonMetrics.LoopMeters.FAILED : DaemonMetrics.LoopMeters.OK;
           reply = response == null
               ? LoopFrames.text(LoopFrames.ERROR, h.getClass().getName() + ".handle returned null")
               : LoopFrames.frame(LoopFrames.RESPONSE, response);
         } catch (Throwable t) {
+          result = DaemonMetrics.LoopMeters.FAILED;
           reply = LoopFrames.text(LoopFrames.ERROR, String.valueOf(t));
           if (t instanceof VirtualMachineError) {
             fatal = t;
@@ -620,10 +667,15 @@ public final class RequestLoop {
         }
         if (!c.isCancelled()) {
           c.send(reply);
+        } else {
+          result = DaemonMetrics.LoopMeters.CANCELLED;
         }
       }
     } finally {
       finish(true);
+      if (metered) {
+        meters.request(result, System.nanoTime() - began);
+      }
     }
     if (fatal != null) {
       throw (Error) fatal;
@@ -909,6 +961,7 @@ public final class RequestLoop {
   void closed(Connection c) {
     open.remove(c);
     count(-1, 0);
+    meters.closed();
   }
 
   private static long saturatedNanos(Duration d) {
