@@ -6,6 +6,12 @@ package dev.fastbind.backend;
  * <p>The SDK's control endpoint answers {@code HELLO} with the state reported here: {@code WARMING}
  * (with the last reported progress) until {@link #ready()} is called, {@code READY} after. All
  * methods are thread-safe and cheap enough to call from a warm-up loop.
+ *
+ * <p>The SDK's context also carries the registry given to {@link Daemon.Builder#meterRegistry}, and
+ * the SDK's request loop takes it from there by itself. It does so through an internal interface, not
+ * a method here: a method typed {@code MeterRegistry} on this interface would be part of every
+ * backend's contract (and of every test's own context), and one typed {@code Object} would say
+ * nothing; so Micrometer stays an optional dependency that only a daemon with a registry loads.
  */
 public interface ServeContext {
 

@@ -105,10 +105,20 @@ final class ServeState implements ServeContext, ControlHandler, MeteredContext {
    * Counts this daemon's end in its meters, once: the cause recorded so far, or SIGTERM when none
    * was (an end from outside the SDK), as the death record will say. Called from the shutdown hook
    * before the shutdown actions run, so that an action that reports the meters sees it.
+   *
+   * <p>Without meters it returns before touching any class: the hook may run with no descriptor free,
+   * when loading a class fails (see {@code DescriptorPressureTest}). With meters, a failure to record
+   * is printed and never stops the clean-up.
    */
   void countExit() {
-    if (exitCounted.compareAndSet(false, true)) {
-      metrics.exiting(ending().map(Ending::cause).orElse(DeathRecordCodec.Cause.SIGTERM));
+    if (metrics == DaemonMetrics.NONE || !exitCounted.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      Ending e = ending.get();
+      metrics.exiting(e == null ? DeathRecordCodec.Cause.SIGTERM : e.cause());
+    } catch (RuntimeException | LinkageError ex) {
+      System.err.println("fastbind: " + service + ": could not count the exit in the daemon's meters: " + ex);
     }
   }
 
