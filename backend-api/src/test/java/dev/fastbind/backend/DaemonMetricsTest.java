@@ -76,6 +76,15 @@ class DaemonMetricsTest {
     }
   }
 
+  /** The daemon's meters, asked on {@code c}. */
+  private static String meters(SocketChannel c) {
+    try {
+      return call(c, "meters");
+    } catch (IOException e) {
+      throw new AssertionError(e);
+    }
+  }
+
   /** {@code statistic} of the meter whose dump line starts with {@code meter} ({@code name{tags}}). */
   static OptionalDouble stat(String dump, String meter, String statistic) {
     for (String line : dump.split("\n")) {
@@ -102,8 +111,11 @@ class DaemonMetricsTest {
     try (DaemonProcess daemon = start(true, List.of(), null, "warm-ms=300")) {
       assertEquals(Readiness.Kind.READY, daemon.awaitNotification(DaemonProcessTest.START).kind(), daemon.log());
       try (SocketChannel c = Peer.connect(endpoint())) {
-        // Answered once serve handed over its handler, which is when ready() was called.
-        String dump = call(c, "meters");
+        // The loop takes requests from when serve hands it the handler, just before ready().
+        String dump = Await.value(DaemonProcessTest.START, () -> {
+          String d = meters(c);
+          return stat(d, "fastbind.daemon.warmup{}", "COUNT").orElse(0) > 0 ? Optional.of(d) : Optional.empty();
+        }, () -> "the warm-up was never recorded");
         assertEquals(1.0, required(dump, "fastbind.daemon.warmup{}", "COUNT"), dump);
         double seconds = required(dump, "fastbind.daemon.warmup{}", "TOTAL_TIME");
         assertTrue(seconds >= 0.3, "warm-up includes the 300 ms of warming: " + seconds + " s");
@@ -125,13 +137,9 @@ class DaemonMetricsTest {
       try (SocketChannel asking = Peer.connect(endpoint())) {
         // The three closed connections are counted out when the loop sees each end of stream.
         String dump = Await.value(DaemonProcessTest.START, () -> {
-          try {
-            String d = call(asking, "meters");
-            return stat(d, "fastbind.daemon.connections.active{}", "VALUE").orElse(-1) == 1.0 ? Optional.of(d)
-                : Optional.empty();
-          } catch (IOException e) {
-            throw new AssertionError(e);
-          }
+          String d = meters(asking);
+          return stat(d, "fastbind.daemon.connections.active{}", "VALUE").orElse(-1) == 1.0 ? Optional.of(d)
+              : Optional.empty();
         }, () -> "the active-connections gauge never fell back to the one asking");
         assertEquals(4.0, required(dump, "fastbind.daemon.connections{}", "COUNT"), dump);
         // The six echoes, and the meters requests answered before this one.
@@ -180,6 +188,10 @@ class DaemonMetricsTest {
   void aSigtermIsCountedAsAnExitButNotAsAnIdleOne() throws Exception {
     try (DaemonProcess daemon = start(true, List.of(), null)) {
       assertEquals(Readiness.Kind.READY, daemon.awaitNotification(DaemonProcessTest.START).kind(), daemon.log());
+      try (SocketChannel c = Peer.connect(endpoint())) {
+        // Answered, so serve has registered the action that prints the meters.
+        assertEquals("echo:x", call(c, "x"));
+      }
       daemon.signal("TERM");
       assertEquals(143, daemon.awaitExit(DaemonProcessTest.START), daemon.log());
       String log = daemon.log();

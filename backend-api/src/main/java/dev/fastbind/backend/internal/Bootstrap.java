@@ -150,8 +150,6 @@ public final class Bootstrap {
           notify, pid, settings);
     }
     ControlServer controlServer = ControlServer.start(control, state);
-    metrics.watchRejections("main", listener);
-    metrics.watchRejections("control", control);
 
     LockfileRecord record = new LockfileRecord(service, pid,
         ProcessIdentity.startTime(pid).orElse("unknown"), ProcessIdentity.bootId(),
@@ -185,7 +183,10 @@ public final class Bootstrap {
       }
     }
 
-    // After readiness, off the way to it: the log's bound (see LogWatch).
+    // After readiness, off the way to it: the daemon's meters are registered from here (see
+    // MicrometerDaemonMetrics), and the log's bound (see LogWatch).
+    metrics.watchRejections("main", listener);
+    metrics.watchRejections("control", control);
     Optional<long[]> logLimit = LogWatch.parse(env.get(Env.LOG_LIMIT));
     if (logLimit.isPresent()) {
       Optional<Path> log = LogWatch.stdoutFile();

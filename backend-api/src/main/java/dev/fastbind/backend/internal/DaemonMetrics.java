@@ -8,7 +8,7 @@ import dev.fastbind.backend.internal.wire.DeathRecordCodec;
  * plain methods so that a daemon given no {@code MeterRegistry} never loads a Micrometer class:
  * {@link #NONE} records nothing, and {@link MicrometerDaemonMetrics}, the one class that touches
  * Micrometer types, is created only from the methods that are handed a registry. Every meter is
- * resolved when its holder is made, never per event.
+ * resolved once, before the events that record into it, never per event.
  */
 public interface DaemonMetrics {
 

@@ -98,6 +98,12 @@ class RequestLoopMetricsTest {
     return registry.get("fastbind.daemon.requests").tag("outcome", outcome).timer();
   }
 
+  /** Waits for {@code outcome}'s count: a request is timed once its answer is written, so just after the client reads it. */
+  private void awaitCount(String outcome, long count) {
+    Await.until(PATIENT, () -> requests(outcome).count() == count,
+        () -> "fastbind.daemon.requests{outcome=" + outcome + "} is " + requests(outcome).count() + ", not " + count);
+  }
+
   private double active() {
     return registry.get("fastbind.daemon.connections.active").gauge().value();
   }
@@ -110,7 +116,7 @@ class RequestLoopMetricsTest {
     SocketChannel first = connect(l);
     send(first, "early");
     assertEquals(LoopFrames.WARMING, readKind(first));
-    assertEquals(1, requests("warming").count());
+    awaitCount("warming", 1);
 
     CountDownLatch entered = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
@@ -136,8 +142,8 @@ class RequestLoopMetricsTest {
     assertEquals(LoopFrames.RESPONSE, readKind(first));
     send(first, "boom");
     assertEquals(LoopFrames.ERROR, readKind(first));
-    assertEquals(1, requests("ok").count());
-    assertEquals(1, requests("failed").count());
+    awaitCount("ok", 1);
+    awaitCount("failed", 1);
     assertTrue(requests("ok").totalTime(TimeUnit.NANOSECONDS) > 0, "a real request takes time");
 
     // One request holds the only slot; a second waits for it, and is refused when the drain begins.
@@ -152,11 +158,10 @@ class RequestLoopMetricsTest {
     assertEquals(3.0, active());
     inBackground("test-drain", context::runShutdown);
     assertEquals(LoopFrames.REFUSED, readKind(waiter));
-    Await.until(PATIENT, () -> requests("refused").count() == 1,
-        () -> "the refusal was not timed: " + requests("refused").count());
+    awaitCount("refused", 1);
     release.countDown();
     assertEquals(LoopFrames.RESPONSE, readKind(holder), "the request in flight is answered in the drain");
-    Await.until(PATIENT, () -> requests("ok").count() == 2, () -> "the drained request was not timed");
+    awaitCount("ok", 2);
     Await.until(PATIENT, () -> active() == 0.0, () -> "connections still counted open: " + active());
     assertEquals(3.0, registry.get("fastbind.daemon.connections").counter().count());
     assertEquals(0, requests("dropped").count());
