@@ -89,7 +89,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * internal interface, so that {@code ServeContext} names no Micrometer type and Micrometer stays
  * optional. Another context (a test's, a stack of your own) has none; give the loop one with
  * {@link Builder#meterRegistry}. Without a registry the loop loads no Micrometer class and a request
- * costs one test of a final field more.
+ * costs two tests of a final field more.
  *
  * <p>Thread-safe. Logging goes through {@link System.Logger} named after this class.
  */
