@@ -114,9 +114,9 @@ public final class InProcess {
   }
 
   /**
-   * Ends the backend once: interrupts {@code serve}'s thread and closes its listener (so a blocked
-   * {@code accept} fails), runs the shutdown actions, closes the control endpoint and deletes the
-   * directory. Called from any thread; later calls do nothing.
+   * Ends the backend once: runs the shutdown actions, closes its listener (so a blocked
+   * {@code accept} fails), interrupts {@code serve}'s thread, closes the control endpoint and deletes
+   * the directory. Called from any thread; later calls do nothing.
    */
   private void end(String why) {
     if (!ending.compareAndSet(false, true)) {
@@ -128,11 +128,11 @@ public final class InProcess {
     ServeState.Ending e = state.ending().orElse(new ServeState.Ending(DeathRecordCodec.Cause.SHUTDOWN_REQUEST,
         "stopped", 0));
     try {
+      state.runShutdownActions(); // first, as the bootstrap does: a request loop drains while its listener is open
       Listeners.closeQuietly(listener);
       if (Thread.currentThread() != serveThread) {
         serveThread.interrupt();
       }
-      state.runShutdownActions();
       controlServer.close();
       Listeners.closeQuietly(control);
       deleteDirectory();
