@@ -185,6 +185,20 @@ class InProcessTest {
   }
 
   @Test
+  void anInProcessDefinitionNeedsNoCommandAndWinsOverOne() throws Exception {
+    ServiceDefinition only = ServiceDefinition.builder("only").inProcess(LoopTestDaemon::new).build();
+    started.add(only);
+    assertEquals(ProcessHandle.current().pid(), broker.ensureRunning(only).pid());
+    IllegalStateException both = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+        () -> ServiceDefinition.builder("both").command("/bin/true").javaMain("x.Y").inProcess(LoopTestDaemon::new)
+            .build());
+    assertTrue(both.getMessage().contains("not both of command and javaMain"), both.getMessage());
+    IllegalStateException none = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+        () -> ServiceDefinition.builder("none").build());
+    assertTrue(none.getMessage().contains("inProcess(...)"), none.getMessage());
+  }
+
+  @Test
   void aBindFailureIsAStartFailureNamingIt() throws Exception {
     ServiceDefinition local = ServiceDefinition.builder("unbindable").inProcess(() -> new dev.fastbind.backend.BrokeredBackend() {
       @Override

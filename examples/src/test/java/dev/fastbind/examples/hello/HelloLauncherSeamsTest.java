@@ -139,6 +139,29 @@ class HelloLauncherSeamsTest {
     }
   }
 
+  /** The README's "Testing your launcher" snippet, as it stands there. */
+  @Test
+  void theReadmeSnippetHolds() throws Exception {
+    ServiceDefinition hello = HelloLauncher.definition(runtime);
+    Path log = LOG;
+    PrintStream out = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+    PrintStream err = out;
+    // --- as in README.md
+    ScriptedBroker script = ScriptedBroker.create()
+        .fail(BrokerOperation.ENSURE_RUNNING, new CrashLoopException("hello", 3, Duration.ofSeconds(30),
+            Duration.ofSeconds(12), log, ""))
+        .answer(BrokerOperation.STATUS, new ServiceStatus.Absent("hello"));
+    RecordingBroker broker = RecordingBroker.of(script);
+    assertEquals(75, HelloLauncher.run(broker, hello, new String[] {"ask", "x"}, out, err)); // try again later
+    assertEquals(0, HelloLauncher.run(broker, hello, new String[] {"status"}, out, err));
+    assertEquals(List.of(BrokerOperation.ENSURE_RUNNING, BrokerOperation.STATUS), broker.operations());
+
+    try (InProcessDaemon daemon = InProcessDaemon.start(HelloLauncher.definition(runtime, true))) {
+      assertTrue(HelloLauncher.ask(daemon.daemon(), "you").startsWith("hello, you (request 1")); // a real socket
+    }
+    // ---
+  }
+
   private List<String> answers(Broker broker, ServiceDefinition hello, List<String> names) throws IOException {
     List<String> got = new ArrayList<>();
     for (String n : names) {
