@@ -357,8 +357,13 @@ public final class DaemonClient implements Closeable {
     String tail;
     Path log;
     try {
-      log = ServiceLayout.of(definition.name(), Broker.runtimeDirectory(definition)).log();
-      tail = LogFiles.tail(log, 0);
+      if (definition.inProcessBackend().isPresent()) {
+        log = null; // it has no log; the shared directory's would be another daemon's
+        tail = "";
+      } else {
+        log = ServiceLayout.of(definition.name(), Broker.runtimeDirectory(definition)).log();
+        tail = LogFiles.tail(log, 0);
+      }
     } catch (IOException e) {
       log = null;
       tail = "";
