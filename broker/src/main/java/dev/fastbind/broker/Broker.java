@@ -22,6 +22,7 @@ import dev.fastbind.broker.internal.MicrometerMetrics;
 import dev.fastbind.broker.internal.RuntimeFiles;
 import dev.fastbind.backend.internal.wire.ServiceLayout;
 import dev.fastbind.broker.internal.Handoffs;
+import dev.fastbind.broker.internal.InProcessDaemons;
 import dev.fastbind.broker.internal.SideBySide;
 import dev.fastbind.broker.internal.SpawnLock;
 import dev.fastbind.broker.internal.Stopping;
@@ -88,10 +89,19 @@ import java.util.Optional;
  * <p><b>Metrics.</b> {@link #create(MeterRegistry)} records {@code fastbind.broker.*} timers;
  * {@link #create()} records nothing and never loads Micrometer.
  *
+ * <p><b>In-process definitions</b> ({@link ServiceDefinition.Builder#inProcess}) take none of the paths
+ * above: {@code ensureRunning} starts the backend once per broker, inside this JVM, on daemon threads
+ * (so the JVM's exit is never held up by it), bound in a private owner-only temporary directory, and
+ * returns this JVM's pid; {@code status}, {@code stop}, {@code replace} and {@code lastDeath} act on
+ * that backend. It writes nothing into the runtime directory, so {@code list} and {@code clean} never
+ * see it and no other launcher shares it. A backend whose {@code serve} throws is gone: {@code status}
+ * reports it {@link ServiceStatus.Absent} with a {@link DeathRecord} of {@link DeathRecord.Cause#SERVE_THREW}
+ * whose log tail is the stack trace, and the next {@code ensureRunning} starts a new one.
+ *
  * <p>Thread-safe; one instance can serve a whole application. Calls that spawn or stop block for at
  * most the probe budget or grace period plus process clean-up.
  */
-public final class Broker {
+public final class Broker implements DaemonBroker {
 
   /**
    * How far past its probe budget a failed spawn may run: the {@code SIGKILL} of the child's group and
@@ -104,6 +114,7 @@ public final class Broker {
   private final Assessor assessor;
   private final ColdStart coldStart;
   private volatile PathsOf lastPaths;
+  private final InProcessDaemons inProcess = new InProcessDaemons();
 
   private Broker(Metrics metrics) {
     this.metrics = metrics;
@@ -166,9 +177,13 @@ public final class Broker {
    *     there or cannot be written
    * @throws IOException for other I/O failures in the runtime directory
    */
+  @Override
   public DaemonInfo ensureRunning(ServiceDefinition definition) throws IOException {
     Objects.requireNonNull(definition, "definition");
     long start = System.nanoTime();
+    if (definition.inProcessBackend().isPresent()) {
+      return inProcess.ensureRunning(definition, start);
+    }
     String outcome = "failed";
     try {
       ServiceLayout paths = prepare(definition, true);
@@ -349,9 +364,13 @@ public final class Broker {
    *     needed anyway)
    * @throws IOException as {@link #ensureRunning} does
    */
+  @Override
   public DaemonInfo replace(ServiceDefinition definition) throws IOException {
     Objects.requireNonNull(definition, "definition");
     long start = System.nanoTime();
+    if (definition.inProcessBackend().isPresent()) {
+      return inProcess.replace(definition, start);
+    }
     ServiceLayout paths = prepare(definition, true);
     Assessment hot = assessor.assess(definition, paths);
     Decision.Replace replace = hot instanceof Assessment.Healthy h
@@ -374,6 +393,7 @@ public final class Broker {
    * @throws java.net.SocketTimeoutException if it is still starting after {@code timeout}
    * @throws IOException if the runtime directory cannot be read
    */
+  @Override
   public DaemonInfo awaitServing(DaemonInfo daemon, Duration timeout) throws IOException {
     Objects.requireNonNull(daemon, "daemon");
     Objects.requireNonNull(timeout, "timeout");
@@ -398,8 +418,12 @@ public final class Broker {
    *     user's or open to others
    * @throws IOException if the runtime files cannot be read
    */
+  @Override
   public ServiceStatus status(ServiceDefinition definition) throws IOException {
     Objects.requireNonNull(definition, "definition");
+    if (definition.inProcessBackend().isPresent()) {
+      return inProcess.status(definition);
+    }
     ServiceLayout paths = prepare(definition, false);
     if (paths == null) {
       return new ServiceStatus.Absent(definition.name());
@@ -416,6 +440,7 @@ public final class Broker {
    * @throws IOException as {@link #stop(ServiceDefinition, Duration)} throws, most often a
    *     {@link SpawnLockTimeoutException} or an {@link UntrustedStateException}
    */
+  @Override
   public StopResult stop(ServiceDefinition definition) throws IOException {
     return stop(definition, ServiceDefinition.DEFAULT_STOP_GRACE);
   }
@@ -446,12 +471,16 @@ public final class Broker {
    *     to others
    * @throws IOException for other I/O failures in the runtime directory
    */
+  @Override
   @SuppressWarnings("try") // the spawn lock is held for the block's duration, never referenced in it
   public StopResult stop(ServiceDefinition definition, Duration grace) throws IOException {
     Objects.requireNonNull(definition, "definition");
     Objects.requireNonNull(grace, "grace");
     if (grace.isNegative()) {
       throw new IllegalArgumentException("grace must not be negative, got " + grace);
+    }
+    if (definition.inProcessBackend().isPresent()) {
+      return inProcess.stop(definition, grace);
     }
     ServiceLayout paths = prepare(definition, true);
     try (SpawnLock lock = SpawnLock.acquire(paths.spawnLock(), definition.name(), definition.spawnLockPatience())) {
@@ -494,6 +523,7 @@ public final class Broker {
    * @return the slots found, ordered by service name, the service's first daemon before those beside it
    * @throws IOException as {@link #list(Path)} throws
    */
+  @Override
   public List<ListedDaemon> list() throws IOException {
     return list(defaultRuntimeDirectory());
   }
@@ -517,6 +547,7 @@ public final class Broker {
    *     open to others
    * @throws IOException if the directory cannot be read
    */
+  @Override
   public List<ListedDaemon> list(Path runtimeDirectory) throws IOException {
     Objects.requireNonNull(runtimeDirectory, "runtimeDirectory");
     if (!runtimeDirectory.isAbsolute()) {
@@ -596,6 +627,7 @@ public final class Broker {
    * @throws IOException as {@link #stop(ServiceDefinition, Duration)} throws, most often an
    *     {@link UntrustedStateException}
    */
+  @Override
   @SuppressWarnings("try") // the spawn lock is held for the block's duration, never referenced in it
   public StopResult stop(ListedDaemon daemon, Duration grace) throws IOException {
     Objects.requireNonNull(daemon, "daemon");
@@ -715,6 +747,7 @@ public final class Broker {
    * @return the files removed
    * @throws IOException as {@link #clean(Path, Duration)} throws
    */
+  @Override
   public List<Path> clean(Duration unusedFor) throws IOException {
     return clean(RuntimeDirectory.defaultFor(Env.APP), unusedFor);
   }
@@ -735,6 +768,7 @@ public final class Broker {
    * @throws RuntimeFileException if the directory is not a directory, not this user's or open to others
    * @throws IOException if the directory cannot be listed
    */
+  @Override
   public List<Path> clean(Path runtimeDirectory, Duration unusedFor) throws IOException {
     Objects.requireNonNull(runtimeDirectory, "runtimeDirectory");
     Objects.requireNonNull(unusedFor, "unusedFor");
@@ -767,8 +801,12 @@ public final class Broker {
    *     user's or open to others
    * @throws IOException if the runtime directory cannot be read
    */
+  @Override
   public Optional<DeathRecord> lastDeath(ServiceDefinition definition) throws IOException {
     Objects.requireNonNull(definition, "definition");
+    if (definition.inProcessBackend().isPresent()) {
+      return inProcess.lastDeath(definition);
+    }
     ServiceLayout paths = prepare(definition, false);
     if (paths == null) {
       return Optional.empty();

@@ -76,7 +76,7 @@ public final class DaemonClient implements Closeable {
   /** How long a failure's examination waits for a dying daemon's process to be gone. */
   private static final long EXIT_WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
 
-  private final Broker broker;
+  private final DaemonBroker broker;
   private final ServiceDefinition definition;
   private final Duration defaultDeadline;
   private final Object lock = new Object();
@@ -85,7 +85,7 @@ public final class DaemonClient implements Closeable {
   private boolean closed;
   private volatile DaemonInfo lastDaemon;
 
-  private DaemonClient(Broker broker, ServiceDefinition definition, Duration defaultDeadline) {
+  private DaemonClient(DaemonBroker broker, ServiceDefinition definition, Duration defaultDeadline) {
     this.broker = broker;
     this.definition = definition;
     this.defaultDeadline = defaultDeadline;
@@ -98,7 +98,7 @@ public final class DaemonClient implements Closeable {
    * @param definition the daemon's service
    * @return a new client; it connects on its first call
    */
-  public static DaemonClient create(Broker broker, ServiceDefinition definition) {
+  public static DaemonClient create(DaemonBroker broker, ServiceDefinition definition) {
     return create(broker, definition, DEFAULT_DEADLINE);
   }
 
@@ -111,7 +111,7 @@ public final class DaemonClient implements Closeable {
    * @return a new client; it connects on its first call
    * @throws IllegalArgumentException if the deadline is not positive
    */
-  public static DaemonClient create(Broker broker, ServiceDefinition definition, Duration defaultDeadline) {
+  public static DaemonClient create(DaemonBroker broker, ServiceDefinition definition, Duration defaultDeadline) {
     Objects.requireNonNull(broker, "broker");
     Objects.requireNonNull(definition, "definition");
     return new DaemonClient(broker, definition, positive(defaultDeadline));
@@ -357,8 +357,13 @@ public final class DaemonClient implements Closeable {
     String tail;
     Path log;
     try {
-      log = ServiceLayout.of(definition.name(), Broker.runtimeDirectory(definition)).log();
-      tail = LogFiles.tail(log, 0);
+      if (definition.inProcessBackend().isPresent()) {
+        log = null; // it has no log; the shared directory's would be another daemon's
+        tail = "";
+      } else {
+        log = ServiceLayout.of(definition.name(), Broker.runtimeDirectory(definition)).log();
+        tail = LogFiles.tail(log, 0);
+      }
     } catch (IOException e) {
       log = null;
       tail = "";
@@ -377,6 +382,9 @@ public final class DaemonClient implements Closeable {
    * connections while it tears down its descriptors, just before the process becomes a zombie.
    */
   private static boolean awaitGone(long pid) {
+    if (pid == ProcessIdentity.currentPid()) {
+      return false; // an in-process backend: this JVM runs on
+    }
     long start = System.nanoTime();
     long pause = 1_000_000;
     while (true) {

@@ -27,6 +27,14 @@ import java.util.Optional;
  * broker adds the {@code FASTBIND_*} environment variables the daemon bootstrap reads, and any
  * {@linkplain Builder#environment(String, String) extra variables}.
  *
+ * <p><b>In-process mode.</b> With {@link Builder#inProcess(java.util.function.Supplier) inProcess} the
+ * backend runs inside the launcher's JVM instead: the same {@code bind} and {@code serve}, on an
+ * endpoint in a private temporary directory, reached through the same {@link DaemonClient}. It is for
+ * places where background processes are unwelcome (CI, a build tool's {@code --no-daemon}) and for
+ * fast tests. A launcher keeps one definition and honours such a flag with one line:
+ * {@code if (noDaemon) builder.inProcess(MyBackend::new);} (in-process mode wins over the command or
+ * main class, which stay in the definition). See {@link Broker} for what each call does then.
+ *
  * <p><b>Runtime directory.</b> Default {@code $XDG_RUNTIME_DIR/fastbind} when that variable holds an
  * absolute path, else {@code <java.io.tmpdir>/fastbind-<user.name>}; it must be owned by the current
  * user and closed to others, which the broker checks on every call (see {@link Broker}). Keep it short: socket paths fit in 107 bytes.
@@ -102,6 +110,7 @@ public final class ServiceDefinition {
   private final CompatibilityPolicy compatibilityPolicy;
   private final int maxSideBySide;
   private final long logLimitBytes;
+  private final java.util.function.Supplier<? extends dev.fastbind.backend.BrokeredBackend> inProcess;
   private final int logGenerations;
 
   /** The default bound of a daemon's log while it runs: 10 MiB. */
@@ -110,6 +119,7 @@ public final class ServiceDefinition {
   public static final int DEFAULT_LOG_GENERATIONS = 3;
 
   private ServiceDefinition(Builder b) {
+    this.inProcess = b.inProcess;
     this.logLimitBytes = b.logLimitBytes;
     this.logGenerations = b.logGenerations;
     this.name = b.name;
@@ -456,8 +466,19 @@ public final class ServiceDefinition {
 
 
   /** Builds a {@link ServiceDefinition}; exactly one of {@link #command} and {@link #javaMain} is required. */
+  /**
+   * The backend this service runs inside this JVM, when it runs in-process (see the class
+   * documentation); empty for a daemon process.
+   *
+   * @return the supplier given to {@link Builder#inProcess}, called once per start
+   */
+  public Optional<java.util.function.Supplier<? extends dev.fastbind.backend.BrokeredBackend>> inProcessBackend() {
+    return Optional.ofNullable(inProcess);
+  }
+
   public static final class Builder {
     private final String name;
+    private java.util.function.Supplier<? extends dev.fastbind.backend.BrokeredBackend> inProcess;
     private List<String> command = List.of();
     private String javaMainClass;
     private List<String> javaOptions = List.of();
@@ -539,6 +560,20 @@ public final class ServiceDefinition {
         args.add(noNul(Objects.requireNonNull(a, "argument"), "arguments"));
       }
       this.arguments = args;
+      return this;
+    }
+
+    /**
+     * Runs the backend inside this JVM instead of spawning a daemon (see the class documentation):
+     * {@link Broker#ensureRunning} calls {@code backend} once per start, binds it in a private
+     * temporary directory and serves it on a daemon thread. Wins over a {@link #command} or
+     * {@link #javaMain} given as well, so a {@code --no-daemon} flag is one conditional call.
+     *
+     * @param backend makes the backend; called on the thread that starts it, must not return null
+     * @return this builder
+     */
+    public Builder inProcess(java.util.function.Supplier<? extends dev.fastbind.backend.BrokeredBackend> backend) {
+      this.inProcess = Objects.requireNonNull(backend, "backend");
       return this;
     }
 
@@ -870,15 +905,16 @@ public final class ServiceDefinition {
      * Builds the definition.
      *
      * @return an immutable definition; the builder may be changed and built again
-     * @throws IllegalStateException if neither or both of a command and a Java main class were given,
-     *     or JVM options were given for a command
+     * @throws IllegalStateException if neither or both of a command and a Java main class were given
+     *     (with {@link #inProcess} neither is needed, and still not both), or JVM options were given for
+     *     a command
      */
     public ServiceDefinition build() {
       boolean hasCommand = !command.isEmpty();
       boolean hasMain = javaMainClass != null;
-      if (hasCommand == hasMain) {
+      if (hasCommand == hasMain && !(inProcess != null && !hasCommand)) {
         throw new IllegalStateException("service '" + name + "' needs exactly one way to start: "
-            + "command(...) or javaMain(...)" + (hasCommand ? ", not both" : ""));
+            + "command(...), javaMain(...) or inProcess(...)" + (hasCommand ? "; not both of command and javaMain" : ""));
       }
       if (hasCommand && (!javaOptions.isEmpty())) {
         throw new IllegalStateException("service '" + name + "': javaOptions apply only to javaMain(...)");

@@ -24,7 +24,8 @@ class ApiSurfaceTest {
       UnresponsivePolicy.class, UntrustedStateException.class, UntrustedStateException.Kind.class,
       VersionMismatchException.class, VersionPolicy.class, DaemonClient.class, DaemonCallException.class,
       DaemonDiedException.class, CallRefusedException.class, CallRefusedException.Reason.class,
-      CallFailedException.class, CallTimeoutException.class, CallCancelledException.class, ListedDaemon.class);
+      CallFailedException.class, CallTimeoutException.class, CallCancelledException.class, ListedDaemon.class,
+      DaemonBroker.class);
 
   /** The client's failures: a family of their own, beside the broker's. */
   private static final Set<Class<?>> CALL_FAMILY = Set.of(DaemonDiedException.class, CallRefusedException.class,

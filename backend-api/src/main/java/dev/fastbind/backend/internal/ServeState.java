@@ -206,7 +206,7 @@ final class ServeState implements ServeContext, ControlHandler, MeteredContext {
     }
     ending(cause, detail, 0);
     System.err.println("fastbind: " + service + ": " + line);
-    Thread t = new Thread(() -> Runtime.getRuntime().exit(0), "fastbind-stop");
+    Thread t = new Thread(exit, "fastbind-stop");
     t.setDaemon(true);
     t.start();
   }
@@ -307,6 +307,14 @@ final class ServeState implements ServeContext, ControlHandler, MeteredContext {
     stopping.set(true); // the idle watch has nothing more to do
     ending(DeathRecordCodec.Cause.SHUTDOWN_REQUEST, "a control SHUTDOWN (a broker's stop or replace)", 0);
     // Exiting runs the shutdown hook, which runs the actions and removes our files.
-    Runtime.getRuntime().exit(0);
+    exit.run();
+  }
+
+  /** How this daemon ends once asked to: the JVM exits (a daemon process), or {@link InProcess} stops it. */
+  private volatile Runnable exit = () -> Runtime.getRuntime().exit(0);
+
+  /** Replaces the JVM exit with {@code action}: a backend run inside another program must not end it. */
+  void exitBy(Runnable action) {
+    exit = java.util.Objects.requireNonNull(action, "action");
   }
 }

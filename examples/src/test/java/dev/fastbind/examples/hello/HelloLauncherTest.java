@@ -43,4 +43,27 @@ class HelloLauncherTest {
       dev.fastbind.broker.Broker.create().stop(HelloLauncher.definition(runtime)); // no daemon outlives the test
     }
   }
+
+  @Test
+  void noDaemonServesInsideTheLauncherWhichStillExitsAndLeavesNoDirectory() throws Exception {
+    Path tmp = Files.createDirectories(runtime.resolve("tmp"));
+    Process launcher = JavaCommand.of(HelloLauncher.class).light()
+        .jvmOptions("-Dhello.runtime-dir=" + runtime, "-Djava.io.tmpdir=" + tmp, "-Dhello.warm-ms=0")
+        .args("--no-daemon", "ask", "x").processBuilder().redirectErrorStream(true).start();
+    try {
+      // main returns without System.exit and without stopping the backend: its threads must not hold the JVM.
+      assertTrue(launcher.waitFor(60, TimeUnit.SECONDS), "the --no-daemon launcher did not exit within 60 s");
+      String out = new String(launcher.getInputStream().readAllBytes());
+      assertEquals(0, launcher.exitValue(), out);
+      assertTrue(out.startsWith("hello, x (request 1 served by pid " + launcher.pid() + ","), out);
+      try (var files = Files.list(tmp)) {
+        assertEquals(List.of(), files.map(p -> p.getFileName().toString()).toList(), "left in java.io.tmpdir");
+      }
+      try (var files = Files.list(runtime)) {
+        assertEquals(List.of("tmp"), files.map(p -> p.getFileName().toString()).toList(), "written to the runtime dir");
+      }
+    } finally {
+      Cleanup.killTree(launcher);
+    }
+  }
 }
