@@ -138,6 +138,11 @@ public final class DaemonClient implements Closeable {
 
     /** The daemon's log. */
     Path log() throws IOException;
+
+    /** What the next call does after a death, for the death report. */
+    default String nextCall() {
+      return "the next call asks the broker again, which starts a new daemon if this one is gone";
+    }
   }
 
   /** The broker's view of {@code definition}'s shared daemon. */
@@ -413,7 +418,7 @@ public final class DaemonClient implements Closeable {
         + shortId(info.instanceId()) + ") died during the call: " + what + ", " + call.elapsedMillis()
         + " ms into the call; " + (mayHaveRun ? "the request may have run" : "the request did not run")
         + "; pid " + pid + (gone ? " is gone" : " still runs") + ending + "; the broker sees: " + view
-        + "; the next call asks the broker again, which starts a new daemon if this one is gone"
+        + "; " + target.nextCall()
         + (tail.isEmpty() ? "" : "; last lines of " + log + ":\n" + tail);
     return new DaemonDiedException(message, definition.name(), pid, mayHaveRun, gone, view, tail, cause);
   }

@@ -757,6 +757,12 @@ public final class WorkerPool implements Closeable {
     public Path log() {
       return layout.log();
     }
+
+    @Override
+    public String nextCall() {
+      return "the pool restarts worker " + index + " within its supervision budget, and the next call is served by a"
+          + " worker that runs";
+    }
   }
 
   private static String firstLine(String s) {
