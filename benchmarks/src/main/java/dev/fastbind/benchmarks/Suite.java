@@ -45,6 +45,8 @@ public final class Suite {
   private final Map<String, RunResult> jmh = new HashMap<>();
   private final Map<String, String> cold = new LinkedHashMap<>();
   private final Map<String, String> client = new LinkedHashMap<>();
+  /** The worker-pool harness's figures ({@link PoolHarness}). */
+  private final Map<String, String> pool = new java.util.HashMap<>();
   /** {@code --only=client}: only the client harness, and only its rows in the table. */
   private boolean onlyClient;
   private final List<String> problems = new ArrayList<>();
@@ -91,6 +93,9 @@ public final class Suite {
       suite.runColdStart();
     }
     suite.runClientStart();
+    if (!suite.onlyClient) {
+      suite.runPool();
+    }
     progress("done");
     suite.printTable();
   }
@@ -269,6 +274,36 @@ public final class Suite {
     }
   }
 
+  /** The worker-pool harness ({@link PoolHarness}): restart against cold start, pool call against client call. */
+  private void runPool() throws IOException, InterruptedException {
+    if (thinClassPath == null) {
+      problems.add("no --classpath: pool harness skipped");
+      return;
+    }
+    progress("pool harness: crash to next served call, call through the pool");
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.addAll(ColdStart.JVM_FLAGS);
+    cmd.add("-D" + SocketDirectory.PROPERTY + "=" + SocketDirectory.base());
+    cmd.add("-cp");
+    cmd.add(thinClassPath);
+    cmd.add(PoolHarness.class.getName());
+    cmd.add(full ? "--runs=25" : "--runs=8");
+    cmd.add(full ? "--calls=50000" : "--calls=20000");
+    String output = runChild(cmd, "pool");
+    for (String line : output.split("\n")) {
+      int eq = line.indexOf('=');
+      if (eq > 0 && !line.contains(" ")) {
+        pool.put(line.substring(0, eq), line.substring(eq + 1).trim());
+      }
+    }
+  }
+
+  private OptionalDouble poolOf(String key) {
+    String v = pool.get(key);
+    return v == null ? OptionalDouble.empty() : OptionalDouble.of(Double.parseDouble(v));
+  }
+
   private OptionalDouble clientOf(String key) {
     String v = client.get(key);
     return v == null ? OptionalDouble.empty() : OptionalDouble.of(Double.parseDouble(v));
@@ -324,6 +359,13 @@ public final class Suite {
       mainRows(t);
     }
     clientRows(t);
+    if (!onlyClient) {
+      // A worker's kill -9 to the next call the pool serves, beside a cold start through the broker;
+      // a call through a pool of one beside the same call through a DaemonClient to a brokered daemon.
+      t.ratio("worker crash to next served call p50 (ms)", poolOf("pool_restart_p50_ms"), poolOf("pool_cold_p50_ms"), "cold start + first call p50", 1.1);
+      t.ratio("call through a worker pool p50 (us)", poolOf("pool_call_p50_us"), poolOf("pool_brokered_call_p50_us"), "client call, brokered daemon p50", 1.05);
+      t.ratio("call through a worker pool p99 (us)", poolOf("pool_call_p99_us"), poolOf("pool_brokered_call_p99_us"), "client call, brokered daemon p99", 0);
+    }
     print(t);
   }
 

@@ -111,6 +111,7 @@ public final class Broker implements DaemonBroker {
   public static final Duration SPAWN_KILL_MARGIN = ColdStart.KILL_MARGIN;
 
   private final Metrics metrics;
+  private final dev.fastbind.broker.internal.KeepAlive keepAlive = new dev.fastbind.broker.internal.KeepAlive();
   private final Assessor assessor;
   private final ColdStart coldStart;
   private volatile PathsOf lastPaths;
@@ -180,6 +181,59 @@ public final class Broker implements DaemonBroker {
   @Override
   public DaemonInfo ensureRunning(ServiceDefinition definition) throws IOException {
     Objects.requireNonNull(definition, "definition");
+    DaemonInfo info = ensure(definition);
+    if (definition.keepAlive().isPresent() && definition.inProcessBackend().isEmpty()) {
+      keepAlive.watch(info.endpoint().toString(), info.pid(), (key, pid) -> keptAliveEnded(definition, info));
+    }
+    return info;
+  }
+
+  /**
+   * A kept-alive daemon's process ended: unless it ended on purpose (a stop, a replacement, its idle
+   * timeout, its own request, {@code SIGTERM}), start it again. The crash-loop limit, which
+   * {@code keepAlive} set from its supervision, is the budget shared with every other launcher; past
+   * it the restart is refused and reported once.
+   */
+  private void keptAliveEnded(ServiceDefinition definition, DaemonInfo ended) {
+    String name = definition.name();
+    try {
+      Optional<DeathRecord> death = lastDeath(definition).filter(d -> d.instanceId().equals(ended.instanceId()));
+      metrics.worker(name, "died", death.map(d -> d.cause().name().toLowerCase(java.util.Locale.ROOT)).orElse("unknown"));
+      if (death.isPresent() && endedOnPurpose(death.get().cause())) {
+        if (death.get().cause() == DeathRecord.Cause.HANDED_OVER) {
+          status(definition); // a successor serves; the next ensureRunning watches it
+        }
+        return;
+      }
+      DaemonInfo next = ensureRunning(definition);
+      if (next.spawned()) {
+        metrics.worker(name, "restarted", "");
+        System.err.println("fastbind: kept-alive daemon '" + name + "' (pid " + ended.pid() + ") ended"
+            + death.map(d -> ": " + d.summary()).orElse("") + "; restarted as pid " + next.pid());
+      }
+    } catch (CrashLoopException e) {
+      metrics.worker(name, "gave-up", "");
+      System.err.println("fastbind: kept-alive daemon '" + name + "' is not restarted: " + e.getMessage());
+    } catch (IOException | RuntimeException e) {
+      System.err.println("fastbind: kept-alive daemon '" + name + "' could not be restarted: " + e.getMessage());
+    }
+  }
+
+  private static boolean endedOnPurpose(DeathRecord.Cause cause) {
+    switch (cause) {
+      case SHUTDOWN_REQUEST:
+      case IDLE_TIMEOUT:
+      case REQUESTED:
+      case HANDED_OVER:
+      case SIGTERM:
+      case OWNER_GONE:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  private DaemonInfo ensure(ServiceDefinition definition) throws IOException {
     long start = System.nanoTime();
     if (definition.inProcessBackend().isPresent()) {
       return inProcess.ensureRunning(definition, start);

@@ -10,7 +10,8 @@ import java.io.IOException;
  * <ul>
  *   <li>the daemon failed: {@link DaemonStartException} (it exited, said {@code FAILED} or was not
  *       ready in time), {@link CrashLoopException} (it was spawned too often),
- *       {@link DaemonUnresponsiveException} (it is stopped or wedged);
+ *       {@link DaemonUnresponsiveException} (it is stopped or wedged), {@link RestartLimitException}
+ *       (a {@link WorkerPool}'s workers failed beyond its supervision budget);
  *   <li>it is not the daemon this launcher wants: {@link VersionMismatchException};
  *   <li>the broker will not act: {@link UntrustedStateException} (the runtime files and the kernel
  *       disagree), {@link RuntimeFileException} (something else stands at a runtime path, or the
@@ -23,7 +24,7 @@ import java.io.IOException;
  */
 public abstract sealed class BrokerException extends IOException
     permits DaemonStartException, CrashLoopException, DaemonUnresponsiveException, VersionMismatchException,
-        UntrustedStateException, RuntimeFileException, SpawnLockTimeoutException {
+        UntrustedStateException, RuntimeFileException, SpawnLockTimeoutException, RestartLimitException {
   private static final long serialVersionUID = 1L;
 
   BrokerException(String message) {

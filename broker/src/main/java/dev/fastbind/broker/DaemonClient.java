@@ -76,7 +76,7 @@ public final class DaemonClient implements Closeable {
   /** How long a failure's examination waits for a dying daemon's process to be gone. */
   private static final long EXIT_WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
 
-  private final DaemonBroker broker;
+  private final Target target;
   private final ServiceDefinition definition;
   private final Duration defaultDeadline;
   private final Object lock = new Object();
@@ -85,8 +85,8 @@ public final class DaemonClient implements Closeable {
   private boolean closed;
   private volatile DaemonInfo lastDaemon;
 
-  private DaemonClient(DaemonBroker broker, ServiceDefinition definition, Duration defaultDeadline) {
-    this.broker = broker;
+  private DaemonClient(Target target, ServiceDefinition definition, Duration defaultDeadline) {
+    this.target = target;
     this.definition = definition;
     this.defaultDeadline = defaultDeadline;
   }
@@ -114,7 +114,61 @@ public final class DaemonClient implements Closeable {
   public static DaemonClient create(DaemonBroker broker, ServiceDefinition definition, Duration defaultDeadline) {
     Objects.requireNonNull(broker, "broker");
     Objects.requireNonNull(definition, "definition");
-    return new DaemonClient(broker, definition, positive(defaultDeadline));
+    return new DaemonClient(new BrokeredTarget(broker, definition), definition, positive(defaultDeadline));
+  }
+
+  /** A client of one private worker ({@link WorkerPool}), which finds its daemon through {@code target}. */
+  static DaemonClient create(Target target, ServiceDefinition definition, Duration defaultDeadline) {
+    return new DaemonClient(target, definition, positive(defaultDeadline));
+  }
+
+  /**
+   * Where the client finds its daemon, and what it asks when a call breaks: the broker for a shared
+   * daemon, the pool's supervisor for a private worker.
+   */
+  interface Target {
+    /** The daemon to connect to now; starts it when needed. */
+    DaemonInfo ensureRunning() throws IOException;
+
+    /** What is known now, for a death report. */
+    ServiceStatus status() throws IOException;
+
+    /** The last death record, if any. */
+    Optional<DeathRecord> lastDeath() throws IOException;
+
+    /** The daemon's log, or null when it has none (an in-process backend). */
+    Path log() throws IOException;
+
+    /** What the next call does after a death, for the death report. */
+    default String nextCall() {
+      return "the next call asks the broker again, which starts a new daemon if this one is gone";
+    }
+  }
+
+  /** The broker's view of {@code definition}'s shared daemon. */
+  private record BrokeredTarget(DaemonBroker broker, ServiceDefinition definition) implements Target {
+    @Override
+    public DaemonInfo ensureRunning() throws IOException {
+      return broker.ensureRunning(definition);
+    }
+
+    @Override
+    public ServiceStatus status() throws IOException {
+      return broker.status(definition);
+    }
+
+    @Override
+    public Optional<DeathRecord> lastDeath() throws IOException {
+      return broker.lastDeath(definition);
+    }
+
+    @Override
+    public Path log() throws IOException {
+      if (definition.inProcessBackend().isPresent()) {
+        return null; // it has no log; the shared directory's would be another daemon's
+      }
+      return ServiceLayout.of(definition.name(), Broker.runtimeDirectory(definition)).log();
+    }
   }
 
   /**
@@ -268,7 +322,7 @@ public final class DaemonClient implements Closeable {
     }
     boolean retried = resent;
     while (true) {
-      DaemonInfo info = broker.ensureRunning(definition);
+      DaemonInfo info = target.ensureRunning();
       lastDaemon = info;
       try {
         Connection c = Connection.open(info, call, this);
@@ -341,13 +395,13 @@ public final class DaemonClient implements Closeable {
     boolean gone = awaitGone(pid);
     String view;
     try {
-      view = describe(broker.status(definition));
+      view = describe(target.status());
     } catch (IOException | RuntimeException e) {
       view = "status failed: " + e.getMessage();
     }
     String ending = "";
     try {
-      Optional<DeathRecord> death = broker.lastDeath(definition);
+      Optional<DeathRecord> death = target.lastDeath();
       if (death.isPresent() && death.get().instanceId().equals(info.instanceId())) {
         ending = "; how it ended: " + death.get().summary();
       }
@@ -357,13 +411,8 @@ public final class DaemonClient implements Closeable {
     String tail;
     Path log;
     try {
-      if (definition.inProcessBackend().isPresent()) {
-        log = null; // it has no log; the shared directory's would be another daemon's
-        tail = "";
-      } else {
-        log = ServiceLayout.of(definition.name(), Broker.runtimeDirectory(definition)).log();
-        tail = LogFiles.tail(log, 0);
-      }
+      log = target.log();
+      tail = log == null ? "" : LogFiles.tail(log, 0);
     } catch (IOException e) {
       log = null;
       tail = "";
@@ -372,7 +421,7 @@ public final class DaemonClient implements Closeable {
         + shortId(info.instanceId()) + ") died during the call: " + what + ", " + call.elapsedMillis()
         + " ms into the call; " + (mayHaveRun ? "the request may have run" : "the request did not run")
         + "; pid " + pid + (gone ? " is gone" : " still runs") + ending + "; the broker sees: " + view
-        + "; the next call asks the broker again, which starts a new daemon if this one is gone"
+        + "; " + target.nextCall()
         + (tail.isEmpty() ? "" : "; last lines of " + log + ":\n" + tail);
     return new DaemonDiedException(message, definition.name(), pid, mayHaveRun, gone, view, tail, cause);
   }

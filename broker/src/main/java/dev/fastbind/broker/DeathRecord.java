@@ -52,7 +52,9 @@ public record DeathRecord(String service, long pid, String instanceId, Cause cau
     /** It failed before serving; {@link #exitStatus()} says with which status. */
     STARTUP_FAILED,
     /** Its process was gone and it left no record: killed ({@code kill -9}, the OOM killer) or crashed. */
-    VANISHED
+    VANISHED,
+    /** A private worker ({@link WorkerPool}) whose owner closed the pool or ended. */
+    OWNER_GONE
   }
 
   /**
@@ -113,6 +115,8 @@ public record DeathRecord(String service, long pid, String instanceId, Cause cau
       case STARTUP_FAILED:
         return "failed to start" + (exitStatus.isPresent() ? " with exit status " + exitStatus.getAsInt() : "")
             + " (" + detail + ")";
+      case OWNER_GONE:
+        return "its owner went (" + detail + ")";
       case VANISHED:
       default:
         return detail;

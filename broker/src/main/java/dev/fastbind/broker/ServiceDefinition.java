@@ -101,6 +101,7 @@ public final class ServiceDefinition {
   private final UnresponsivePolicy unresponsivePolicy;
   private final int crashLoopSpawns;
   private final Duration crashLoopPeriod;
+  private final Supervision keepAlive;
   private final Duration spawnLockPatience;
   private final boolean classDataSharing;
   private final boolean listenerHandoff;
@@ -135,6 +136,7 @@ public final class ServiceDefinition {
     this.unresponsivePolicy = b.unresponsivePolicy;
     this.crashLoopSpawns = b.crashLoopSpawns;
     this.crashLoopPeriod = b.crashLoopPeriod;
+    this.keepAlive = b.keepAlive;
     this.spawnLockPatience = b.spawnLockPatience;
     this.classDataSharing = b.classDataSharing;
     this.listenerHandoff = b.listenerHandoff;
@@ -346,6 +348,15 @@ public final class ServiceDefinition {
   }
 
   /**
+   * Whether a broker that found or started this daemon restarts it when it fails.
+   *
+   * @return the supervision set with {@link Builder#keepAlive(Supervision)}, or empty
+   */
+  public Optional<Supervision> keepAlive() {
+    return Optional.ofNullable(keepAlive);
+  }
+
+  /**
    * How long {@link Broker#ensureRunning} and {@link Broker#stop} wait for the spawn lock another
    * launcher holds before failing with {@link SpawnLockTimeoutException}.
    *
@@ -491,6 +502,7 @@ public final class ServiceDefinition {
     private UnresponsivePolicy unresponsivePolicy = UnresponsivePolicy.REPORT;
     private int crashLoopSpawns = 3;
     private Duration crashLoopPeriod = Duration.ofSeconds(30);
+    private Supervision keepAlive;
     private Duration spawnLockPatience = DEFAULT_SPAWN_LOCK_PATIENCE;
     private boolean classDataSharing = true;
     private boolean listenerHandoff = false;
@@ -712,6 +724,35 @@ public final class ServiceDefinition {
       }
       this.crashLoopSpawns = spawns;
       this.crashLoopPeriod = period;
+      return this;
+    }
+
+    /**
+     * Keeps the daemon alive: a {@link Broker} that found or started it watches its process, and when
+     * it fails (a crash, a kill, {@code serve} throwing; not a stop, a replacement, its idle timeout or
+     * its own shutdown request) starts it again, within {@code supervision}'s budget. The budget is the
+     * crash-loop limit, set here to {@code intensity + 1} spawns per {@code period}: it is counted in
+     * the runtime directory, across every launcher process, and each restart counts once however many
+     * launchers watched the death (the one that takes the spawn lock restarts; the others find it
+     * running). Past the budget nobody restarts it, each watching broker reports it once on standard
+     * error (and as {@code fastbind.pool.events} {@code gave-up} with a registry), and the next
+     * {@code ensureRunning} throws {@link CrashLoopException}. A watching broker lives as long as its
+     * JVM: when no launcher runs, nothing watches.
+     *
+     * @param supervision the budget; its strategy must be {@link Supervision.Strategy#ONE_FOR_ONE}
+     *     (one daemon has no siblings)
+     * @return this builder
+     * @throws IllegalArgumentException for another strategy
+     */
+    public Builder keepAlive(Supervision supervision) {
+      Objects.requireNonNull(supervision, "supervision");
+      if (supervision.strategy() != Supervision.Strategy.ONE_FOR_ONE) {
+        throw new IllegalArgumentException("a kept-alive daemon is supervised one-for-one, got "
+            + supervision.strategy());
+      }
+      this.keepAlive = supervision;
+      this.crashLoopSpawns = supervision.intensity() + 1;
+      this.crashLoopPeriod = supervision.period();
       return this;
     }
 

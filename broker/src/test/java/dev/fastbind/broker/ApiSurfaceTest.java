@@ -25,7 +25,10 @@ class ApiSurfaceTest {
       VersionMismatchException.class, VersionPolicy.class, DaemonClient.class, DaemonCallException.class,
       DaemonDiedException.class, CallRefusedException.class, CallRefusedException.Reason.class,
       CallFailedException.class, CallTimeoutException.class, CallCancelledException.class, ListedDaemon.class,
-      DaemonBroker.class);
+      DaemonBroker.class,
+      WorkerPool.class, WorkerPool.Builder.class, Supervision.class, Supervision.Strategy.class, WorkerEvent.class,
+      WorkerEvent.Started.class, WorkerEvent.Died.class, WorkerEvent.GaveUp.class, WorkerEvent.Reason.class,
+      RestartLimitException.class);
 
   /** The client's failures: a family of their own, beside the broker's. */
   private static final Set<Class<?>> CALL_FAMILY = Set.of(DaemonDiedException.class, CallRefusedException.class,

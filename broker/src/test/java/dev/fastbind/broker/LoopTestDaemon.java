@@ -29,7 +29,9 @@ import java.util.concurrent.TimeUnit;
  * {@code --marker=DIR}.
  *
  * <p>Requests (UTF-8): {@code echo TEXT} answers TEXT; {@code pid} answers the daemon's pid;
- * {@code fail} throws; {@code hold PATH} connects to the test's gate socket at PATH, writes
+ * {@code fail} throws; {@code halt N} halts the JVM with status N during the call; {@code child}
+ * starts {@code sleep 60} and answers its pid; {@code shutdown} asks for the daemon's own shutdown;
+ * {@code hold PATH} connects to the test's gate socket at PATH, writes
  * {@code entered PID\n} and waits (interruptibly) for a byte or the end of stream, then answers
  * {@code released}.
  */
@@ -88,10 +90,21 @@ public final class LoopTestDaemon implements BrokeredBackend {
       context.progress(50, "waiting for the test");
       waitAtGate(Path.of(gate), "warming");
     }
-    return loop.serve(Handler.of(Codec.utf8(), Codec.utf8(), (request, ctx) -> answer(request)));
+    return loop.serve(Handler.of(Codec.utf8(), Codec.utf8(), (request, ctx) -> answer(request, context)));
   }
 
-  private static String answer(String request) throws IOException {
+  private static String answer(String request, ServeContext context) throws IOException {
+    if (request.startsWith("halt ")) {
+      Runtime.getRuntime().halt(Integer.parseInt(request.substring(5))); // a crash mid-call
+    } else if (request.equals("child")) {
+      // A process of the daemon's own, with a bounded life: the owner watch must end it with the daemon.
+      Process child = new ProcessBuilder("sleep", "60").redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      return Long.toString(child.pid());
+    } else if (request.equals("shutdown")) {
+      context.requestShutdown("the test asked");
+      return "stopping";
+    }
     if (request.startsWith("echo ")) {
       return request.substring(5);
     } else if (request.equals("pid")) {

@@ -166,6 +166,10 @@ public final class Bootstrap {
       return fail(err, prefix, message, Daemon.EXIT_CANNOT_CREATE, notify, pid, null);
     }
     Runtime.getRuntime().addShutdownHook(new Thread(cleanup, "fastbind-shutdown"));
+    long owner = OwnerWatch.ownerFor(env);
+    if (owner > 0) {
+      OwnerWatch.start(state, owner);
+    }
     if (mayHandOver && listener instanceof JdkUnixListener) {
       state.allowHandover(rendezvous -> {
         Handoff.offer(rendezvous, settings.endpoint(), System.nanoTime() + HANDOVER_PATIENCE_NANOS);

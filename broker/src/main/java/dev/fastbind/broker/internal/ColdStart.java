@@ -107,6 +107,35 @@ public final class ColdStart {
     }
   }
 
+  /** A private worker that serves: its process (this JVM's child) and what its start returned. */
+  public record Worker(Process process, DaemonInfo info) {}
+
+  /**
+   * Starts a private worker of {@code definition} in {@code paths}, a directory only its pool uses,
+   * and waits until it serves or {@code deadline} ({@link System#nanoTime()}) passes. Unlike
+   * {@link #spawn}, no spawn lock and no crash-loop guard: nobody else starts daemons there, and the
+   * pool's supervision bounds restarts. Its standard input is a pipe from this JVM ({@code Env.OWNER}),
+   * so it ends with its owner. A start that fails is cleaned up (its tree killed, its files removed)
+   * and thrown, as for a shared daemon.
+   */
+  public Worker startWorker(ServiceDefinition definition, ServiceLayout paths, SharedArchive.Plan sharing,
+      SpawnReason reason, String detail, long deadline) throws IOException {
+    long start = System.nanoTime();
+    long logFrom = LogFiles.prepare(paths.log(), definition.logGenerations());
+    RuntimeFiles.clearDeadSocket(paths.notifySocket());
+    String mode = definition.javaMainClass().isPresent() ? "java" : "command";
+    try (ReadinessWait notify = ReadinessWait.bind(paths.notifySocket())) {
+      long spawnStart = System.nanoTime();
+      Process child = Spawner.spawn(definition, paths, notify.path(), sharing,
+          java.util.Map.of(dev.fastbind.backend.internal.wire.Env.OWNER, Long.toString(ProcessHandle.current().pid())),
+          true);
+      metrics.spawn(mode, System.nanoTime() - spawnStart);
+      DaemonInfo info = awaitServing(definition, paths, child, notify, reason, detail, start, spawnStart, logFrom,
+          deadline);
+      return new Worker(child, info);
+    }
+  }
+
   /**
    * Waits for {@code child}'s {@code READY}, confirmed by a connect, until {@code deadline}; on any
    * other outcome kills what it started, removes its files and throws. Records the readiness metric.

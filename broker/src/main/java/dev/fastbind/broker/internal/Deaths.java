@@ -86,7 +86,12 @@ public final class Deaths {
 
   /** What the broker records for a daemon whose process is gone without a record. */
   static DeathRecordCodec.Entry observed(ServiceDefinition definition, ServiceLayout paths, LockfileRecord r) {
-    Child c = child(r.pid());
+    return observed(definition, paths, r.service(), r.pid(), r.instanceId());
+  }
+
+  private static DeathRecordCodec.Entry observed(ServiceDefinition definition, ServiceLayout paths, String service,
+      long pid, String instanceId) {
+    Child c = child(pid);
     int status = -1;
     long ended = System.currentTimeMillis();
     long uptime = -1;
@@ -105,9 +110,9 @@ public final class Deaths {
           + " its exit status is known only to its parent";
     }
     String tail = DeathRecords.tail(paths.log());
-    Optional<Path> hsErr = DeathRecords.hsErr(r.pid(), definition.workingDirectory().orElse(paths.directory()),
+    Optional<Path> hsErr = DeathRecords.hsErr(pid, definition.workingDirectory().orElse(paths.directory()),
         paths.directory());
-    return new DeathRecordCodec.Entry(r.service(), r.pid(), r.instanceId(), DeathRecordCodec.Cause.VANISHED, detail,
+    return new DeathRecordCodec.Entry(service, pid, instanceId, DeathRecordCodec.Cause.VANISHED, detail,
         status, ended, uptime, DeathRecords.outOfMemory(tail, hsErr), hsErr.map(Path::toString), "broker", tail);
   }
 
@@ -131,6 +136,32 @@ public final class Deaths {
       DeathRecordCodec.Entry e = observed(definition, paths, r);
       DeathRecords.write(paths.lockfile(), e);
       return Optional.of(e);
+    } catch (IOException | RuntimeException e) {
+      return Optional.empty();
+    }
+  }
+
+  /**
+   * The end of a private worker ({@code WorkerPool}), this JVM's child {@code process} that has
+   * exited: the record its bootstrap wrote for instance {@code instanceId}, or the one observed here
+   * (its exit status, the signal), written beside its lockfile. Never throws; empty if nothing could
+   * be read or written.
+   */
+  public static Optional<DeathRecord> workerEnded(ServiceDefinition definition, ServiceLayout paths, Process process,
+      String instanceId) {
+    try {
+      for (DeathRecordCodec.Entry e : DeathRecords.list(paths.lockfile())) {
+        if (e.pid() == process.pid() && e.instanceId().equals(instanceId)) {
+          return Optional.of(toPublic(e));
+        }
+      }
+      DeathRecordCodec.Entry e = observed(definition, paths, definition.name(), process.pid(), instanceId);
+      try {
+        DeathRecords.write(paths.lockfile(), e);
+      } catch (IOException | RuntimeException notWritten) {
+        // the pool still reports the end it observed
+      }
+      return Optional.of(toPublic(e));
     } catch (IOException | RuntimeException e) {
       return Optional.empty();
     }

@@ -33,4 +33,10 @@ public interface Metrics {
 
   /** From spawn to readiness (or failure), tagged {@code ready}, {@code failed} or {@code timeout}. */
   void readiness(String outcome, long nanos);
+
+  /**
+   * A worker pool's supervision event: {@code started}, {@code died} (with the reason), {@code restarted}
+   * or {@code gave-up}; {@code reason} is "" except for {@code died}.
+   */
+  default void worker(String pool, String event, String reason) {}
 }

@@ -42,4 +42,10 @@ public final class MicrometerMetrics implements Metrics {
   public void readiness(String outcome, long nanos) {
     time("fastbind.broker.readiness", "outcome", outcome, nanos);
   }
+
+  @Override
+  public void worker(String pool, String event, String reason) {
+    io.micrometer.core.instrument.Counter.builder("fastbind.pool.events").tag("pool", pool).tag("event", event)
+        .tag("reason", reason).register(registry).increment();
+  }
 }

@@ -74,6 +74,17 @@ public final class Spawner {
   /** {@link #spawn(ServiceDefinition, ServiceLayout, Path, SharedArchive.Plan)} with {@code extra} variables set last. */
   public static Process spawn(ServiceDefinition def, ServiceLayout paths, Path notifySocket, SharedArchive.Plan sharing,
       Map<String, String> extra) throws IOException {
+    return spawn(def, paths, notifySocket, sharing, extra, false);
+  }
+
+  /**
+   * {@link #spawn(ServiceDefinition, ServiceLayout, Path, SharedArchive.Plan, Map)}; with
+   * {@code ownerPipe}, the child's standard input is a pipe from this JVM instead of
+   * {@code /dev/null}, which this JVM never writes to: its end of file tells a private worker that its
+   * owner is gone (see {@code Env.OWNER}).
+   */
+  public static Process spawn(ServiceDefinition def, ServiceLayout paths, Path notifySocket, SharedArchive.Plan sharing,
+      Map<String, String> extra, boolean ownerPipe) throws IOException {
     ProcessBuilder pb = new ProcessBuilder(commandLine(def, sharing));
     Path workDir = def.workingDirectory().orElse(paths.directory());
     if (!java.nio.file.Files.isDirectory(workDir)) {
@@ -96,7 +107,7 @@ public final class Spawner {
     }
     env.put(Env.LOG_LIMIT, def.logLimitBytes() + ":" + def.logGenerations());
     env.putAll(extra);
-    pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    pb.redirectInput(ownerPipe ? ProcessBuilder.Redirect.PIPE : ProcessBuilder.Redirect.from(new File("/dev/null")));
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(paths.log().toFile()));
     pb.redirectErrorStream(true);
     Process p = pb.start();

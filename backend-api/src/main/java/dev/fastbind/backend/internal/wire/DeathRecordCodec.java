@@ -43,7 +43,9 @@ public final class DeathRecordCodec {
     /** The bootstrap failed before serving, with the exit status in the record. */
     STARTUP_FAILED,
     /** Observed by a broker: the process is gone and left no record (a kill, a crash, an OOM kill). */
-    VANISHED
+    VANISHED,
+    /** A private worker whose owner closed its pipe or died ({@code Env.OWNER}). */
+    OWNER_GONE
   }
 
   /**

@@ -46,6 +46,13 @@ public final class Env {
    * truncates it ({@code LogWatch}). Unset or {@code 0}: no bound.
    */
   public static final String LOG_LIMIT = "FASTBIND_LOG_LIMIT";
+  /**
+   * The pid of the process that owns this one as a private worker (a {@code WorkerPool}): the
+   * worker's standard input is a pipe from that owner, and its end of file (the owner closed it, or
+   * died, even by {@code SIGKILL}) ends the worker and what it started ({@code OwnerWatch}). Honoured
+   * only when it names this process's parent, so a worker's own children ignore it.
+   */
+  public static final String OWNER = "FASTBIND_OWNER";
   /** The prefix every one of these names starts with; a broker clears inherited ones before it spawns. */
   public static final String PREFIX = "FASTBIND_";
   /** The application directory name under the per-user runtime directory. */
