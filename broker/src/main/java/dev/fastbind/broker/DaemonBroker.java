@@ -18,7 +18,8 @@ import java.util.Optional;
  * a real broker reports about the daemon or its runtime files is one of the sealed
  * {@link BrokerException} family ({@link DaemonStartException}, {@link CrashLoopException},
  * {@link DaemonUnresponsiveException}, {@link VersionMismatchException}, {@link UntrustedStateException},
- * {@link RuntimeFileException}, {@link SpawnLockTimeoutException}); any other {@link IOException} is a
+ * {@link RuntimeFileException}, {@link SpawnLockTimeoutException}; the family's
+ * {@link RestartLimitException} is a {@link WorkerPool}'s, never a broker's); any other {@link IOException} is a
  * plain I/O failure ({@link java.io.InterruptedIOException} when the thread was interrupted,
  * {@link java.net.SocketTimeoutException} from {@link #awaitServing}). The {@link DaemonCallException}
  * family is never thrown here: it is what {@link DaemonClient} adds once it has a daemon to call, and

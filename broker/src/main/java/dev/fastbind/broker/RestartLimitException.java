@@ -13,7 +13,14 @@ public final class RestartLimitException extends BrokerException {
   private final String pool;
   private final transient List<WorkerEvent.Died> lastDeaths;
 
-  RestartLimitException(String message, String pool, List<WorkerEvent.Died> lastDeaths) {
+  /**
+   * A pool's give-up; public so that a scripted seam or another implementation can throw one.
+   *
+   * @param message what happened and what to do
+   * @param pool the pool's name
+   * @param lastDeaths the deaths that used up the budget
+   */
+  public RestartLimitException(String message, String pool, List<WorkerEvent.Died> lastDeaths) {
     super(message);
     this.pool = pool;
     this.lastDeaths = List.copyOf(lastDeaths);
