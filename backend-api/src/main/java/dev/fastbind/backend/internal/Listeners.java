@@ -176,7 +176,9 @@ public final class Listeners {
       // full. Asking it for its pid would wait on that backlog too, so the holder stays unnamed.
       throw new BindException.AlreadyBound(endpoint.toString(), -1);
     }
-    throw new BindException.AlreadyBound(endpoint.toString(), Junix.holderPid(path));
+    // A lost bind: asking the holder for its pid may meet a transient failure (its backlog briefly
+    // full of other losers' probes, the native library's first load); retry, bounded, to name it.
+    throw new BindException.AlreadyBound(endpoint.toString(), Junix.holderPidOnceListening(path));
   }
 
   /** How old a reclaim claim must be before another binder treats its claimant as dead. */
