@@ -6,10 +6,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fastbind.backend.internal.RuntimeDirectory;
 import dev.fastbind.testsupport.Await;
+import dev.fastbind.testsupport.Cleanup;
+import dev.fastbind.testsupport.JavaCommand;
 import dev.fastbind.testsupport.Signals;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -90,6 +95,75 @@ class KeepAliveTest {
     assertEquals(-1, runningPid(def));
     CrashLoopException e = assertThrows(CrashLoopException.class, () -> broker.ensureRunning(def));
     assertTrue(e.getMessage().contains("kept"), e.getMessage());
+  }
+
+  /**
+   * Two launcher processes watch one kept-alive daemon: a kill is restarted once (one spawn counted,
+   * both launchers then on the same daemon), and the next kill finds the budget they share used up,
+   * so neither restarts it.
+   */
+  @Test
+  void launcherProcessesWatchingOneDaemonShareOneRestartBudget() throws Exception {
+    ServiceDefinition def = kept(1);
+    long first = broker.ensureRunning(def).pid();
+    List<Process> watchers = new ArrayList<>();
+    List<Path> outputs = new ArrayList<>();
+    try {
+      for (int i = 0; i < 2; i++) {
+        Path out = dir.resolve("watcher" + i + ".out");
+        outputs.add(out);
+        watchers.add(new ProcessBuilder(JavaCommand.of(TestLauncher.class).light().jvmOptions("-Dfastbind.test.keep-alive=1")
+            .args(dir.toString(), "kept", "10000", "60000", Fixtures.marker(dir)).build())
+            .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+            .redirectErrorStream(true).redirectOutput(out.toFile()).start());
+      }
+      for (Path out : outputs) {
+        Await.until(PATIENT, () -> read(out).contains("PID " + first + " REUSED"), () -> "a watcher did not find "
+            + first + ": " + read(out));
+      }
+      Signals.kill(first);
+      long[] second = {-1};
+      Await.until(PATIENT, () -> {
+        second[0] = runningPidQuietly(def);
+        return second[0] > 0 && second[0] != first;
+      }, () -> "not restarted after kill -9 of " + first + "; watchers said: " + read(outputs.get(0)) + " / "
+          + read(outputs.get(1)));
+      Await.until(PATIENT, () -> spawnsCounted() == 2, () -> "spawns counted: " + spawnsCounted());
+      // This JVM's broker watches too; every watcher of the second daemon must see the budget used up.
+      broker.ensureRunning(def);
+      Signals.kill(second[0]);
+      Await.until(PATIENT, () -> read(outputs.get(0)).contains("is not restarted")
+          && read(outputs.get(1)).contains("is not restarted") && events("gave-up", "") == 1.0,
+          () -> "the watchers did not all give up: " + read(outputs.get(0)) + " / " + read(outputs.get(1)));
+      assertEquals(-1, runningPid(def));
+      assertEquals(2, spawnsCounted(), "no watcher spawned past the budget");
+    } finally {
+      for (Process w : watchers) {
+        Cleanup.killTree(w);
+      }
+    }
+  }
+
+  private static String read(Path p) {
+    try {
+      return Files.exists(p) ? Files.readString(p) : "";
+    } catch (java.io.IOException e) {
+      return "(unreadable: " + e + ")";
+    }
+  }
+
+  private long runningPidQuietly(ServiceDefinition def) {
+    try {
+      return runningPid(def);
+    } catch (Exception e) {
+      return -1;
+    }
+  }
+
+  /** The spawns in the crash-loop count (the file after its two header lines). */
+  private long spawnsCounted() {
+    String text = read(dir.resolve("kept.spawns"));
+    return text.isEmpty() ? 0 : text.lines().skip(2).filter(l -> !l.isBlank()).count();
   }
 
   @Test

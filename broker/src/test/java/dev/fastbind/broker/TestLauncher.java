@@ -11,7 +11,9 @@ import java.time.Duration;
  * {@code -Dfastbind.test.mode=hang} starts the daemon in another {@link TestDaemon} mode;
  * {@code -Dfastbind.test.handoff=true} turns on the listener hand-off; {@code -Dfastbind.test.status=true}
  * prints {@code STATUS <type> [<pid> <stage>]} from {@link Broker#status} instead;
- * {@code -Dfastbind.test.default-dir=true} leaves the runtime directory to the broker's default.
+ * {@code -Dfastbind.test.default-dir=true} leaves the runtime directory to the broker's default;
+ * {@code -Dfastbind.test.keep-alive=N} keeps the daemon alive with N restarts a minute (the linger
+ * time is then how long this launcher watches it).
  */
 public final class TestLauncher {
   private TestLauncher() {}
@@ -22,6 +24,13 @@ public final class TestLauncher {
         .probeBudget(Duration.ofMillis(Long.parseLong(args[2])))
         .listenerHandoff(Boolean.getBoolean("fastbind.test.handoff"))
         .build();
+    int keepAlive = Integer.getInteger("fastbind.test.keep-alive", -1);
+    if (keepAlive >= 0) {
+      def = Fixtures.daemon(dir, args[1], System.getProperty("fastbind.test.mode", "good"))
+          .probeBudget(Duration.ofMillis(Long.parseLong(args[2])))
+          .keepAlive(Supervision.oneForOne(keepAlive, Duration.ofMinutes(1)))
+          .build();
+    }
     if (Boolean.getBoolean("fastbind.test.default-dir")) {
       // The same definition without its runtime directory: the broker's default decides (the
       // directory argument still marks the daemon for the test's clean-up).
