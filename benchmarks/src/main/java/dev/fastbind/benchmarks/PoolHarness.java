@@ -34,6 +34,8 @@ public final class PoolHarness {
 
   private static final int PAYLOAD_BYTES = 64;
   private static final int BLOCK = 1000;
+  /** Calls per side before timing: both daemons' handlers and the launcher's client path compiled. */
+  private static final int WARM_CALLS = 10_000;
 
   private PoolHarness() {}
 
@@ -92,21 +94,19 @@ public final class PoolHarness {
       long[] pooled = new long[calls];
       long[] brokered = new long[calls];
       try (DaemonClient client = DaemonClient.create(broker, def)) {
-        for (int i = 0; i < 2_000; i++) {
+        for (int i = 0; i < WARM_CALLS; i++) {
           pool.call(payload);
           client.call(payload);
         }
-        for (int from = 0; from < calls; from += BLOCK) {
+        // Alternating blocks, each side first in every other one: neither always follows the other.
+        for (int from = 0, block = 0; from < calls; from += BLOCK, block++) {
           int to = Math.min(calls, from + BLOCK);
-          for (int i = from; i < to; i++) {
-            long t = System.nanoTime();
-            pool.call(payload);
-            pooled[i] = System.nanoTime() - t;
-          }
-          for (int i = from; i < to; i++) {
-            long t = System.nanoTime();
-            client.call(payload);
-            brokered[i] = System.nanoTime() - t;
+          if (block % 2 == 0) {
+            timePool(pool, payload, pooled, from, to);
+            timeClient(client, payload, brokered, from, to);
+          } else {
+            timeClient(client, payload, brokered, from, to);
+            timePool(pool, payload, pooled, from, to);
           }
         }
       }
@@ -122,6 +122,23 @@ public final class PoolHarness {
     } finally {
       broker.stop(def);
       SocketDirectory.deleteTree(dir);
+    }
+  }
+
+  private static void timePool(WorkerPool pool, byte[] payload, long[] into, int from, int to) throws IOException {
+    for (int i = from; i < to; i++) {
+      long t = System.nanoTime();
+      pool.call(payload);
+      into[i] = System.nanoTime() - t;
+    }
+  }
+
+  private static void timeClient(DaemonClient client, byte[] payload, long[] into, int from, int to)
+      throws IOException {
+    for (int i = from; i < to; i++) {
+      long t = System.nanoTime();
+      client.call(payload);
+      into[i] = System.nanoTime() - t;
     }
   }
 

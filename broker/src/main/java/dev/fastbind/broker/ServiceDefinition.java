@@ -739,6 +739,12 @@ public final class ServiceDefinition {
      * {@code ensureRunning} throws {@link CrashLoopException}. A watching broker lives as long as its
      * JVM: when no launcher runs, nothing watches.
      *
+     * <p>Because the budget is the crash-loop count, it counts every spawn in the window, not only
+     * restarts after failures: the first start, a start after an idle exit, a version replacement. A
+     * stop (by any launcher) clears it. So allow for those in {@code intensity}; a later
+     * {@link #crashLoopLimit(int, Duration)} call replaces the limit set here, and a keepAlive call
+     * after it replaces that one.
+     *
      * @param supervision the budget; its strategy must be {@link Supervision.Strategy#ONE_FOR_ONE}
      *     (one daemon has no siblings)
      * @return this builder

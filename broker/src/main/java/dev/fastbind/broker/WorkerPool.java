@@ -90,6 +90,9 @@ public final class WorkerPool implements Closeable {
   private final ArrayDeque<TimedDeath> recentDeaths = new ArrayDeque<>();
   private volatile RestartLimitException gaveUp;
   private volatile boolean closed;
+  /** While {@link #startAll} runs: a first start that fails fails the pool's start, and is not restarted. */
+  private volatile boolean startingAll;
+  private volatile Thread supervisorThread;
 
   private record TimedDeath(long atNanos, WorkerEvent.Died death) {}
 
@@ -105,7 +108,7 @@ public final class WorkerPool implements Closeable {
     SharedArchive.Plan shared = SharedArchive.plan(definition, Broker.runtimeDirectory(definition));
     // Workers map the shared daemon's class-data archive when one is ready, and never write one: N
     // workers exiting together must not race to rewrite a file the shared daemon maps.
-    this.sharing = shared.readsArchive() ? shared : SharedArchive.Plan.NONE;
+    this.sharing = shared.readsArchive() ? readOnly(shared) : SharedArchive.Plan.NONE;
     this.slots = new Slot[b.size];
     for (int i = 0; i < slots.length; i++) {
       slots[i] = new Slot(i, ServiceLayout.of(name, directory.resolve(Integer.toString(i))));
@@ -120,8 +123,20 @@ public final class WorkerPool implements Closeable {
     this.supervisor = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "fastbind-pool-" + name);
       t.setDaemon(true);
+      supervisorThread = t;
       return t;
     });
+  }
+
+  /** {@code plan} without the options that would have a worker rewrite the archive. */
+  private static SharedArchive.Plan readOnly(SharedArchive.Plan plan) {
+    List<String> options = new ArrayList<>();
+    for (String o : plan.options()) {
+      if (!o.equals("-XX:+AutoCreateSharedArchive") && !o.startsWith("-XX:ArchiveClassesAtExit")) {
+        options.add(o);
+      }
+    }
+    return new SharedArchive.Plan(List.copyOf(options), plan.archive(), true);
   }
 
   /**
@@ -223,7 +238,8 @@ public final class WorkerPool implements Closeable {
      *
      * @return the pool
      * @throws DaemonStartException if a worker did not start (the others are stopped again)
-     * @throws IOException if the pool's directory cannot be made
+     * @throws IOException if the pool's directory cannot be made, or a worker's process could not be
+     *     started at all (its working directory or command missing)
      */
     public WorkerPool start() throws IOException {
       Path dir = WorkerDirectories.create(Broker.runtimeDirectory(definition));
@@ -244,6 +260,15 @@ public final class WorkerPool implements Closeable {
   }
 
   private void startAll() throws IOException {
+    startingAll = true;
+    try {
+      startEach();
+    } finally {
+      startingAll = false;
+    }
+  }
+
+  private void startEach() throws IOException {
     List<Thread> threads = new ArrayList<>();
     IOException[] failures = new IOException[slots.length];
     for (Slot s : slots) {
@@ -334,7 +359,11 @@ public final class WorkerPool implements Closeable {
     int bestLoad = Integer.MAX_VALUE;
     for (int k = 0; k < slots.length; k++) {
       Slot s = slots[(start + k) % slots.length];
-      int load = s.inFlight.get() + (s.serving() ? 0 : 1_000); // a worker being restarted only when all are
+      boolean serving;
+      synchronized (s) {
+        serving = s.serving();
+      }
+      int load = s.inFlight.get() + (serving ? 0 : 1_000); // a worker being restarted only when all are
       if (load < bestLoad) {
         best = s;
         bestLoad = load;
@@ -417,12 +446,38 @@ public final class WorkerPool implements Closeable {
       }
     }
     supervisor.shutdown();
-    try {
-      supervisor.awaitTermination(CLOSE_GRACE.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+    if (Thread.currentThread() != supervisorThread) { // a monitor may close the pool: it cannot wait for itself
+      try {
+        supervisor.awaitTermination(CLOSE_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
+    awaitStarts(System.nanoTime() + CLOSE_GRACE.toNanos());
     WorkerDirectories.remove(directory);
+  }
+
+  /**
+   * Waits, until {@code deadline}, for starts under way to end: {@link #stopAll} killed their
+   * processes, so they fail at once; the directory is removed only after.
+   */
+  private void awaitStarts(long deadline) {
+    for (Slot s : slots) {
+      synchronized (s) {
+        while (s.starting) {
+          long left = deadline - System.nanoTime();
+          if (left <= 0) {
+            return;
+          }
+          try {
+            TimeUnit.NANOSECONDS.timedWait(s, left);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+          }
+        }
+      }
+    }
   }
 
   /** Ends every worker on purpose: closes its pipe, waits up to {@code grace}, then kills its tree. */
@@ -435,6 +490,11 @@ public final class WorkerPool implements Closeable {
           killedOnPurpose.add(s.process);
           live.add(s.process);
           stopped.add(s);
+        }
+        if (s.spawning != null) {
+          // A start under way: its process goes too, and the start fails.
+          killedOnPurpose.add(s.spawning);
+          live.add(s.spawning);
         }
         s.notifyAll();
       }
@@ -492,6 +552,9 @@ public final class WorkerPool implements Closeable {
     }
     int status = p.exitValue();
     Optional<DeathRecord> record = slot.deathOf(worker);
+    synchronized (slot) {
+      slot.lastDead = worker;
+    }
     OptionalInt signal = status > 128 && status < 128 + 65 ? OptionalInt.of(status - 128) : OptionalInt.empty();
     WorkerEvent.Reason reason = onPurpose ? WorkerEvent.Reason.KILLED
         : status == 0 ? WorkerEvent.Reason.NORMAL : WorkerEvent.Reason.FAILURE;
@@ -507,7 +570,7 @@ public final class WorkerPool implements Closeable {
 
   /** On the supervisor thread: a failure of {@code slot}; restarts within the budget, or gives up. */
   private void failed(Slot slot, WorkerEvent.Died died) {
-    if (closed || gaveUp != null) {
+    if (closed || gaveUp != null || startingAll) {
       return;
     }
     long now = System.nanoTime();
@@ -565,6 +628,11 @@ public final class WorkerPool implements Closeable {
       killedOnPurpose.add(p);
     }
     ProcessTree.killTree(p.toHandle(), Spawner.detaches(), System.nanoTime() + ColdStart.KILL_MARGIN.toNanos() * 4);
+    try {
+      p.waitFor(1, TimeUnit.SECONDS); // reaped, so that isAlive() says so to the restart that follows
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   private void giveUp(List<WorkerEvent.Died> deaths) {
@@ -602,6 +670,8 @@ public final class WorkerPool implements Closeable {
     int generation;
     boolean starting;
     ColdStart.Worker lastWorker;
+    ColdStart.Worker lastDead;
+    Process spawning;
     long deathPid = -1;
     Optional<DeathRecord> death = Optional.empty();
 
@@ -650,12 +720,28 @@ public final class WorkerPool implements Closeable {
     /** A restart by the supervisor; waits for a start under way instead of starting a second. */
     void restart(String detail) throws IOException {
       synchronized (this) {
-        if (starting || serving() || closed || gaveUp != null) {
+        if (starting || closed || gaveUp != null) {
           return;
+        }
+        if (serving() && !killedOnPurpose.contains(process)) {
+          return; // started again already (by a call)
         }
         starting = true;
       }
       startClaimed(SpawnReason.DEAD_PID, detail);
+    }
+
+    /** The process of the start under way, for {@link #stopAll}; killed at once if the pool closed meanwhile. */
+    private void spawned(Process p) {
+      boolean late;
+      synchronized (this) {
+        spawning = p;
+        late = closed;
+      }
+      if (late) {
+        killedOnPurpose.add(p);
+        ProcessTree.killTree(p.toHandle(), Spawner.detaches(), System.nanoTime() + ColdStart.KILL_MARGIN.toNanos());
+      }
     }
 
     /** Starts a worker; the caller set {@link #starting}. */
@@ -663,10 +749,12 @@ public final class WorkerPool implements Closeable {
       long begin = System.nanoTime();
       ColdStart.Worker w;
       try {
-        w = starts.startWorker(definition, layout, sharing, reason, detail, System.nanoTime() + startTimeout.toNanos());
+        w = starts.startWorker(definition, layout, sharing, reason, detail, System.nanoTime() + startTimeout.toNanos(),
+            this::spawned);
       } catch (IOException | RuntimeException e) {
         synchronized (this) {
           starting = false;
+          spawning = null;
           notifyAll();
         }
         startFailed(e);
@@ -675,6 +763,7 @@ public final class WorkerPool implements Closeable {
       int gen;
       synchronized (this) {
         starting = false;
+        spawning = null;
         gen = generation++;
         if (closed || gaveUp != null) {
           killedOnPurpose.add(w.process());
@@ -684,6 +773,16 @@ public final class WorkerPool implements Closeable {
           lastWorker = w;
         }
         notifyAll();
+      }
+      WorkerEvent.Started started = new WorkerEvent.Started(name, index, w.process().pid(), gen,
+          Duration.ofNanos(System.nanoTime() - begin));
+      metrics.worker(name, "started", "");
+      try {
+        // Through the supervisor, before the exit callback is registered: in order, one at a time,
+        // and never a death before its start.
+        supervisor.execute(() -> emit(started));
+      } catch (java.util.concurrent.RejectedExecutionException poolClosed) {
+        // closed meanwhile: no more events
       }
       w.process().onExit().thenRun(() -> {
         try {
@@ -697,8 +796,6 @@ public final class WorkerPool implements Closeable {
             System.nanoTime() + ColdStart.KILL_MARGIN.toNanos());
         checkUsable();
       }
-      metrics.worker(name, "started", "");
-      emit(new WorkerEvent.Started(name, index, w.process().pid(), gen, Duration.ofNanos(System.nanoTime() - begin)));
       return w.info();
     }
 
@@ -721,13 +818,8 @@ public final class WorkerPool implements Closeable {
       }
     }
 
-    /** How {@code w} ended: its record, read or observed once (waits briefly for the exit to be seen). */
+    /** How {@code w}, which has exited, ended: its record, read or observed once. Empty while it runs. */
     Optional<DeathRecord> deathOf(ColdStart.Worker w) {
-      try {
-        w.process().waitFor(1, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
       if (w.process().isAlive()) {
         return Optional.empty();
       }
@@ -750,13 +842,31 @@ public final class WorkerPool implements Closeable {
       }
     }
 
+    /**
+     * The current worker's end if it has ended (the kernel has reaped it: the JDK is given a moment
+     * to see it too), else the end of the last worker that ended before it (a restart may already
+     * have replaced the one a broken call was on).
+     */
     @Override
     public Optional<DeathRecord> lastDeath() {
-      ColdStart.Worker last;
+      ColdStart.Worker current;
+      ColdStart.Worker dead;
       synchronized (this) {
-        last = lastWorker;
+        current = lastWorker;
+        dead = lastDead;
       }
-      return last == null ? Optional.empty() : deathOf(last);
+      if (current != null) {
+        Process p = current.process();
+        try {
+          if (!p.isAlive() || dev.fastbind.backend.internal.ProcessIdentity.startTime(p.pid()).isEmpty()
+              && p.waitFor(1, TimeUnit.SECONDS)) {
+            return deathOf(current);
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      return dead == null ? Optional.empty() : deathOf(dead);
     }
 
     @Override
@@ -766,6 +876,12 @@ public final class WorkerPool implements Closeable {
 
     @Override
     public String nextCall() {
+      if (gaveUp != null) {
+        return "the pool has given up (its restart budget is used up): later calls fail with RestartLimitException";
+      }
+      if (closed) {
+        return "the pool is closed";
+      }
       return "the pool restarts worker " + index + " within its supervision budget, and the next call is served by a"
           + " worker that runs";
     }

@@ -77,6 +77,14 @@ public final class Bootstrap {
     } catch (IllegalArgumentException | BindException.InvalidEndpoint e) {
       return fail(err, prefix, e.getMessage(), Daemon.EXIT_USAGE, notify, pid, null);
     }
+    // A private worker watches its owner from the start: an owner that dies while it binds or warms
+    // must end it too (OwnerWatch).
+    long owner = OwnerWatch.ownerFor(env);
+    if (owner == OwnerWatch.ORPHANED) {
+      return fail(err, prefix, "its owner, pid " + env.get(Env.OWNER).trim() + " (" + Env.OWNER
+          + "), is gone already: a private worker does not outlive its owner", Daemon.EXIT_USAGE, notify, pid, null);
+    }
+    OwnerWatch ownerWatch = owner > 0 ? OwnerWatch.start(owner, service) : null;
     try {
       RuntimeDirectory.ensureOwnerOnly(settings.runtimeDir());
     } catch (IOException e) {
@@ -141,6 +149,9 @@ public final class Bootstrap {
     ServeState state = new ServeState(service, version, pid, instanceId, settings.backendArguments(),
         compatibility == null || compatibility.length() > dev.fastbind.backend.internal.wire.Compatibility.MAX_CHARS
             ? "" : compatibility, metrics, startedNanos);
+    if (ownerWatch != null) {
+      ownerWatch.attach(state);
+    }
     IpcListener control;
     try {
       control = bindControl(settings.controlEndpoint(), handoff.isPresent(), handoffDeadline);
@@ -166,10 +177,6 @@ public final class Bootstrap {
       return fail(err, prefix, message, Daemon.EXIT_CANNOT_CREATE, notify, pid, null);
     }
     Runtime.getRuntime().addShutdownHook(new Thread(cleanup, "fastbind-shutdown"));
-    long owner = OwnerWatch.ownerFor(env);
-    if (owner > 0) {
-      OwnerWatch.start(state, owner);
-    }
     if (mayHandOver && listener instanceof JdkUnixListener) {
       state.allowHandover(rendezvous -> {
         Handoff.offer(rendezvous, settings.endpoint(), System.nanoTime() + HANDOVER_PATIENCE_NANOS);

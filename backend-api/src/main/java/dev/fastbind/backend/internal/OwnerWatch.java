@@ -27,29 +27,60 @@ final class OwnerWatch {
   /** How long the orderly exit may take before the worker halts. */
   static final long HALT_AFTER_MILLIS = 5_000;
 
-  private OwnerWatch() {}
+  /** {@link #ownerFor}: the owner named by {@link Env#OWNER} is gone already. */
+  static final long ORPHANED = -2;
+
+  private final long owner;
+  private final String service;
+  private volatile ServeState state;
+
+  private OwnerWatch(long owner, String service) {
+    this.owner = owner;
+    this.service = service;
+  }
 
   /**
-   * The owner's pid when {@link Env#OWNER} names this process's parent, else -1 (unset, or inherited
-   * by a worker's own child, whose parent is the worker).
+   * The owner's pid when {@link Env#OWNER} names this process's parent; {@link #ORPHANED} when it
+   * names a process that no longer exists (the owner died before this worker's bootstrap ran, and
+   * the worker was handed to init); else -1 (unset, or inherited by a worker's own child, whose
+   * parent is the worker while the owner lives on).
    */
   static long ownerFor(Map<String, String> env) {
-    String owner = env.get(Env.OWNER);
-    if (owner == null || owner.isBlank()) {
+    String text = env.get(Env.OWNER);
+    if (text == null || text.isBlank()) {
+      return -1;
+    }
+    long owner;
+    try {
+      owner = Long.parseLong(text.trim());
+    } catch (NumberFormatException e) {
       return -1;
     }
     long ppid = ProcessHandle.current().parent().map(ProcessHandle::pid).orElse(-1L);
-    return owner.trim().equals(Long.toString(ppid)) ? ppid : -1;
+    if (owner == ppid) {
+      return owner;
+    }
+    return ProcessHandle.of(owner).map(ProcessHandle::isAlive).orElse(false) ? -1 : ORPHANED;
   }
 
-  /** Starts the watch of standard input for a worker owned by {@code owner}. */
-  static void start(ServeState state, long owner) {
-    Thread t = new Thread(() -> watch(state, owner, System.in), "fastbind-owner-watch");
+  /**
+   * Starts the watch of standard input for a worker owned by {@code owner}: the first thing the
+   * bootstrap does, so that an owner that dies while the worker starts ends it too.
+   */
+  static OwnerWatch start(long owner, String service) {
+    OwnerWatch w = new OwnerWatch(owner, service);
+    Thread t = new Thread(() -> w.watch(System.in), "fastbind-owner-watch");
     t.setDaemon(true);
     t.start();
+    return w;
   }
 
-  private static void watch(ServeState state, long owner, InputStream in) {
+  /** From now on the end goes through {@code state}'s orderly stop (death record, files removed). */
+  void attach(ServeState state) {
+    this.state = state;
+  }
+
+  private void watch(InputStream in) {
     String how;
     try {
       byte[] sink = new byte[256];
@@ -66,7 +97,7 @@ final class OwnerWatch {
       } catch (InterruptedException e) {
         return;
       }
-      System.err.println("fastbind: " + state.service() + ": the exit after the owner went took longer than "
+      System.err.println("fastbind: " + service + ": the exit after the owner went took longer than "
           + HALT_AFTER_MILLIS + " ms: halting");
       Runtime.getRuntime().halt(1);
     }, "fastbind-owner-halt");
@@ -81,7 +112,14 @@ final class OwnerWatch {
         // a descendant that outlives SIGKILL for a second is the kernel's business; the exit goes on
       }
     }
-    state.stop(DeathRecordCodec.Cause.OWNER_GONE, "the owner went (" + how + "): shutting down",
+    ServeState serving = state;
+    if (serving == null) {
+      // Still starting: nothing to record or remove yet beyond what the exit's hooks do.
+      System.err.println("fastbind: " + service + ": the owner went (" + how + ") during the start: exiting");
+      Runtime.getRuntime().exit(0);
+      return;
+    }
+    serving.stop(DeathRecordCodec.Cause.OWNER_GONE, "the owner went (" + how + "): shutting down",
         how + (descendants.isEmpty() ? "" : "; killed " + descendants.size() + " descendant(s)"));
   }
 }

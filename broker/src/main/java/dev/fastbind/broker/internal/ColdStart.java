@@ -115,11 +115,13 @@ public final class ColdStart {
    * and waits until it serves or {@code deadline} ({@link System#nanoTime()}) passes. Unlike
    * {@link #spawn}, no spawn lock and no crash-loop guard: nobody else starts daemons there, and the
    * pool's supervision bounds restarts. Its standard input is a pipe from this JVM ({@code Env.OWNER}),
-   * so it ends with its owner. A start that fails is cleaned up (its tree killed, its files removed)
-   * and thrown, as for a shared daemon.
+   * so it ends with its owner. {@code spawned} is told the process as soon as it exists (so that a
+   * pool closing meanwhile can kill it). A start that fails is cleaned up (its tree killed, its files
+   * removed) and thrown, as for a shared daemon.
    */
   public Worker startWorker(ServiceDefinition definition, ServiceLayout paths, SharedArchive.Plan sharing,
-      SpawnReason reason, String detail, long deadline) throws IOException {
+      SpawnReason reason, String detail, long deadline, java.util.function.Consumer<Process> spawned)
+      throws IOException {
     long start = System.nanoTime();
     long logFrom = LogFiles.prepare(paths.log(), definition.logGenerations());
     RuntimeFiles.clearDeadSocket(paths.notifySocket());
@@ -129,6 +131,7 @@ public final class ColdStart {
       Process child = Spawner.spawn(definition, paths, notify.path(), sharing,
           java.util.Map.of(dev.fastbind.backend.internal.wire.Env.OWNER, Long.toString(ProcessHandle.current().pid())),
           true);
+      spawned.accept(child);
       metrics.spawn(mode, System.nanoTime() - spawnStart);
       DaemonInfo info = awaitServing(definition, paths, child, notify, reason, detail, start, spawnStart, logFrom,
           deadline);

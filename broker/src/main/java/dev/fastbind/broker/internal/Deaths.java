@@ -142,6 +142,25 @@ public final class Deaths {
   }
 
   /**
+   * Records that a stop had to kill the daemon of {@code r} (it did not exit on {@code SHUTDOWN} or
+   * {@code SIGTERM} in time), unless it recorded its end itself. Never throws.
+   */
+  static void killedByStop(ServiceDefinition definition, ServiceLayout paths, LockfileRecord r) {
+    try {
+      if (DeathRecords.hasRecordOf(paths.lockfile(), r.instanceId())) {
+        return;
+      }
+      String tail = DeathRecords.tail(paths.log());
+      DeathRecords.write(paths.lockfile(), new DeathRecordCodec.Entry(r.service(), r.pid(), r.instanceId(),
+          DeathRecordCodec.Cause.SHUTDOWN_REQUEST, "stopped by a broker, and killed (SIGKILL) because it did not exit"
+              + " on SHUTDOWN or SIGTERM within the grace period", 128 + 9, System.currentTimeMillis(), -1, false,
+          Optional.empty(), "broker", tail));
+    } catch (IOException | RuntimeException e) {
+      // the stop succeeded; a record that cannot be written is no reason to fail it
+    }
+  }
+
+  /**
    * The end of a private worker ({@code WorkerPool}), this JVM's child {@code process} that has
    * exited: the record its bootstrap wrote for instance {@code instanceId}, or the one observed here
    * (its exit status, the signal), written beside its lockfile. Never throws; empty if nothing could

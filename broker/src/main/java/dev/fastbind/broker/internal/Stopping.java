@@ -137,6 +137,9 @@ public final class Stopping {
       } else {
         ProcessTree.killTree(h, v.leadsOwnGroup(), System.nanoTime() + KILL_WAIT.toNanos());
         result = StopResult.KILLED;
+        // It could not record its end; the record says it was stopped, so that no watcher of a
+        // kept-alive daemon takes the kill for a crash and starts it again.
+        Deaths.killedByStop(definition, paths, r);
       }
     }
     Lockfiles.deleteIfOwnedBy(paths.lockfile(), r.instanceId());

@@ -1,7 +1,10 @@
 package dev.fastbind.broker.internal;
 
 import dev.fastbind.backend.internal.ProcessIdentity;
+import dev.fastbind.backend.internal.Lockfiles;
 import dev.fastbind.backend.internal.RuntimeDirectory;
+import dev.fastbind.backend.internal.wire.LockfileRecord;
+import dev.fastbind.backend.internal.wire.ServiceLayout;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -46,7 +49,7 @@ public final class WorkerDirectories {
     try (DirectoryStream<Path> dirs = Files.newDirectoryStream(pools)) {
       for (Path d : dirs) {
         Optional<long[]> owner = owner(d.getFileName().toString());
-        if (owner.isEmpty() || alive(owner.get()[0], d.getFileName().toString())) {
+        if (owner.isEmpty() || alive(owner.get()[0], d.getFileName().toString()) || hasLiveWorker(d)) {
           continue;
         }
         remove(d);
@@ -54,6 +57,28 @@ public final class WorkerDirectories {
     } catch (IOException e) {
       // nothing to sweep, or not readable: the new pool does not depend on it
     }
+  }
+
+  /** Whether a worker directory of {@code pool} holds a lockfile whose process still runs (it is exiting). */
+  private static boolean hasLiveWorker(Path pool) {
+    try (DirectoryStream<Path> workers = Files.newDirectoryStream(pool)) {
+      for (Path w : workers) {
+        if (!Files.isDirectory(w, LinkOption.NOFOLLOW_LINKS)) {
+          continue;
+        }
+        try (DirectoryStream<Path> locks = Files.newDirectoryStream(w, "*" + ServiceLayout.LOCKFILE_SUFFIX)) {
+          for (Path lock : locks) {
+            Optional<LockfileRecord> r = Lockfiles.read(lock);
+            if (r.isPresent() && ProcessIdentity.startTime(r.get().pid()).isPresent()) {
+              return true;
+            }
+          }
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      return true; // unreadable: leave it for a later sweep
+    }
+    return false;
   }
 
   private static Optional<long[]> owner(String name) {
