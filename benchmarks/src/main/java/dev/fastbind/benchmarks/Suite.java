@@ -280,17 +280,47 @@ public final class Suite {
       problems.add("no --classpath: pool harness skipped");
       return;
     }
-    progress("pool harness: crash to next served call, call through the pool");
-    List<String> cmd = new ArrayList<>();
+    progress("pool harness: crash to next served call");
+    runPoolPart(List.of(), full ? "--runs=25" : "--runs=8", "--calls=0", "pool-restart");
+    // The calls pinned to one CPU (see PoolHarness): the JVM and both daemons it starts inherit it.
+    Path taskset = Path.of("/usr/bin/taskset");
+    String cpu = lastAllowedCpu();
+    List<String> pin = Files.isExecutable(taskset) && cpu != null ? List.of(taskset.toString(), "-c", cpu) : List.of();
+    if (pin.isEmpty()) {
+      notes.add("no /usr/bin/taskset (util-linux) or no CPU list in /proc/self/status: the pool's call figures are unpinned and swing with scheduling");
+    }
+    progress("pool harness: a call through the pool against a DaemonClient call" + (pin.isEmpty() ? "" : ", one CPU"));
+    runPoolPart(pin, "--runs=0", full ? "--calls=50000" : "--calls=20000", "pool-calls");
+  }
+
+  /** The highest CPU this process may run on ({@code Cpus_allowed_list} in procfs), or null. */
+  private static String lastAllowedCpu() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status"), StandardCharsets.US_ASCII)) {
+        if (line.startsWith("Cpus_allowed_list:")) {
+          String[] parts = line.substring(line.indexOf(':') + 1).trim().split("[,-]");
+          String last = parts[parts.length - 1].trim();
+          return last.matches("[0-9]+") ? last : null;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
+    return null;
+  }
+
+  private void runPoolPart(List<String> prefix, String runs, String calls, String name)
+      throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>(prefix);
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.addAll(ColdStart.JVM_FLAGS);
     cmd.add("-D" + SocketDirectory.PROPERTY + "=" + SocketDirectory.base());
     cmd.add("-cp");
     cmd.add(thinClassPath);
     cmd.add(PoolHarness.class.getName());
-    cmd.add(full ? "--runs=25" : "--runs=8");
-    cmd.add(full ? "--calls=50000" : "--calls=20000");
-    String output = runChild(cmd, "pool");
+    cmd.add(runs);
+    cmd.add(calls);
+    String output = runChild(cmd, name);
     for (String line : output.split("\n")) {
       int eq = line.indexOf('=');
       if (eq > 0 && !line.contains(" ")) {
@@ -363,8 +393,8 @@ public final class Suite {
       // A worker's kill -9 to the next call the pool serves, beside a cold start through the broker;
       // a call through a pool of one beside the same call through a DaemonClient to a brokered daemon.
       t.ratio("worker crash to next served call p50 (ms)", poolOf("pool_restart_p50_ms"), poolOf("pool_cold_p50_ms"), "cold start + first call p50", 1.1);
-      t.ratio("call through a worker pool p50 (us)", poolOf("pool_call_p50_us"), poolOf("pool_brokered_call_p50_us"), "client call, brokered daemon p50", 1.05);
-      t.ratio("call through a worker pool p99 (us)", poolOf("pool_call_p99_us"), poolOf("pool_brokered_call_p99_us"), "client call, brokered daemon p99", 0);
+      t.ratio("call through a worker pool p50, one CPU (us)", poolOf("pool_call_p50_us"), poolOf("pool_brokered_call_p50_us"), "client call, brokered daemon p50", 1.05);
+      t.ratio("call through a worker pool p99, one CPU (us)", poolOf("pool_call_p99_us"), poolOf("pool_brokered_call_p99_us"), "client call, brokered daemon p99", 0);
     }
     print(t);
   }
