@@ -82,6 +82,8 @@ public final class WorkerPool implements Closeable {
   private final SharedArchive.Plan sharing;
   private final Slot[] slots;
   private final ExecutorService supervisor;
+  /** Runs restarts, so that the supervisor goes on recording the death meanwhile. */
+  private final ExecutorService restarter;
   private final AtomicInteger next = new AtomicInteger();
   private final Set<Process> killedOnPurpose = ConcurrentHashMap.newKeySet();
   private final Set<Process> reported = ConcurrentHashMap.newKeySet();
@@ -120,6 +122,11 @@ public final class WorkerPool implements Closeable {
         throw new java.io.UncheckedIOException(e);
       }
     }
+    this.restarter = Executors.newCachedThreadPool(r -> {
+      Thread t = new Thread(r, "fastbind-pool-restart-" + name);
+      t.setDaemon(true);
+      return t;
+    });
     this.supervisor = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "fastbind-pool-" + name);
       t.setDaemon(true);
@@ -429,6 +436,7 @@ public final class WorkerPool implements Closeable {
       return;
     }
     closed = true;
+    restarter.shutdown(); // a restart under way sees the pool closed; its process is killed below
     List<Slot> stopped = stopAll(CLOSE_GRACE);
     for (Slot s : slots) {
       s.client.close();
@@ -551,52 +559,81 @@ public final class WorkerPool implements Closeable {
       slot.notifyAll();
     }
     int status = p.exitValue();
+    OptionalInt signal = status > 128 && status < 128 + 65 ? OptionalInt.of(status - 128) : OptionalInt.empty();
+    WorkerEvent.Reason reason = onPurpose ? WorkerEvent.Reason.KILLED
+        : status == 0 ? WorkerEvent.Reason.NORMAL : WorkerEvent.Reason.FAILURE;
+    // The restart first, on a thread of its own: the death record (the log's tail, a fatal-error
+    // file looked for, a file written) is read and written while the new worker starts.
+    long now = System.nanoTime();
+    boolean restarting = reason == WorkerEvent.Reason.FAILURE && admitRestart(now);
+    if (restarting) {
+      restartAsync(slot, "restart after worker " + slot.index + " (pid " + p.pid() + ") "
+          + (signal.isPresent() ? "was killed by signal " + signal.getAsInt() : "exited with status " + status));
+    }
     Optional<DeathRecord> record = slot.deathOf(worker);
     synchronized (slot) {
       slot.lastDead = worker;
     }
-    OptionalInt signal = status > 128 && status < 128 + 65 ? OptionalInt.of(status - 128) : OptionalInt.empty();
-    WorkerEvent.Reason reason = onPurpose ? WorkerEvent.Reason.KILLED
-        : status == 0 ? WorkerEvent.Reason.NORMAL : WorkerEvent.Reason.FAILURE;
     WorkerEvent.Died died = new WorkerEvent.Died(name, slot.index, p.pid(), reason,
         signal.isPresent() ? OptionalInt.empty() : OptionalInt.of(status), signal,
         record.map(DeathRecord::summary).orElse(""), record);
     metrics.worker(name, "died", reason.name().toLowerCase(java.util.Locale.ROOT));
     emit(died);
     if (reason == WorkerEvent.Reason.FAILURE) {
-      failed(slot, died);
+      List<WorkerEvent.Died> inWindow = noteFailure(now, died);
+      if (!restarting && !closed && gaveUp == null && !startingAll) {
+        giveUp(inWindow);
+      }
     }
   }
 
-  /** On the supervisor thread: a failure of {@code slot}; restarts within the budget, or gives up. */
-  private void failed(Slot slot, WorkerEvent.Died died) {
+  /**
+   * Whether the budget admits one more restart at {@code now} (and records it); false while the pool
+   * closes, has given up, or starts (a first start that fails fails the pool's start).
+   */
+  private boolean admitRestart(long now) {
     if (closed || gaveUp != null || startingAll) {
-      return;
+      return false;
     }
-    long now = System.nanoTime();
     long window = supervision.period().toNanos();
-    List<WorkerEvent.Died> inWindow = new ArrayList<>();
-    boolean allowed;
     synchronized (budget) {
       while (!restarts.isEmpty() && now - restarts.peekFirst() > window) {
         restarts.pollFirst();
       }
+      if (restarts.size() < supervision.intensity()) {
+        restarts.addLast(now);
+        return true;
+      }
+      return false;
+    }
+  }
+
+  /** Adds {@code died} to the deaths of the window; returns them, oldest first. */
+  private List<WorkerEvent.Died> noteFailure(long now, WorkerEvent.Died died) {
+    long window = supervision.period().toNanos();
+    List<WorkerEvent.Died> inWindow = new ArrayList<>();
+    synchronized (budget) {
       while (!recentDeaths.isEmpty() && now - recentDeaths.peekFirst().atNanos() > window) {
         recentDeaths.pollFirst();
       }
       recentDeaths.addLast(new TimedDeath(now, died));
-      allowed = restarts.size() < supervision.intensity();
-      if (allowed) {
-        restarts.addLast(now);
-      }
       for (TimedDeath d : recentDeaths) {
         inWindow.add(d.death());
       }
     }
-    if (!allowed) {
-      giveUp(inWindow);
-      return;
+    return inWindow;
+  }
+
+  /** Restarts {@code slot} (and, one-for-all, every other worker) on the restart thread. */
+  private void restartAsync(Slot slot, String detail) {
+    try {
+      restarter.execute(() -> restartFor(slot, detail));
+    } catch (java.util.concurrent.RejectedExecutionException poolClosed) {
+      // closed meanwhile: nothing to restart
     }
+  }
+
+  private void restartFor(Slot slot, String detail) {
     List<Slot> restart = new ArrayList<>();
     if (supervision.strategy() == Supervision.Strategy.ONE_FOR_ALL) {
       for (Slot other : slots) {
@@ -611,10 +648,25 @@ public final class WorkerPool implements Closeable {
     for (Slot s : restart) {
       metrics.worker(name, "restarted", "");
       try {
-        s.restart("restart after " + died.summary());
+        s.restart(detail);
       } catch (IOException e) {
         // reported as the slot's death (NO_SUCH_PROCESS or FAILURE) by restart; callers see it too
       }
+    }
+  }
+
+  /** On the supervisor thread: a start of {@code slot} failed; restarts within the budget, or gives up. */
+  private void failed(Slot slot, WorkerEvent.Died died) {
+    if (closed || gaveUp != null || startingAll) {
+      return;
+    }
+    long now = System.nanoTime();
+    boolean allowed = admitRestart(now);
+    List<WorkerEvent.Died> inWindow = noteFailure(now, died);
+    if (allowed) {
+      restartAsync(slot, "restart after " + died.summary());
+    } else {
+      giveUp(inWindow);
     }
   }
 
