@@ -526,17 +526,29 @@ public final class Broker implements DaemonBroker {
    * @throws IOException for other I/O failures in the runtime directory
    */
   @Override
-  @SuppressWarnings("try") // the spawn lock is held for the block's duration, never referenced in it
   public StopResult stop(ServiceDefinition definition, Duration grace) throws IOException {
     Objects.requireNonNull(definition, "definition");
+    requireGrace(grace);
+    if (definition.inProcessBackend().isPresent()) {
+      return inProcess.stop(definition, grace);
+    }
+    return stopSlot(definition, prepare(definition, true), grace);
+  }
+
+  private static void requireGrace(Duration grace) {
     Objects.requireNonNull(grace, "grace");
     if (grace.isNegative()) {
       throw new IllegalArgumentException("grace must not be negative, got " + grace);
     }
-    if (definition.inProcessBackend().isPresent()) {
-      return inProcess.stop(definition, grace);
-    }
-    ServiceLayout paths = prepare(definition, true);
+  }
+
+  /**
+   * Stops the daemon of one slot ({@code paths}: the service's first, or one beside it) under the
+   * slot's spawn lock: a process only once the kernel confirms it as the recorded daemon; stale or
+   * absent state is cleared.
+   */
+  @SuppressWarnings("try") // the spawn lock is held for the block's duration, never referenced in it
+  private StopResult stopSlot(ServiceDefinition definition, ServiceLayout paths, Duration grace) throws IOException {
     try (SpawnLock lock = SpawnLock.acquire(paths.spawnLock(), definition.name(), definition.spawnLockPatience())) {
       RuntimeFiles.removeStaleTemps(paths);
       Assessment a = assessor.assess(definition, paths);
@@ -682,13 +694,9 @@ public final class Broker implements DaemonBroker {
    *     {@link UntrustedStateException}
    */
   @Override
-  @SuppressWarnings("try") // the spawn lock is held for the block's duration, never referenced in it
   public StopResult stop(ListedDaemon daemon, Duration grace) throws IOException {
     Objects.requireNonNull(daemon, "daemon");
-    Objects.requireNonNull(grace, "grace");
-    if (grace.isNegative()) {
-      throw new IllegalArgumentException("grace must not be negative, got " + grace);
-    }
+    requireGrace(grace);
     Path dir = daemon.lockfile().getParent();
     ServiceDefinition definition = ServiceDefinition.existing(daemon.service(), dir);
     if (daemon.compatibilityId().isEmpty()) {
@@ -700,25 +708,7 @@ public final class Broker implements DaemonBroker {
     } catch (UnsafeRuntimeDirectoryException e) {
       throw new RuntimeFileException(dir, e.getMessage(), e);
     }
-    try (SpawnLock lock = SpawnLock.acquire(paths.spawnLock(), definition.name(), definition.spawnLockPatience())) {
-      RuntimeFiles.removeStaleTemps(paths);
-      Assessment a = assessor.assess(definition, paths);
-      if (a instanceof Assessment.Untrusted u) {
-        throw u.error();
-      }
-      if (a instanceof Assessment.Absent) {
-        return Trust.clearEndpoints(definition, paths, "there is no lockfile")
-            ? StopResult.CLEANED_STALE : StopResult.NOT_RUNNING;
-      }
-      if (a instanceof Assessment.Stale s) {
-        if (s.processAlive() && s.record().isPresent()) {
-          return Stopping.terminate(definition, paths, s.record().get(), grace);
-        }
-        Stopping.clearStale(definition, paths, s);
-        return StopResult.CLEANED_STALE;
-      }
-      return Stopping.terminate(definition, paths, ((Assessment.Healthy) a).record(), grace);
-    }
+    return stopSlot(definition, paths, grace);
   }
 
   /**
