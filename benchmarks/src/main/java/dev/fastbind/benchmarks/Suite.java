@@ -218,13 +218,7 @@ public final class Suite {
       return;
     }
     progress("cold-start harness");
-    List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.addAll(ColdStart.JVM_FLAGS);
-    cmd.add("-D" + SocketDirectory.PROPERTY + "=" + SocketDirectory.base());
-    cmd.add("-cp");
-    cmd.add(thinClassPath);
-    cmd.add(ColdStart.class.getName());
+    List<String> cmd = harnessCommand(List.of(), ColdStart.class);
     cmd.add(full ? "--runs=25" : "--runs=8");
     cmd.add(full ? "--race=16" : "--race=4");
     cmd.add(full ? "--race-rounds=3" : "--race-rounds=1");
@@ -234,12 +228,7 @@ public final class Suite {
       cmd.add("--aot"); // JDK 25+ only; the harness skips it elsewhere
     }
     String output = runChild(cmd, "coldstart");
-    for (String line : output.split("\n")) {
-      int eq = line.indexOf('=');
-      if (eq > 0 && !line.contains(" ")) {
-        cold.put(line.substring(0, eq), line.substring(eq + 1).trim());
-      }
-    }
+    putFigures(output, cold);
   }
 
   /**
@@ -252,13 +241,7 @@ public final class Suite {
       return;
     }
     progress("client harness: launcher with one client call, idle daemon memory");
-    List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.addAll(ColdStart.JVM_FLAGS);
-    cmd.add("-D" + SocketDirectory.PROPERTY + "=" + SocketDirectory.base());
-    cmd.add("-cp");
-    cmd.add(thinClassPath);
-    cmd.add(ClientStart.class.getName());
+    List<String> cmd = harnessCommand(List.of(), ClientStart.class);
     cmd.add(full ? "--runs=40" : "--runs=8");
     cmd.add(full ? "--warm=200" : "--warm=25");
     cmd.add("--smaps=" + outDir);
@@ -266,12 +249,7 @@ public final class Suite {
       cmd.add("--archived"); // two more JVMs a round: full mode only, to keep --quick cheap
     }
     String output = runChild(cmd, "clientstart");
-    for (String line : output.split("\n")) {
-      int eq = line.indexOf('=');
-      if (eq > 0 && !line.contains(" ")) {
-        client.put(line.substring(0, eq), line.substring(eq + 1).trim());
-      }
-    }
+    putFigures(output, client);
   }
 
   /** The worker-pool harness ({@link PoolHarness}): restart against cold start, pool call against client call. */
@@ -311,22 +289,11 @@ public final class Suite {
 
   private void runPoolPart(List<String> prefix, String runs, String calls, String name)
       throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>(prefix);
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.addAll(ColdStart.JVM_FLAGS);
-    cmd.add("-D" + SocketDirectory.PROPERTY + "=" + SocketDirectory.base());
-    cmd.add("-cp");
-    cmd.add(thinClassPath);
-    cmd.add(PoolHarness.class.getName());
+    List<String> cmd = harnessCommand(prefix, PoolHarness.class);
     cmd.add(runs);
     cmd.add(calls);
     String output = runChild(cmd, name);
-    for (String line : output.split("\n")) {
-      int eq = line.indexOf('=');
-      if (eq > 0 && !line.contains(" ")) {
-        pool.put(line.substring(0, eq), line.substring(eq + 1).trim());
-      }
-    }
+    putFigures(output, pool);
   }
 
   private OptionalDouble poolOf(String key) {
@@ -344,6 +311,31 @@ public final class Suite {
     OptionalDouble v = clientOf(key);
     OptionalDouble m = minus == null ? OptionalDouble.of(0) : clientOf(minus);
     return v.isPresent() && m.isPresent() ? OptionalDouble.of((v.getAsDouble() - m.getAsDouble()) / 1024) : OptionalDouble.empty();
+  }
+
+  /**
+   * The command line of a harness JVM: {@code prefix} (such as {@code taskset}), this JDK's
+   * {@code java} with the harnesses' JVM flags and socket directory, the thin class path, {@code main}.
+   */
+  private List<String> harnessCommand(List<String> prefix, Class<?> main) {
+    List<String> cmd = new ArrayList<>(prefix);
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.addAll(ColdStart.JVM_FLAGS);
+    cmd.add("-D" + SocketDirectory.PROPERTY + "=" + SocketDirectory.base());
+    cmd.add("-cp");
+    cmd.add(thinClassPath);
+    cmd.add(main.getName());
+    return cmd;
+  }
+
+  /** Puts a harness's {@code key=value} lines (a key has no space) into {@code figures}. */
+  private static void putFigures(String output, Map<String, String> figures) {
+    for (String line : output.split("\n")) {
+      int eq = line.indexOf('=');
+      if (eq > 0 && !line.contains(" ")) {
+        figures.put(line.substring(0, eq), line.substring(eq + 1).trim());
+      }
+    }
   }
 
   /** Runs a child with a bounded lifetime; stdout is returned, stderr goes to a log in the out dir. */
