@@ -9,6 +9,7 @@ import dev.fastbind.backend.loop.Codec;
 import dev.fastbind.backend.loop.Handler;
 import dev.fastbind.backend.loop.RequestLoop;
 import dev.fastbind.backend.loop.WarmupPolicy;
+import dev.fastbind.testsupport.Lifetime;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -17,7 +18,6 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A daemon served by the request loop, for {@code DaemonClientTest}. Arguments (after the SDK's):
@@ -38,25 +38,7 @@ import java.util.concurrent.TimeUnit;
 public final class LoopTestDaemon implements BrokeredBackend {
 
   public static void main(String[] args) {
-    long lifetime = 60;
-    for (String a : args) {
-      if (a.startsWith("--lifetime=")) {
-        lifetime = Long.parseLong(a.substring("--lifetime=".length()));
-      }
-    }
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(lifetime);
-    Thread watchdog = new Thread(() -> {
-      while (System.nanoTime() < deadline) {
-        try {
-          Thread.sleep(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-        } catch (InterruptedException e) {
-          return;
-        }
-      }
-      Runtime.getRuntime().halt(99);
-    }, "loop-test-daemon-lifetime");
-    watchdog.setDaemon(true);
-    watchdog.start();
+    Lifetime.haltAfter(args, 60);
     Daemon.builder(System.getenv("FASTBIND_SERVICE"), new LoopTestDaemon()).version("1.0").run(args);
   }
 

@@ -12,6 +12,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import dev.fastbind.testsupport.Lifetime;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -46,13 +47,7 @@ public final class TestDaemon {
   private TestDaemon() {}
 
   public static void main(String[] args) throws Exception {
-    long lifetime = 60;
-    for (String a : args) {
-      if (a.startsWith("--lifetime=")) {
-        lifetime = Long.parseLong(a.substring("--lifetime=".length()));
-      }
-    }
-    startWatchdog(lifetime);
+    Lifetime.haltAfter(args, 60);
     for (String a : args) {
       if (a.startsWith("--gate=")) {
         Path gate = Path.of(a.substring("--gate=".length()));
@@ -103,22 +98,6 @@ public final class TestDaemon {
         System.exit(64);
       }
     }
-  }
-
-  private static void startWatchdog(long seconds) {
-    Thread t = new Thread(() -> {
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-      while (System.nanoTime() < deadline) {
-        try {
-          Thread.sleep(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-        } catch (InterruptedException e) {
-          return;
-        }
-      }
-      Runtime.getRuntime().halt(99);
-    }, "test-daemon-lifetime");
-    t.setDaemon(true);
-    t.start();
   }
 
   private static void serve(String version) {

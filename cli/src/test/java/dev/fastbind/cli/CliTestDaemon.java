@@ -1,5 +1,7 @@
 package dev.fastbind.cli;
 
+import dev.fastbind.testsupport.Lifetime;
+
 import dev.fastbind.backend.BrokeredBackend;
 import dev.fastbind.backend.Daemon;
 import dev.fastbind.backend.IpcListener;
@@ -9,7 +11,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A real daemon for the CLI's tests, through the SDK's bootstrap: {@code main(version, --marker=…,
@@ -21,25 +22,7 @@ public final class CliTestDaemon {
   private CliTestDaemon() {}
 
   public static void main(String[] args) {
-    long lifetime = 60;
-    for (String a : args) {
-      if (a.startsWith("--lifetime=")) {
-        lifetime = Long.parseLong(a.substring("--lifetime=".length()));
-      }
-    }
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(lifetime);
-    Thread watchdog = new Thread(() -> {
-      while (System.nanoTime() < deadline) {
-        try {
-          Thread.sleep(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-        } catch (InterruptedException e) {
-          return;
-        }
-      }
-      Runtime.getRuntime().halt(99);
-    }, "cli-test-daemon-lifetime");
-    watchdog.setDaemon(true);
-    watchdog.start();
+    Lifetime.haltAfter(args, 60);
     String version = args.length > 0 && !args[0].startsWith("--") ? args[0] : "1.0";
     Daemon.builder(System.getenv("FASTBIND_SERVICE"), new Backend()).version(version).run();
   }
