@@ -36,6 +36,7 @@ class OwnerWatchTest {
     try (DaemonProcess worker = DaemonProcess.start(runtime, env, JavaCommand.of(EchoDaemon.class).light().build(),
         ProcessBuilder.Redirect.PIPE)) {
       assertEquals(Readiness.Kind.READY, worker.awaitNotification(START).kind(), worker.log());
+      assertTrue(watchesItsOwner(worker.pid()), "no owner-watch thread in the worker");
       Path lockfile = runtime.resolve("echo.lock");
       assertTrue(Files.exists(lockfile));
       worker.process().getOutputStream().close(); // as the owner's death would: end of file
@@ -45,6 +46,25 @@ class OwnerWatchTest {
       assertEquals(1, deaths.size(), deaths.toString());
       assertEquals(DeathRecordCodec.Cause.OWNER_GONE, deaths.get(0).cause(), deaths.toString());
     }
+  }
+
+  /**
+   * Whether process {@code pid} runs the owner watch: a thread named {@code fastbind-owner-watch},
+   * as the kernel shows it ({@code /proc/<pid>/task/<tid>/comm}, cut to 15 characters).
+   */
+  private static boolean watchesItsOwner(long pid) throws java.io.IOException {
+    try (var tasks = Files.newDirectoryStream(Path.of("/proc/" + pid + "/task"))) {
+      for (Path task : tasks) {
+        try {
+          if (Files.readString(task.resolve("comm")).trim().equals("fastbind-owner-")) {
+            return true;
+          }
+        } catch (java.nio.file.NoSuchFileException threadEnded) {
+          // a thread that ended while listed
+        }
+      }
+    }
+    return false;
   }
 
   @Test
@@ -72,6 +92,7 @@ class OwnerWatchTest {
       try (DaemonProcess d = DaemonProcess.start(runtime, env, JavaCommand.of(EchoDaemon.class).light().build(),
           ProcessBuilder.Redirect.PIPE)) {
         assertEquals(Readiness.Kind.READY, d.awaitNotification(START).kind(), d.log());
+        assertFalse(watchesItsOwner(d.pid()), "a process that is not the owner's child watches its stdin");
         d.process().getOutputStream().close();
         // It keeps serving; had it watched the pipe, its end would be recorded as OWNER_GONE below.
         assertTrue(d.process().isAlive(), d.log());

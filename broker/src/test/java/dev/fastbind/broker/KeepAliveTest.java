@@ -59,6 +59,12 @@ class KeepAliveTest {
     return c == null ? 0 : c.count();
   }
 
+  /** {@code kill -9} of {@code pid}, only once it is among this test's marked daemons. */
+  private void killOurDaemon(long pid) {
+    assertTrue(Fixtures.marked(dir).stream().anyMatch(h -> h.pid() == pid), pid + " is not a daemon this test started");
+    Signals.kill(pid);
+  }
+
   private long runningPid(ServiceDefinition def) throws Exception {
     ServiceStatus s = broker.status(def);
     return s instanceof ServiceStatus.Running r ? r.daemon().pid() : -1;
@@ -68,7 +74,7 @@ class KeepAliveTest {
   void aKeptAliveDaemonKilledFromOutsideIsRestartedByTheBrokerThatWatchesIt() throws Exception {
     ServiceDefinition def = kept(2);
     long first = broker.ensureRunning(def).pid();
-    Signals.kill(first);
+    killOurDaemon(first);
     long[] next = {-1};
     Await.until(PATIENT, () -> {
       try {
@@ -87,11 +93,11 @@ class KeepAliveTest {
   void pastItsBudgetAKeptAliveDaemonIsNotRestartedAndTheNextEnsureSaysWhy() throws Exception {
     ServiceDefinition def = kept(1);
     long first = broker.ensureRunning(def).pid();
-    Signals.kill(first);
+    killOurDaemon(first);
     Await.until(PATIENT, () -> events("restarted", "") == 1.0, () -> "no restart after the first kill");
     long second = broker.ensureRunning(def).pid();
     assertTrue(second != first);
-    Signals.kill(second);
+    killOurDaemon(second);
     Await.until(PATIENT, () -> events("gave-up", "") == 1.0, () -> "the broker did not give up after the second kill");
     assertEquals(-1, runningPid(def));
     CrashLoopException e = assertThrows(CrashLoopException.class, () -> broker.ensureRunning(def));
@@ -122,7 +128,7 @@ class KeepAliveTest {
         Await.until(PATIENT, () -> read(out).contains("PID " + first + " REUSED"), () -> "a watcher did not find "
             + first + ": " + read(out));
       }
-      Signals.kill(first);
+      killOurDaemon(first);
       long[] second = {-1};
       Await.until(PATIENT, () -> {
         second[0] = runningPidQuietly(def);
@@ -132,7 +138,7 @@ class KeepAliveTest {
       Await.until(PATIENT, () -> spawnsCounted() == 2, () -> "spawns counted: " + spawnsCounted());
       // This JVM's broker watches too; every watcher of the second daemon must see the budget used up.
       broker.ensureRunning(def);
-      Signals.kill(second[0]);
+      killOurDaemon(second[0]);
       Await.until(PATIENT, () -> read(outputs.get(0)).contains("is not restarted")
           && read(outputs.get(1)).contains("is not restarted") && events("gave-up", "") == 1.0,
           () -> "the watchers did not all give up: " + read(outputs.get(0)) + " / " + read(outputs.get(1)));

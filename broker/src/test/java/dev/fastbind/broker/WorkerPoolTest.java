@@ -49,7 +49,8 @@ class WorkerPoolTest {
 
   private final List<WorkerEvent> events = new CopyOnWriteArrayList<>();
   private final List<WorkerPool> pools = new ArrayList<>();
-  private final List<Long> children = new ArrayList<>();
+  /** The workers' children of the owner test, held as handles from when they ran: never a reused pid. */
+  private final List<ProcessHandle> children = new ArrayList<>();
 
   private Path dir() {
     return tmp.resolve("rt");
@@ -65,8 +66,7 @@ class WorkerPoolTest {
     for (WorkerPool p : pools) {
       p.close();
     }
-    Cleanup.killAll(children.stream().map(ProcessHandle::of).flatMap(java.util.Optional::stream)
-        .collect(Collectors.toList()), Cleanup.DEFAULT_WAIT);
+    Cleanup.killAll(children, Cleanup.DEFAULT_WAIT);
     Fixtures.killMarked(dir());
   }
 
@@ -244,7 +244,8 @@ class WorkerPoolTest {
           String[] f = line.split(" ");
           pids.add(Long.parseLong(f[1]));
           long child = Long.parseLong(f[2]);
-          children.add(child);
+          // A handle now, while the child runs: its start time is checked before any signal later.
+          ProcessHandle.of(child).ifPresent(children::add);
           pids.add(child);
         }
       }
