@@ -123,6 +123,64 @@ class HandoffTest {
   }
 
   @Test
+  void bytesSentBeforeTheDaemonsJvmExistsAreAnsweredOnceItServes() throws Exception {
+    // The daemon's process is a shell that waits at a gate and only then execs the JVM (same pid):
+    // the client connects and writes while no JVM exists at all, so the answer can only come from the
+    // socket's backlog reaching the daemon the broker spawned.
+    Path gate = tmp.resolve("gate");
+    java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of("/bin/sh", "-c",
+        "while [ ! -e \"$0\" ]; do sleep 0.01; done; exec \"$@\"", gate.toString()));
+    command.addAll(dev.fastbind.testsupport.JavaCommand.of(TestDaemon.class).light()
+        .args("good", Fixtures.marker(dir()), "--lifetime=60").build());
+    ServiceDefinition def = ServiceDefinition.builder("svc").command(command).runtimeDirectory(dir())
+        .probeBudget(Fixtures.PATIENT).listenerHandoff(true).build();
+    DaemonInfo info = broker.ensureRunning(def);
+    assertEquals(DaemonInfo.Stage.BOUND, info.stage());
+    try (SocketChannel c = connect(info)) {
+      c.write(ByteBuffer.wrap("hello\n".getBytes(StandardCharsets.US_ASCII)));
+      String exe = Files.readSymbolicLink(Path.of("/proc/" + info.pid() + "/exe")).toString();
+      assertFalse(exe.endsWith("/java"), "the daemon's process is still the shell, no JVM yet: " + exe);
+      Files.createFile(gate);
+      assertEquals(Long.toString(info.pid()), readLine(c), "the bytes sent before the JVM existed are answered");
+    }
+    assertEquals(DaemonInfo.Stage.SERVING, broker.awaitServing(info, Fixtures.PATIENT).stage());
+  }
+
+  @Test
+  void aLaunchThatCannotStartRemovesTheSocketTheBrokerBound() throws Exception {
+    Path missing = tmp.resolve("no-such-daemon");
+    ServiceDefinition def = ServiceDefinition.builder("svc").command(missing.toString()).runtimeDirectory(dir())
+        .probeBudget(Fixtures.PATIENT).listenerHandoff(true).build();
+    // The program's absence shows either at the spawn itself or, when the process is started
+    // through a helper, as the child's exit: either way the start fails, saying so, and nothing stays.
+    IOException e = assertThrows(IOException.class,
+        () -> broker.awaitServing(broker.ensureRunning(def), Fixtures.PATIENT));
+    assertTrue(e.getMessage().contains("no-such-daemon"), "the error names the program: " + e.getMessage());
+    for (String left : java.util.List.of("svc.sock", "svc.lock", "svc.handoff", "svc.ctl")) {
+      Await.until(Duration.ofSeconds(10), () -> !Files.exists(dir().resolve(left), LinkOption.NOFOLLOW_LINKS),
+          () -> left + " was left behind");
+    }
+  }
+
+  @Test
+  void aHandedOffDaemonsOwnChildrenDoNotHoldItsListener() throws Exception {
+    DaemonInfo info = broker.awaitServing(broker.ensureRunning(handoff("cmd").build()), Fixtures.PATIENT);
+    long childPid;
+    try (SocketChannel c = connect(info)) {
+      c.write(ByteBuffer.wrap("child\n".getBytes(StandardCharsets.US_ASCII)));
+      childPid = Long.parseLong(readLine(c));
+    }
+    ProcessHandle child = ProcessHandle.of(childPid).orElseThrow(() -> new AssertionError("the child is gone"));
+    try {
+      assertEquals(info.pid(), child.parent().map(ProcessHandle::pid).orElse(-1L), "the daemon's own child");
+      assertTrue(SocketHolders.holds(info.pid(), info.endpoint()), "the daemon holds the handed-off listener");
+      assertFalse(SocketHolders.holds(childPid, info.endpoint()), "its child does not");
+    } finally {
+      child.destroyForcibly();
+    }
+  }
+
+  @Test
   void aDaemonThatExitsBeforeAcceptingLeavesNoSocketOrRecordAndTheNextCallRespawns() throws Exception {
     Path gate = tmp.resolve("gate");
     DaemonInfo info = broker.ensureRunning(handoff("exit3", "--gate=" + gate).build());

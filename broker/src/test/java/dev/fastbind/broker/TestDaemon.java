@@ -32,7 +32,9 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@code cmd}: like {@code good}, but reads one line from each connection and acts on it:
  *       {@code request} calls {@code requestShutdown("the test asked")}, {@code throw} makes
  *       {@code serve} throw, {@code return} makes it return, {@code chat <MiB>} writes that much
- *       output to stdout (in 256 KiB writes, 10 ms apart) and answers {@code done}; anything else (or nothing:
+ *       output to stdout (in 256 KiB writes, 10 ms apart) and answers {@code done}, {@code child} starts
+ *       {@code sleep 30} with {@link ProcessBuilder}'s default redirects and answers its pid (the
+ *       test kills it); anything else (or nothing:
  *       the broker's probe) gets the pid. With {@code --idle-ms=N} the daemon has that idle timeout.
  * </ul>
  *
@@ -141,6 +143,10 @@ public final class TestDaemon {
             throw new IllegalStateException("the test made serve throw");
           } else if ("return".equals(line)) {
             return null;
+          } else if ("child".equals(line)) {
+            Process child = new ProcessBuilder("sleep", "30").start();
+            c.write(ByteBuffer.wrap((child.pid() + "\n").getBytes(StandardCharsets.US_ASCII)));
+            continue;
           } else if (line != null && line.startsWith("chat ")) {
             chat(Integer.parseInt(line.substring(5).trim()));
             c.write(ByteBuffer.wrap("done\n".getBytes(StandardCharsets.US_ASCII)));
