@@ -56,7 +56,10 @@ import java.util.concurrent.locks.LockSupport;
  * or writing the first bytes failed on a connection the daemon had already closed. Then the client
  * asks the broker again and tries once more on a new connection, so no request ever reaches a daemon
  * twice. Once any byte was written, a failure is the caller's to handle; {@link
- * DaemonCallException#mayHaveRun()} tells whether resending is safe.
+ * DaemonCallException#mayHaveRun()} tells whether resending is safe, and a {@link RetryPolicy}
+ * (given to {@link #create(DaemonBroker, ServiceDefinition, Duration, RetryPolicy)} or to one call)
+ * makes the client try again for the caller: after a warming or shutting-down refusal, after a death
+ * before the request arrived, and, for idempotent requests, after a death during the call.
  *
  * <p><b>Cancellation.</b> Interrupting the calling thread, the deadline passing, or {@link #close()}
  * ends the call at once and closes its connection: the daemon sees its client go, interrupts the
@@ -79,16 +82,19 @@ public final class DaemonClient implements Closeable {
   private final Target target;
   private final ServiceDefinition definition;
   private final Duration defaultDeadline;
+  private final RetryPolicy defaultRetry;
   private final Object lock = new Object();
   private final ArrayDeque<Connection> idle = new ArrayDeque<>();
   private final Set<Connection> inUse = new HashSet<>();
   private boolean closed;
   private volatile DaemonInfo lastDaemon;
 
-  private DaemonClient(Target target, ServiceDefinition definition, Duration defaultDeadline) {
+  private DaemonClient(Target target, ServiceDefinition definition, Duration defaultDeadline,
+      RetryPolicy defaultRetry) {
     this.target = target;
     this.definition = definition;
     this.defaultDeadline = defaultDeadline;
+    this.defaultRetry = defaultRetry;
   }
 
   /**
@@ -112,14 +118,32 @@ public final class DaemonClient implements Closeable {
    * @throws IllegalArgumentException if the deadline is not positive
    */
   public static DaemonClient create(DaemonBroker broker, ServiceDefinition definition, Duration defaultDeadline) {
+    return create(broker, definition, defaultDeadline, RetryPolicy.none());
+  }
+
+  /**
+   * A client for {@code definition}'s daemon whose calls retry by {@code defaultRetry} unless a call
+   * names a policy of its own.
+   *
+   * @param broker the broker to find or start the daemon with
+   * @param definition the daemon's service
+   * @param defaultDeadline the deadline of calls that name none; positive; it covers every attempt
+   * @param defaultRetry the retry policy of calls that name none ({@link RetryPolicy#none()} for none)
+   * @return a new client; it connects on its first call
+   * @throws IllegalArgumentException if the deadline is not positive
+   */
+  public static DaemonClient create(DaemonBroker broker, ServiceDefinition definition, Duration defaultDeadline,
+      RetryPolicy defaultRetry) {
     Objects.requireNonNull(broker, "broker");
     Objects.requireNonNull(definition, "definition");
-    return new DaemonClient(new BrokeredTarget(broker, definition), definition, positive(defaultDeadline));
+    Objects.requireNonNull(defaultRetry, "defaultRetry");
+    return new DaemonClient(new BrokeredTarget(broker, definition), definition, positive(defaultDeadline),
+        defaultRetry);
   }
 
   /** A client of one private worker ({@link WorkerPool}), which finds its daemon through {@code target}. */
   static DaemonClient create(Target target, ServiceDefinition definition, Duration defaultDeadline) {
-    return new DaemonClient(target, definition, positive(defaultDeadline));
+    return new DaemonClient(target, definition, positive(defaultDeadline), RetryPolicy.none());
   }
 
   /**
@@ -181,7 +205,7 @@ public final class DaemonClient implements Closeable {
    * @throws IOException for other failures of the runtime files
    */
   public byte[] call(byte[] request) throws IOException {
-    return call(request, defaultDeadline);
+    return call(request, defaultDeadline, defaultRetry);
   }
 
   /**
@@ -195,9 +219,66 @@ public final class DaemonClient implements Closeable {
    * @throws IOException for other failures of the runtime files
    */
   public byte[] call(byte[] request, Duration deadline) throws IOException {
+    return call(request, deadline, defaultRetry);
+  }
+
+  /**
+   * Sends {@code request} and returns the answer, trying again after a failure as {@code retry} says.
+   *
+   * @param request the request payload, not modified
+   * @param deadline how long the call may take, every attempt and pause included; positive
+   * @param retry which failures are tried again, how often, after which pauses
+   * @return the answer payload of the attempt that succeeded
+   * @throws DaemonCallException the last attempt's failure (the first attempt's attached as
+   *     suppressed when there were several), or {@link CallCancelledException} for an interrupt
+   *     during a pause
+   * @throws BrokerException when the broker could not find or start the daemon (never retried)
+   * @throws IOException for other failures of the runtime files
+   */
+  public byte[] call(byte[] request, Duration deadline, RetryPolicy retry) throws IOException {
     Objects.requireNonNull(request, "request");
+    Objects.requireNonNull(retry, "retry");
     Call call = new Call(positive(deadline));
     ByteBuffer frame = LoopFrames.frame(LoopFrames.REQUEST, request);
+    DaemonCallException first = null;
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return attempt(frame, call);
+      } catch (DaemonCallException e) {
+        long pause = attempt < retry.maxAttempts() && retry.retries(e) ? retry.pauseNanos(attempt) : -1;
+        if (pause < 0 || pause >= call.remainingNanos()) {
+          if (first != null && first != e) {
+            e.addSuppressed(first);
+          }
+          throw e;
+        }
+        if (first == null) {
+          first = e;
+        }
+        pause(pause, e, first);
+      }
+    }
+  }
+
+  /** Sleeps between two attempts; an interrupt ends the call, keeping the thread's interrupt status. */
+  private void pause(long nanos, DaemonCallException last, DaemonCallException first) throws CallCancelledException {
+    if (nanos == 0) {
+      return;
+    }
+    try {
+      TimeUnit.NANOSECONDS.sleep(nanos);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      CallCancelledException cancelled = new CallCancelledException("daemon '" + definition.name()
+          + "': the call was interrupted while it waited to try again after: " + last.getMessage(),
+          definition.name(), last.pid().orElse(-1), last.mayHaveRun(), true);
+      cancelled.addSuppressed(first);
+      throw cancelled;
+    }
+  }
+
+  /** One attempt of a call: the client's own resend of a request none of which was sent included. */
+  private byte[] attempt(ByteBuffer frame, Call call) throws IOException {
     boolean resent = false;
     boolean staleDropped = false;
     while (true) {
@@ -242,7 +323,7 @@ public final class DaemonClient implements Closeable {
    * @throws IOException as {@link #call(byte[], Duration)} throws, or the codec's own
    */
   public <T> T call(T request, Codec<T> codec) throws IOException {
-    return call(request, codec, codec, defaultDeadline);
+    return call(request, codec, codec, defaultDeadline, defaultRetry);
   }
 
   /**
@@ -258,9 +339,28 @@ public final class DaemonClient implements Closeable {
    * @throws IOException as {@link #call(byte[], Duration)} throws, or the codecs' own
    */
   public <Q, R> R call(Q request, Codec<Q> requests, Codec<R> responses, Duration deadline) throws IOException {
+    return call(request, requests, responses, deadline, defaultRetry);
+  }
+
+  /**
+   * Sends {@code request} encoded with {@code requests}, decodes the answer with {@code responses},
+   * and tries again after a failure as {@code retry} says.
+   *
+   * @param request the request
+   * @param requests encodes the request, as the daemon's handler decodes it
+   * @param responses decodes the answer, as the daemon's handler encodes it
+   * @param deadline how long the call may take, every attempt and pause included; positive
+   * @param retry which failures are tried again, how often, after which pauses
+   * @param <Q> the request type
+   * @param <R> the answer type
+   * @return the decoded answer
+   * @throws IOException as {@link #call(byte[], Duration, RetryPolicy)} throws, or the codecs' own
+   */
+  public <Q, R> R call(Q request, Codec<Q> requests, Codec<R> responses, Duration deadline, RetryPolicy retry)
+      throws IOException {
     Objects.requireNonNull(requests, "requests");
     Objects.requireNonNull(responses, "responses");
-    return responses.decode(call(requests.encode(request), deadline));
+    return responses.decode(call(requests.encode(request), deadline, retry));
   }
 
   /**

@@ -426,4 +426,128 @@ class DaemonClientTest {
     assertEquals(-1, n, "the handler ended when its client went");
     assertEquals("free", call(c, "echo free", PATIENT), "the only slot is free again");
   }
+
+  // --- RetryPolicy: the caller's optional retries, on real daemons ---
+
+  private static String call(DaemonClient c, String request, Duration deadline, RetryPolicy retry) throws IOException {
+    return c.call(request, Codec.utf8(), Codec.utf8(), deadline, retry);
+  }
+
+  /** Runs a call with {@code retry} on a thread of its own; the future holds its answer or its exception. */
+  private CompletableFuture<String> inBackground(DaemonClient c, String request, RetryPolicy retry, Thread[] thread) {
+    CompletableFuture<String> f = new CompletableFuture<>();
+    Thread t = new Thread(() -> {
+      try {
+        f.complete(call(c, request, PATIENT, retry));
+      } catch (Throwable e) {
+        f.completeExceptionally(e);
+      }
+    }, "test-retried-call");
+    t.start();
+    threads.add(t);
+    if (thread != null) {
+      thread[0] = t;
+    }
+    return f;
+  }
+
+  @Test
+  void aWarmingRefusalIsTriedAgainUntilTheDaemonIsReady() throws Exception {
+    Path g = gate("warm");
+    DaemonClient c = client(definition("--warmup=answer", "--warm-gate=" + g));
+    CompletableFuture<String> probe = inBackground(c, "echo early");
+    SocketChannel warming = arrival(g);
+    assertInstanceOf(CallRefusedException.class, failure(probe), "without a policy the refusal is thrown");
+    // Two attempts, no pause: both refused, the last thrown with the first attached.
+    CallRefusedException twice = assertThrows(CallRefusedException.class, () -> call(c, "echo twice", PATIENT,
+        RetryPolicy.builder().maxAttempts(2).backoff(Duration.ZERO, Duration.ZERO).build()));
+    assertEquals(CallRefusedException.Reason.WARMING, twice.reason());
+    assertEquals(1, twice.getSuppressed().length, "the first attempt's refusal is attached");
+    assertInstanceOf(CallRefusedException.class, twice.getSuppressed()[0]);
+
+    RetryPolicy patient = RetryPolicy.builder().maxAttempts(RetryPolicy.MAX_ATTEMPTS)
+        .backoff(Duration.ofMillis(10), Duration.ofMillis(50)).build();
+    CompletableFuture<String> retried = inBackground(c, "echo later", patient, null);
+    warming.close();
+    assertEquals("later", retried.get(PATIENT.toSeconds(), TimeUnit.SECONDS), "answered once the daemon was ready");
+  }
+
+  @Test
+  void aDaemonKilledDuringAnIdempotentCallIsReplacedAndTheCallAnsweredByTheNewOne() throws Exception {
+    DaemonClient c = client(definition());
+    long pid = Long.parseLong(call(c, "pid"));
+    Path g = gate("kill");
+    RetryPolicy idempotent = RetryPolicy.builder().retry(RetryPolicy.Retryable.IDEMPOTENT)
+        .backoff(Duration.ofMillis(10), Duration.ofMillis(100)).build();
+    CompletableFuture<String> held = inBackground(c, "hold " + g, idempotent, null);
+    arrival(g);
+    kill9(pid);
+    SocketChannel again = arrival(g); // the same request, sent again to a new daemon
+    again.close();
+    assertEquals("released", held.get(PATIENT.toSeconds(), TimeUnit.SECONDS));
+    DaemonInfo now = c.lastDaemon().orElseThrow();
+    assertNotEquals(pid, now.pid(), "answered by a new daemon");
+    assertTrue(now.spawned());
+  }
+
+  @Test
+  void aDaemonKilledDuringACallIsNotTriedAgainWhenTheRequestMayHaveRun() throws Exception {
+    DaemonClient c = client(definition());
+    long pid = Long.parseLong(call(c, "pid"));
+    Path g = gate("kill");
+    CompletableFuture<String> held = inBackground(c, "hold " + g,
+        RetryPolicy.builder().maxAttempts(5).backoff(Duration.ZERO, Duration.ZERO).build(), null);
+    arrival(g);
+    kill9(pid);
+    DaemonDiedException died = assertInstanceOf(DaemonDiedException.class, failure(held));
+    assertTrue(died.mayHaveRun());
+    assertEquals(0, died.getSuppressed().length, "one attempt only");
+    assertEquals(pid, died.pid().getAsLong());
+  }
+
+  @Test
+  void aHandlersFailureIsNeverTriedAgain() throws Exception {
+    DaemonClient c = client(definition());
+    RetryPolicy any = RetryPolicy.builder().maxAttempts(5).retry(RetryPolicy.Retryable.IDEMPOTENT)
+        .backoff(Duration.ZERO, Duration.ZERO).build();
+    CallFailedException e = assertThrows(CallFailedException.class, () -> call(c, "fail", PATIENT, any));
+    assertEquals(0, e.getSuppressed().length, "one attempt only: " + Arrays.toString(e.getSuppressed()));
+    assertEquals("ok", call(c, "echo ok", PATIENT, any), "the daemon serves on");
+  }
+
+  @Test
+  void theDeadlineCoversEveryAttemptAndPause() throws Exception {
+    Path g = gate("warm");
+    DaemonClient c = client(definition("--warmup=answer", "--warm-gate=" + g));
+    broker.ensureRunning(def);
+    arrival(g); // warming until the test ends
+    RetryPolicy many = RetryPolicy.builder().maxAttempts(RetryPolicy.MAX_ATTEMPTS)
+        .backoff(Duration.ofMillis(100), Duration.ofMillis(200)).build();
+    long start = System.nanoTime();
+    CallRefusedException e = assertThrows(CallRefusedException.class,
+        () -> call(c, "echo never", Duration.ofSeconds(1), many));
+    long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    assertEquals(CallRefusedException.Reason.WARMING, e.reason());
+    assertEquals(1, e.getSuppressed().length, "several attempts were made");
+    assertTrue(tookMillis < 1000 + 5000, "the call ended near its 1 s deadline, not after 100 attempts: " + tookMillis);
+  }
+
+  @Test
+  void anInterruptDuringAPauseEndsTheCall() throws Exception {
+    Path g = gate("warm");
+    DaemonClient c = client(definition("--warmup=answer", "--warm-gate=" + g));
+    broker.ensureRunning(def);
+    arrival(g);
+    Thread[] caller = new Thread[1];
+    CompletableFuture<String> f = inBackground(c, "echo never",
+        RetryPolicy.builder().maxAttempts(2).backoff(Duration.ofSeconds(5), Duration.ofSeconds(5)).build(), caller);
+    // A blocking socket read is RUNNABLE; only the pause between attempts waits with a timeout.
+    Await.until(PATIENT, () -> caller[0].getState() == Thread.State.TIMED_WAITING,
+        () -> "the call never paused; it is " + caller[0].getState());
+    caller[0].interrupt();
+    CallCancelledException e = assertInstanceOf(CallCancelledException.class, failure(f));
+    assertTrue(e.byInterrupt());
+    assertFalse(e.mayHaveRun(), "a refused request did not run");
+    assertInstanceOf(CallRefusedException.class, e.getSuppressed()[0], "the refusal that led to the pause");
+  }
 }
