@@ -181,6 +181,30 @@ class HandoffTest {
   }
 
   @Test
+  void laterHandoffDaemonsLoadJunixsocketFromTheRuntimeDirectorysCopyInsteadOfExtractingIt() throws Exception {
+    ServiceDefinition def = handoff("good").build();
+    DaemonInfo first = broker.awaitServing(broker.ensureRunning(def), Fixtures.PATIENT);
+    String option = "-D" + dev.fastbind.broker.internal.NativeLibraryCopy.PROPERTY + "=";
+    assertFalse(cmdline(first.pid()).stream().anyMatch(a -> a.startsWith(option)), "no copy yet for the first");
+    Path copy;
+    try (java.util.stream.Stream<Path> s = Files.list(dir().resolve("native"))) {
+      copy = s.findFirst().orElseThrow(() -> new AssertionError("the first hand-off kept no copy"));
+    }
+    assertEquals(StopResult.SHUT_DOWN, broker.stop(def, Duration.ofSeconds(10)));
+
+    DaemonInfo second = broker.awaitServing(broker.ensureRunning(def), Fixtures.PATIENT);
+    assertTrue(cmdline(second.pid()).contains(option + copy), "the daemon is told the copy: " + cmdline(second.pid()));
+    String maps = Files.readString(Path.of("/proc/" + second.pid() + "/maps"));
+    assertTrue(maps.contains(copy.toString()), "and maps it: " + copy);
+    assertEquals(Long.toString(second.pid()), readLine(connect(second)));
+  }
+
+  private static java.util.List<String> cmdline(long pid) throws IOException {
+    String raw = new String(Files.readAllBytes(Path.of("/proc/" + pid + "/cmdline")), StandardCharsets.UTF_8);
+    return java.util.Arrays.asList(raw.split("\u0000"));
+  }
+
+  @Test
   void aDaemonThatExitsBeforeAcceptingLeavesNoSocketOrRecordAndTheNextCallRespawns() throws Exception {
     Path gate = tmp.resolve("gate");
     DaemonInfo info = broker.ensureRunning(handoff("exit3", "--gate=" + gate).build());

@@ -65,6 +65,9 @@ public final class Bootstrap {
   public static int run(String service, String version, BrokeredBackend backend, List<String> args,
       Map<String, String> env, java.time.Duration idleTimeout, DaemonMetrics metrics) {
     long startedNanos = System.nanoTime();
+    if (handoffFor(env).isPresent()) {
+      Handoff.prepareInBackground(); // junixsocket's load beside the checks below, not after them
+    }
     PrintStream err = System.err;
     String prefix = "fastbind: " + service + ": ";
     long pid = ProcessIdentity.currentPid();

@@ -65,6 +65,37 @@ public final class Handoff {
   private Handoff() {}
 
   /**
+   * Starts loading junixsocket (its classes and native library, what {@link #take} needs first) on a
+   * thread of its own, so that the load overlaps the rest of the bootstrap instead of following it.
+   * A daemon that is to take a listener calls it first thing; whatever the thread does not finish,
+   * {@link #take} finishes (class initialisation waits for the thread), and a failure here is only
+   * reported there.
+   */
+  public static void prepareInBackground() {
+    // A class, not a method reference: the first lambda would cost this JVM the lambda machinery's start.
+    Thread t = new Thread(new Preparation(), "fastbind-handoff-prepare");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  private static final class Preparation implements Runnable {
+    @Override
+    public void run() {
+      prepare();
+    }
+  }
+
+  private static void prepare() {
+    try {
+      if (AFUNIXSocket.isSupported()) {
+        AFUNIXSocket.newInstance().close();
+      }
+    } catch (IOException | RuntimeException | LinkageError e) {
+      // take() meets the same failure and reports it, naming the rendezvous
+    }
+  }
+
+  /**
    * Takes the listening socket offered at {@code rendezvous}, waiting for the rendezvous to appear
    * and accept until {@code deadlineNanos}, and returns it as a JDK channel when the JDK can hold it
    * (see {@link #adopt}) or as a junixsocket listener otherwise.

@@ -185,6 +185,16 @@ public final class Handoffs {
         Env.HANDOFF_PARENT, Long.toString(ProcessHandle.current().pid()),
         Env.HANDOFF_PATIENCE_MS, Long.toString(patienceMillis),
         Env.INSTANCE_ID, instanceId);
+    if (definition.javaMainClass().isPresent() && !setsLibraryPath(definition)) {
+      // A copy of junixsocket's native library kept by an earlier hand-off: the daemon loads it instead
+      // of extracting it first, which is most of what taking the listener costs it (NativeLibraryCopy).
+      Optional<String> library = NativeLibraryCopy.option(paths.directory());
+      if (library.isPresent()) {
+        java.util.List<String> options = new java.util.ArrayList<>(sharing.options());
+        options.add(library.get());
+        sharing = new SharedArchive.Plan(options, sharing.archive(), sharing.readsArchive());
+      }
+    }
     long spawnStart = System.nanoTime();
     Process child;
     try {
@@ -235,8 +245,12 @@ public final class Handoffs {
         Listeners.closeQuietly(bound); // without the keep, this removes the file the broker bound
         Handoff.closeDescriptor(predecessor);
       }
-      task.serving.complete(cold.awaitServing(definition, paths, child, notify, reason, detail, start, spawnStart,
-          logFrom, deadline));
+      DaemonInfo serving = cold.awaitServing(definition, paths, child, notify, reason, detail, start, spawnStart,
+          logFrom, deadline);
+      if (definition.javaMainClass().isPresent()) {
+        NativeLibraryCopy.remember(paths.directory()); // for the next hand-off daemon; once per directory
+      }
+      task.serving.complete(serving);
     } catch (DaemonStartException e) {
       LAST_FAILURE.put(paths.lockfile(), e);
       task.serving.completeExceptionally(e);
@@ -254,6 +268,16 @@ public final class Handoffs {
         // the file lock goes with the channel at the latest; nothing to report to anyone
       }
     }
+  }
+
+  /** Whether the definition's own JVM options choose junixsocket's library; then the broker adds none. */
+  private static boolean setsLibraryPath(ServiceDefinition definition) {
+    for (String o : definition.javaOptions()) {
+      if (o.startsWith("-D" + NativeLibraryCopy.PROPERTY + "=")) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static DaemonStartException handoffFailure(ServiceDefinition definition, ServiceLayout paths,

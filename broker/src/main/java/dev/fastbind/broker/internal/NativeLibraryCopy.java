@@ -1,0 +1,195 @@
+package dev.fastbind.broker.internal;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.zip.CRC32;
+
+/**
+ * junixsocket's native library, kept once in the runtime directory for the daemons that take a
+ * listener over the hand-off, so that their JVMs load it from there instead of extracting it from
+ * the jar again: the extraction (a temporary file, written and then loaded) is about half of what
+ * junixsocket's first use costs a fresh JVM, and a hand-off daemon pays it before it can accept.
+ *
+ * <p><b>Where.</b> {@code <runtime>/native/junixsocket-<version>-<crc32>.so}, in a directory of
+ * its own (no service's file name can match it, so {@code clean} and {@code list} never see it).
+ * The version is junixsocket's own, from its jar's Maven properties: a daemon runs the launcher's
+ * class path, so it is the version the daemon would extract; a launcher with another junixsocket
+ * finds no copy of its version and makes its own.
+ *
+ * <p><b>Trust.</b> A copy is used only when it is a regular file (never through a symbolic link),
+ * owned by this user, writable by nobody else, and its content's CRC-32 is the one its name
+ * records; the directory must be owner-only and not a link. Anything else is not used and is left
+ * alone, and the daemon extracts the library as it would without a copy. junixsocket also falls
+ * back to its own extraction when the file cannot be loaded.
+ *
+ * <p><b>When.</b> {@link #remember} runs on the hand-off thread after the daemon has taken its
+ * listener, so it costs neither the launcher's {@code ensureRunning} nor the daemon's start; the
+ * first hand-off start in a runtime directory goes without, every later one uses the copy.
+ */
+public final class NativeLibraryCopy {
+
+  /** The system property junixsocket takes the library's path from. */
+  public static final String PROPERTY = "org.newsclub.net.unix.library.override";
+
+  private static final String DIRECTORY = "native";
+  private static final String POM = "META-INF/maven/com.kohlschutter.junixsocket/junixsocket-common/pom.properties";
+  private static final long MAX_BYTES = 8L << 20;
+  private static final Set<PosixFilePermission> OWNER_ONLY_DIR = PosixFilePermissions.fromString("rwx------");
+
+  private NativeLibraryCopy() {}
+
+  /**
+   * The JVM option for a hand-off daemon: {@code -D<property>=<copy>}, when a trusted copy of this
+   * class path's junixsocket library is in {@code runtimeDir}.
+   */
+  public static Optional<String> option(Path runtimeDir) {
+    Optional<String> version = version();
+    if (version.isEmpty()) {
+      return Optional.empty();
+    }
+    Path dir = runtimeDir.resolve(DIRECTORY);
+    if (!ownerOnlyDirectory(dir)) {
+      return Optional.empty();
+    }
+    String prefix = "junixsocket-" + version.get() + "-";
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+      for (Path f : files) {
+        String name = f.getFileName().toString();
+        if (!name.startsWith(prefix) || !name.endsWith(".so")) {
+          continue;
+        }
+        String crc = name.substring(prefix.length(), name.length() - ".so".length());
+        if (trusted(f, crc)) {
+          return Optional.of("-D" + PROPERTY + "=" + f);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // unreadable: the daemon extracts the library as it would without a copy
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * Keeps a copy of this class path's junixsocket library in {@code runtimeDir} when there is none
+   * yet; quietly does nothing when it cannot (no such resource, a directory it may not use).
+   */
+  public static void remember(Path runtimeDir) {
+    if (option(runtimeDir).isPresent()) {
+      return;
+    }
+    Optional<String> version = version();
+    if (version.isEmpty()) {
+      return;
+    }
+    // Where junixsocket's own loader looks on this platform (its jar's lib/<arch>-<os>-clang/jni/).
+    String resource = "lib/" + System.getProperty("os.arch") + "-" + System.getProperty("os.name")
+        + "-clang/jni/libjunixsocket-native-" + version.get() + ".so";
+    Path dir = runtimeDir.resolve(DIRECTORY);
+    Path tmp = dir.resolve(".junixsocket-" + ProcessHandle.current().pid() + ".tmp");
+    try (InputStream in = NativeLibraryCopy.class.getClassLoader().getResourceAsStream(resource)) {
+      if (in == null) {
+        return;
+      }
+      try {
+        Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIR));
+      } catch (FileAlreadyExistsException exists) {
+        // checked below, like any directory found there
+      }
+      if (!ownerOnlyDirectory(dir)) {
+        return;
+      }
+      CRC32 crc = new CRC32();
+      long size = 0;
+      try (OutputStream out = Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
+          LinkOption.NOFOLLOW_LINKS)) {
+        byte[] buf = new byte[16 * 1024];
+        for (int n; (n = in.read(buf)) > 0; ) {
+          size += n;
+          if (size > MAX_BYTES) {
+            throw new IOException("the library resource is larger than " + MAX_BYTES + " bytes");
+          }
+          crc.update(buf, 0, n);
+          out.write(buf, 0, n);
+        }
+      }
+      Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("r-x------"));
+      Path copy = dir.resolve("junixsocket-" + version.get() + "-" + Long.toHexString(crc.getValue()) + ".so");
+      Files.move(tmp, copy, StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException | RuntimeException e) {
+      // no copy this time: the next hand-off start tries again, and the daemon extracts meanwhile
+    } finally {
+      try {
+        Files.deleteIfExists(tmp);
+      } catch (IOException e) {
+        // a leftover temporary file of this pid; the next remember of this pid replaces it
+      }
+    }
+  }
+
+  /** junixsocket's version on this class path, from its jar's Maven properties. */
+  static Optional<String> version() {
+    ClassLoader loader = NativeLibraryCopy.class.getClassLoader();
+    try (InputStream in = loader == null ? null : loader.getResourceAsStream(POM)) {
+      if (in == null) {
+        return Optional.empty();
+      }
+      Properties p = new Properties();
+      p.load(in);
+      String v = p.getProperty("version", "");
+      return plainVersion(v) ? Optional.of(v) : Optional.empty();
+    } catch (IOException | RuntimeException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** Letters, digits, {@code . _ -}, at most 40: safe in a file name (no regex: launchers pay for its classes). */
+  private static boolean plainVersion(String v) {
+    if (v.isEmpty() || v.length() > 40) {
+      return false;
+    }
+    for (int i = 0; i < v.length(); i++) {
+      char c = v.charAt(i);
+      if (!(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '.' || c == '_' || c == '-')) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static boolean ownerOnlyDirectory(Path dir) {
+    try {
+      PosixFileAttributes a = Files.readAttributes(dir, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+      return a.isDirectory() && a.owner().equals(Files.getOwner(dir.getParent(), LinkOption.NOFOLLOW_LINKS))
+          && a.permissions().equals(OWNER_ONLY_DIR);
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  private static boolean trusted(Path f, String crcHex) throws IOException {
+    PosixFileAttributes a = Files.readAttributes(f, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    if (!a.isRegularFile() || a.size() == 0 || a.size() > MAX_BYTES
+        || !a.owner().equals(Files.getOwner(f.getParent(), LinkOption.NOFOLLOW_LINKS))
+        || a.permissions().contains(PosixFilePermission.GROUP_WRITE)
+        || a.permissions().contains(PosixFilePermission.OTHERS_WRITE)) {
+      return false;
+    }
+    CRC32 crc = new CRC32();
+    crc.update(Files.readAllBytes(f));
+    return Long.toHexString(crc.getValue()).equals(crcHex);
+  }
+}
