@@ -45,7 +45,8 @@ public final class NativeLibraryCopy {
   /** The system property junixsocket takes the library's path from. */
   public static final String PROPERTY = "org.newsclub.net.unix.library.override";
 
-  private static final String DIRECTORY = "native";
+  /** The directory, in the runtime directory, that holds the copy. */
+  public static final String DIRECTORY = "native";
   private static final String POM = "META-INF/maven/com.kohlschutter.junixsocket/junixsocket-common/pom.properties";
   private static final long MAX_BYTES = 8L << 20;
   private static final Set<PosixFilePermission> OWNER_ONLY_DIR = PosixFilePermissions.fromString("rwx------");

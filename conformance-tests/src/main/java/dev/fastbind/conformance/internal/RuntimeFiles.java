@@ -42,11 +42,13 @@ public final class RuntimeFiles {
 
   /**
    * What a stopped daemon left in {@code def}'s runtime directory: everything but the broker's
-   * bookkeeping files and its class-data sharing archives ({@code SERVICE.KEY.jsa}).
+   * bookkeeping files, its class-data sharing archives ({@code SERVICE.KEY.jsa}) and its kept copy
+   * of junixsocket's library for hand-off daemons ({@code native/}).
    */
   public static Set<String> leftAfterStop(ServiceDefinition def) throws IOException {
     Set<String> left = ownFiles(def);
     left.removeIf(n -> n.startsWith(def.name() + ".") && n.endsWith(".jsa"));
+    left.remove(dev.fastbind.broker.internal.NativeLibraryCopy.DIRECTORY);
     return left;
   }
 
