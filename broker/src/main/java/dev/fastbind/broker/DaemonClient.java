@@ -379,14 +379,20 @@ public final class DaemonClient implements Closeable {
    */
   @Override
   public void close() {
-    ArrayDeque<Connection> all;
+    // Copied by hand: ArrayDeque's copy constructor and addAll go through a method reference, which
+    // costs a launcher JVM that used no lambda yet the lambda machinery's start on its way out.
+    java.util.ArrayList<Connection> all = new java.util.ArrayList<>(MAX_IDLE + 4);
     synchronized (lock) {
       if (closed) {
         return;
       }
       closed = true;
-      all = new ArrayDeque<>(idle);
-      all.addAll(inUse);
+      for (Connection c : idle) {
+        all.add(c);
+      }
+      for (Connection c : inUse) {
+        all.add(c);
+      }
       idle.clear();
     }
     for (Connection c : all) {
@@ -464,9 +470,11 @@ public final class DaemonClient implements Closeable {
 
   /** Closes every idle connection. */
   private void dropIdle() {
-    ArrayDeque<Connection> all;
+    java.util.ArrayList<Connection> all = new java.util.ArrayList<>(MAX_IDLE);
     synchronized (lock) {
-      all = new ArrayDeque<>(idle);
+      for (Connection c : idle) {
+        all.add(c);
+      }
       idle.clear();
     }
     for (Connection c : all) {

@@ -22,11 +22,30 @@ public final class KeepAlive {
   }
 
   private final ConcurrentHashMap<String, Long> watched = new ConcurrentHashMap<>();
-  private final ExecutorService handler = Executors.newSingleThreadExecutor(r -> {
-    Thread t = new Thread(r, "fastbind-keep-alive");
-    t.setDaemon(true);
-    return t;
-  });
+  /**
+   * Made at the first watch: every broker has a {@code KeepAlive}, and a launcher that keeps nothing
+   * alive must not pay for an executor and a lambda (the lambda machinery's start) on its way to the
+   * daemon.
+   */
+  private volatile ExecutorService handler;
+
+  private ExecutorService handler() {
+    ExecutorService h = handler;
+    if (h == null) {
+      synchronized (this) {
+        h = handler;
+        if (h == null) {
+          h = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "fastbind-keep-alive");
+            t.setDaemon(true);
+            return t;
+          });
+          handler = h;
+        }
+      }
+    }
+    return h;
+  }
 
   /**
    * Watches {@code pid} for {@code key} (an endpoint), unless it is watched already: a map lookup on
@@ -42,12 +61,12 @@ public final class KeepAlive {
       return; // a concurrent caller watches it
     }
     ProcessHandle.of(pid).ifPresentOrElse(
-        h -> h.onExit().thenRun(() -> handler.execute(() -> {
+        h -> h.onExit().thenRun(() -> handler().execute(() -> {
           if (watched.remove(key, pid)) {
             death.ended(key, pid);
           }
         })),
-        () -> handler.execute(() -> {
+        () -> handler().execute(() -> {
           if (watched.remove(key, pid)) {
             death.ended(key, pid);
           }
