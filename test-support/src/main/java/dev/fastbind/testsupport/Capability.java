@@ -34,6 +34,8 @@ public enum Capability {
   MKFIFO("mkfifo", "coreutils"),
   /** A POSIX shell. */
   SH("sh", "dash"),
+  /** bash, for scripts the SDK ships (fastbind-java). */
+  BASH("bash", "bash"),
   /** sleep, a harmless process to look at or signal. */
   SLEEP("sleep", "coreutils"),
   /** setsid, to start a process that leads its own session and process group. */
