@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fastbind.broker.Broker;
-import dev.fastbind.broker.ServiceDefinition;
 import dev.fastbind.testsupport.Cleanup;
 import dev.fastbind.testsupport.JavaCommand;
 import dev.fastbind.testsupport.Signals;
@@ -206,10 +205,5 @@ final class Cachectl {
   static ProcessBuilder demo(Path tmp) {
     return JavaCommand.of(CacheDemo.class).light().jvmOptions("-Djava.io.tmpdir=" + tmp)
         .args(script().toString()).processBuilder().redirectErrorStream(true);
-  }
-
-  /** For tests that name the definition cachectl uses. */
-  ServiceDefinition definition() {
-    return CacheCtl.definition(state);
   }
 }
