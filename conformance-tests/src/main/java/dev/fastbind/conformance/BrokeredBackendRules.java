@@ -314,7 +314,8 @@ public interface BrokeredBackendRules {
 
   /**
    * Rule 307: a daemon that runs out of descriptors keeps serving, and serves again once they are
-   * free. The kit lowers the running daemon's soft limit on open files ({@code prlimit}) in two
+   * free. Once the daemon reports {@code READY} (warm-up, which opens files and loads classes, is not
+   * what this rule checks), the kit lowers its soft limit on open files ({@code prlimit}) in two
    * steps, and the daemon must not exit within the serve-watch period after either. First below
    * every descriptor it has open, and sends two connections: any {@code accept} that starts now meets
    * {@code EMFILE} (one already blocked may complete: Linux reserves its descriptor when the call

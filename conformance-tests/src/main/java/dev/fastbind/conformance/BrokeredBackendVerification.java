@@ -620,6 +620,18 @@ public abstract class BrokeredBackendVerification implements BrokeredBackendRule
     Path log = ServiceLayout.of(def.name(), def.runtimeDirectory().orElseThrow()).log();
     long deadline = budgets.processDeadline().toNanos();
 
+    // Pressure on a daemon still warming up would meet its warm-up (opening its index, loading its
+    // classes), not its serving: wait for READY first (rule 308 holds the warm-up to its budget).
+    long warm = System.nanoTime() + budgets.warmup().toNanos();
+    while (ControlClient.hello(info.controlEndpoint(), budgets.processDeadline()).state() != DaemonState.READY) {
+      if (System.nanoTime() - warm > 0) {
+        fail("the daemon did not report READY within the " + budgets.warmup().toMillis() + " ms warm-up budget"
+            + " (see rule 308)" + daemonLog(log));
+      }
+      if (Processes.awaitGone(pid, Duration.ofMillis(20))) { // a pause between asks that ends if it exits
+        fail("the daemon exited while warming up (see rule 303)" + daemonLog(log));
+      }
+    }
     // The daemon's own per-connection path runs once before any pressure (classes loaded, pools made).
     Connections.requireAnswer(sock, deadline, "a connection before any descriptor pressure", log);
     if (Processes.awaitGone(pid, Duration.ZERO)) {

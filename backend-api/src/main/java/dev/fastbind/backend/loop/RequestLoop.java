@@ -19,6 +19,8 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.OptionalLong;
 import java.util.Set;
@@ -476,7 +478,10 @@ public final class RequestLoop {
         channel = listener.accept();
         backoffMillis = 0;
       } catch (ClosedChannelException e) {
-        if (state == RUNNING) {
+        // On a hand-over the SDK closes the listener itself (the successor takes every new connection)
+        // just before the shutdown actions run: wait for the drain a moment, so that what this loop
+        // accepted is answered or refused, rather than take the close for the loop's end.
+        if (!awaitDrain(LISTENER_CLOSED_PATIENCE_NANOS)) {
           end("its listener was closed while it was serving");
         }
         return;
@@ -845,6 +850,29 @@ public final class RequestLoop {
 
   // ---- drain and end ------------------------------------------------------------------------
 
+  /** How long a loop whose listener was closed waits for a drain before it ends on its own. */
+  private static final long LISTENER_CLOSED_PATIENCE_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+  /** Waits up to {@code nanos} for the loop to leave RUNNING (a drain began, or it ended); true if it did. */
+  private boolean awaitDrain(long nanos) {
+    lock.lock();
+    try {
+      long left = nanos;
+      while (state == RUNNING && left > 0) {
+        left = changed.awaitNanos(left);
+      }
+      return state != RUNNING;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return state != RUNNING;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** How long the drain waits past its grace for the refusals to idle connections to be written. */
+  private static final long TELL_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+
   /**
    * The shutdown action: refuse what is not running, wait up to the grace period for what is, then
    * stop. Runs on the SDK's shutdown thread; idempotent.
@@ -861,18 +889,30 @@ public final class RequestLoop {
       lock.unlock();
     }
     ByteBuffer refusal = refusedFrame();
+    List<Connection> idle = new ArrayList<>();
     for (Connection c : open) {
       if (c.claimIfIdle()) {
-        // Not on this thread: a client that reads nothing could block the write, and so the drain.
-        Runnable tell = new Runnable() {
-          @Override
-          public void run() {
+        idle.add(c);
+      }
+    }
+    // end() below closes every connection, so it waits for the refusals: one still being written
+    // when its connection was closed would be lost, and its client would see a bare close.
+    CountDownLatch told = new CountDownLatch(idle.size());
+    for (Connection c : idle) {
+      // Not on this thread: a client that reads nothing could block the write, and so the drain.
+      Runnable tell = new Runnable() {
+        @Override
+        public void run() {
+          try {
             c.sendAndClose(refusal.duplicate());
+          } finally {
+            told.countDown();
           }
-        };
-        if (!runOnNewThread(tell)) {
-          c.close();
         }
+      };
+      if (!runOnNewThread(tell)) {
+        c.close();
+        told.countDown();
       }
     }
     long deadline = System.nanoTime() + saturatedNanos(drainGrace);
@@ -897,6 +937,13 @@ public final class RequestLoop {
       }
     } finally {
       lock.unlock();
+    }
+    try {
+      // A refusal is a few bytes into an empty socket buffer: microseconds. Within the grace, or
+      // briefly past it (a zero grace cuts off requests, not the notice to idle clients).
+      told.await(Math.max(deadline - System.nanoTime(), TELL_NANOS), TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      interrupted = true;
     }
     end("the daemon was asked to shut down and its requests were drained");
     if (interrupted) {
