@@ -10,9 +10,6 @@ import dev.fastbind.broker.UntrustedStateException;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Optional;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 /**
  * Ending a daemon on purpose: {@link #terminate} a verified one ({@code SHUTDOWN}, then
@@ -168,22 +165,32 @@ public final class Stopping {
     }
   }
 
+  /**
+   * Waits until the daemon is gone or {@code deadline}: reaped, or a zombie whose threads have all
+   * exited ({@link ProcessTree#awaitGone}). Not the JDK's {@code onExit}, which waits for the reap: a
+   * daemon detached from its launcher is reaped by init, and a container's init may take seconds to
+   * do it while the process holds nothing any more.
+   */
   private static boolean awaitExit(ProcessHandle h, long deadline) {
-    long left = deadline - System.nanoTime();
-    if (!h.isAlive()) {
-      return true;
-    }
-    if (left <= 0) {
+    if (!ProcessTree.awaitGone(java.util.List.of(h), deadline)) {
       return false;
     }
-    try {
-      h.onExit().get(left, TimeUnit.NANOSECONDS);
-      return true;
-    } catch (TimeoutException | ExecutionException e) {
-      return !h.isAlive();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return !h.isAlive();
+    // This JVM's own child is reaped by the JDK's process reaper a moment later: wait for that (briefly),
+    // so that the caller finds it gone; anyone else's child is its parent's or init's to reap.
+    if (h.parent().map(p -> p.pid() == ProcessHandle.current().pid()).orElse(false)) {
+      long wait = Math.max(deadline - System.nanoTime(), REAP_WAIT_NANOS);
+      try {
+        h.onExit().get(wait, java.util.concurrent.TimeUnit.NANOSECONDS);
+      } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+        // exited all the same (awaitGone saw it); the reaper is late
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
+    return true;
   }
+
+  /** How long a stop waits for the JDK to reap its own child that has exited, past its deadline if need be. */
+  private static final long REAP_WAIT_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(500);
+
 }
