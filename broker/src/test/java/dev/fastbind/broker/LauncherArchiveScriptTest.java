@@ -175,6 +175,18 @@ class LauncherArchiveScriptTest {
   }
 
   @Test
+  void aClassPathWithAFileThatIsNotAJarRunsWithoutAnArchive() throws Exception {
+    // Maven's build-classpath lists a pom-type dependency's .pom: the JVM would make an archive it then
+    // refuses for this class path, once the class loader has opened the .pom.
+    Path pom = Files.writeString(tmp.resolve("dependency-1.0.pom"), "<project/>\n");
+    List<String> args = List.of("-XX:TieredStopAtLevel=1", "-cp", jar + File.pathSeparator + pom, MAIN, "p");
+    Run first = runArgs(jdk, Map.of(), null, args);
+    assertEquals(new Run(0, "main [p]\n", "err\n"), first);
+    assertEquals(first, runArgs(jdk, Map.of(), null, args));
+    assertEquals(List.of(), archives(), "no archive the JVM would refuse");
+  }
+
+  @Test
   void fourConcurrentFirstRunsAllSucceedAndLeaveOneArchive() throws Exception {
     List<Process> runs = new ArrayList<>();
     List<Path> outs = new ArrayList<>();

@@ -298,7 +298,12 @@ public final class SharedArchive {
     return false;
   }
 
-  /** The class path's entries when none is a directory; null when one is (or the path is empty). */
+  /**
+   * The class path's entries when none is a directory or a file other than a jar; null when one is
+   * (or the path is empty). A non-jar file (a dependency's {@code .pom}, say) is left out of the archive
+   * once the class loader has opened it and failed, and the JVM then refuses that archive for the class
+   * path that holds it, so it would be written again at every exit and never used.
+   */
   static List<Path> jarsOnly(String classPath) {
     List<Path> jars = new ArrayList<>();
     int from = 0;
@@ -309,7 +314,7 @@ public final class SharedArchive {
       }
       if (to > from) {
         Path entry = Path.of(classPath.substring(from, to));
-        if (Files.isDirectory(entry)) {
+        if (Files.isDirectory(entry) || (!isJarName(entry.getFileName()) && Files.isRegularFile(entry))) {
           return null;
         }
         jars.add(entry);
@@ -317,6 +322,11 @@ public final class SharedArchive {
       from = to + 1;
     }
     return jars.isEmpty() ? null : jars;
+  }
+
+  private static boolean isJarName(Path name) {
+    String n = name == null ? "" : name.toString().toLowerCase(java.util.Locale.ROOT);
+    return n.endsWith(".jar") || n.endsWith(".zip");
   }
 
   private static boolean hasDefaultArchive(Path javaHome) {

@@ -168,11 +168,13 @@ class SharedArchiveTest {
   }
 
   @Test
-  void nothingIsAddedForAClassPathWithADirectoryOrAJdkWithoutADefaultArchive() throws Exception {
+  void nothingIsAddedForAClassPathWithADirectoryOrANonJarFileOrAJdkWithoutADefaultArchive() throws Exception {
     classPath = classPath + File.pathSeparator + Files.createDirectory(tmp.resolve("classes"));
     assertSame(SharedArchive.Plan.NONE, plan(java().build(), 25));
     assertNull(SharedArchive.jarsOnly(classPath));
     assertNull(SharedArchive.jarsOnly(""));
+    Path pom = Files.writeString(tmp.resolve("dependency-1.0.pom"), "<project/>\n");
+    assertNull(SharedArchive.jarsOnly(pom.toString()), "a file that is not a jar: the JVM would refuse the archive");
     fakeJdkAndJarsAgain();
     Files.delete(jdk.resolve("lib/server/classes.jsa"));
     assertSame(SharedArchive.Plan.NONE, plan(java().build(), 25));

@@ -107,12 +107,30 @@ public final class CacheDemo {
     step("status", "", 0, "status");
     step("stop", "", 0, "stop");
 
-    List<Long> alive = daemonPids.stream().filter(p -> ProcessHandle.of(p).map(ProcessHandle::isAlive).orElse(false))
-        .toList();
+    List<Long> alive = daemonPids.stream().filter(CacheDemo::running).toList();
     expect(alive.isEmpty(), "daemon processes still running: " + alive);
     List<String> left = runtimeFilesLeft();
     expect(left.isEmpty(), "left in the runtime directory: " + left);
     out.println("nothing left running: daemons " + daemonPids + " have exited, no socket or lockfile in " + runtime);
+  }
+
+  /**
+   * Whether {@code pid} still runs. A daemon that exited but is not yet reaped (a zombie, {@code Z}
+   * in {@code /proc/<pid>/stat}) does not: once its launcher has exited it is init's to reap, and a
+   * container's init may take seconds.
+   */
+  static boolean running(long pid) {
+    if (!ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+      return false;
+    }
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"), StandardCharsets.US_ASCII);
+      int end = stat.lastIndexOf(')');
+      char state = end > 0 && end + 2 < stat.length() ? stat.charAt(end + 2) : '?';
+      return state != 'Z' && state != 'X';
+    } catch (IOException e) {
+      return false; // reaped meanwhile
+    }
   }
 
   /** Runs {@code cachectl args}, prints what it said, and checks its exit status. */
@@ -140,6 +158,10 @@ public final class CacheDemo {
     pb.environment().put("CACHECTL_STATE_DIR", state.toString());
     pb.environment().put("CACHECTL_INDEX_DELAY_MS", Integer.toString(INDEX_DELAY_MS));
     pb.environment().put("CACHECTL_IDLE_MS", "60000"); // a daemon the clean-up missed ends by itself
+    // The launchers' class-data archives (fastbind-java) beside the build's script, made by the first
+    // demo and reused by the next; made in the foreground, so that nothing runs on after the demo.
+    pb.environment().put("FASTBIND_JAVA_ARCHIVE_DIR", script.getParent().resolveSibling("launcher-archives").toString());
+    pb.environment().put("FASTBIND_JAVA_CREATE", "foreground");
     pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
     Path out = Files.createTempFile(runtime, "step", ".out");
     Path err = Files.createTempFile(runtime, "step", ".err");

@@ -80,7 +80,7 @@ class CacheCtlTest {
         .out().strip();
     long first = daemon();
     assertEquals("stopped the cache daemon (pid " + first + ")\n", ctl.run("stop").expect(0).out());
-    assertTrue(ProcessHandle.of(first).isEmpty() || !ProcessHandle.of(first).get().isAlive(), "pid " + first + " runs");
+    assertFalse(CacheDemo.running(first), "pid " + first + " runs");
 
     assertEquals("persisted\n", ctl.run("get", key).expect(0).out());
     long second = daemon();
@@ -143,7 +143,7 @@ class CacheCtlTest {
     ctl.env("CACHECTL_IDLE_MS", "1000");
     ctl.run("put", file("a", "x".getBytes(StandardCharsets.UTF_8)).toString()).expect(0);
     long pid = daemon();
-    Await.until(Duration.ofSeconds(20), () -> ProcessHandle.of(pid).map(h -> !h.isAlive()).orElse(true),
+    Await.until(Duration.ofSeconds(20), () -> !CacheDemo.running(pid),
         () -> "the daemon " + pid + " did not exit after 1 s idle");
     Await.until(Duration.ofSeconds(5), () -> {
       try {
@@ -267,5 +267,23 @@ class CacheCtlTest {
     assertEquals(List.of(), ctl.endpointFilesLeft());
     assertFalse(Files.exists(ctl.state), "status or stop created the state directory");
     assertEquals(64, ctl.run("frobnicate").status());
+  }
+
+  @Test
+  void cachectlStartsItsJvmFromAnArchiveItsFirstRunMadeAndOutputStaysTheSame() throws IOException {
+    // stop with no daemon: a run that exits 0 (only those leave an archive) and starts nothing.
+    Path archives = dir.resolve("archives");
+    ctl.env("FASTBIND_JAVA_ARCHIVE_DIR", archives.toString()).env("FASTBIND_JAVA_DEBUG", "1");
+    Result first = ctl.run("stop").expect(0);
+    assertTrue(first.stderr().contains("fastbind-java: training"), "the first run makes the archive: " + first.stderr());
+    try (java.util.stream.Stream<Path> s = Files.list(archives)) {
+      assertTrue(s.anyMatch(p -> p.getFileName().toString().startsWith("cachectl.")),
+          "an archive named after the command group is in " + archives);
+    }
+    Result second = ctl.run("stop").expect(0);
+    assertTrue(second.stderr().contains("fastbind-java: archive: " + archives), "the next run maps it: " + second.stderr());
+    assertEquals(first.out(), second.out(), "the program's output is its own either way");
+    Result plain = ctl.env("FASTBIND_JAVA_ARCHIVE", "off").run("stop").expect(0);
+    assertEquals(first.out(), plain.out());
   }
 }

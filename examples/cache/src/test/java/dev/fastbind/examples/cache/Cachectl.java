@@ -72,6 +72,12 @@ final class Cachectl {
     env.put("XDG_RUNTIME_DIR", runtime.toString());
     env.put("CACHECTL_STATE_DIR", state.toString());
     env.put("CACHECTL_IDLE_MS", IDLE_MS);
+    // fastbind-java's archives: one directory for the whole test run (each is made once, by the first
+    // test that runs a command), never the developer's ~/.cache; made in the foreground, so that no
+    // archive-making JVM outlives a test.
+    env.put("FASTBIND_JAVA_ARCHIVE_DIR", Path.of(System.getProperty("cachectl.script")).getParent()
+        .resolveSibling("test-launcher-archives").toString());
+    env.put("FASTBIND_JAVA_CREATE", "foreground");
   }
 
   /** The script the build made. */
