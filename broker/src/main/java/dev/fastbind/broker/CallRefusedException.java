@@ -5,8 +5,9 @@ import java.util.Optional;
 import java.util.OptionalInt;
 
 /**
- * The daemon answered that it did not run the request. {@link #mayHaveRun()} is always false, so the
- * request may be sent again; whether that helps depends on the {@link #reason()}.
+ * The daemon answered that it did not run the request. {@link #mayHaveRun()} is false, so the
+ * request may be sent again (unless an earlier attempt of a retried call may have run it: then it is
+ * true); whether that helps depends on the {@link #reason()}.
  */
 public final class CallRefusedException extends DaemonCallException {
   private static final long serialVersionUID = 1L;

@@ -30,7 +30,8 @@ public abstract sealed class DaemonCallException extends IOException
 
   private final String service;
   private final long pid;
-  private final boolean mayHaveRun;
+  /** Set once more by a retried call when an earlier attempt may have run (see {@link #earlierAttemptMayHaveRun}). */
+  private boolean mayHaveRun;
 
   DaemonCallException(String message, String service, long pid, boolean mayHaveRun, Throwable cause) {
     super(message, cause);
@@ -58,12 +59,18 @@ public abstract sealed class DaemonCallException extends IOException
   }
 
   /**
-   * Whether the daemon may have acted on the request.
+   * Whether the daemon may have acted on the request. For a call a {@link RetryPolicy} tried more than
+   * once, this covers every attempt: true when any of them may have run.
    *
    * @return false when it certainly did not (no byte of it was sent, or the daemon said so); true when
    *     it did or may have
    */
   public boolean mayHaveRun() {
     return mayHaveRun;
+  }
+
+  /** A retried call's last failure, of an attempt that did not run, after one that may have. */
+  void earlierAttemptMayHaveRun() {
+    this.mayHaveRun = true;
   }
 }

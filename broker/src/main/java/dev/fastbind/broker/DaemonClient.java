@@ -241,40 +241,65 @@ public final class DaemonClient implements Closeable {
     Call call = new Call(positive(deadline));
     ByteBuffer frame = LoopFrames.frame(LoopFrames.REQUEST, request);
     DaemonCallException first = null;
+    boolean mayHaveRun = false;
     for (int attempt = 1; ; attempt++) {
       try {
         return attempt(frame, call);
       } catch (DaemonCallException e) {
+        mayHaveRun |= e.mayHaveRun();
         long pause = attempt < retry.maxAttempts() && retry.retries(e) ? retry.pauseNanos(attempt) : -1;
         if (pause < 0 || pause >= call.remainingNanos()) {
-          if (first != null && first != e) {
-            e.addSuppressed(first);
-          }
-          throw e;
+          throw lastOf(e, first, mayHaveRun);
         }
         if (first == null) {
           first = e;
         }
-        pause(pause, e, first);
+        pause(pause, e, first, mayHaveRun);
       }
     }
   }
 
-  /** Sleeps between two attempts; an interrupt ends the call, keeping the thread's interrupt status. */
-  private void pause(long nanos, DaemonCallException last, DaemonCallException first) throws CallCancelledException {
-    if (nanos == 0) {
+  /** A retried call's last failure, as thrown: the first attached, and whether any attempt may have run. */
+  private static DaemonCallException lastOf(DaemonCallException last, DaemonCallException first, boolean mayHaveRun) {
+    if (first != null && first != last) {
+      last.addSuppressed(first);
+    }
+    if (mayHaveRun && !last.mayHaveRun()) {
+      last.earlierAttemptMayHaveRun();
+    }
+    return last;
+  }
+
+  /**
+   * Waits between two attempts. An interrupt ends the call, keeping the thread's interrupt status;
+   * {@link #close()} ends it too, at once (it wakes the wait).
+   */
+  private void pause(long nanos, DaemonCallException last, DaemonCallException first, boolean mayHaveRun)
+      throws CallCancelledException {
+    long end = System.nanoTime() + nanos;
+    boolean interrupted = false;
+    boolean closedMeanwhile;
+    synchronized (lock) {
+      try {
+        for (long left = nanos; !closed && left > 0; left = end - System.nanoTime()) {
+          TimeUnit.NANOSECONDS.timedWait(lock, left);
+        }
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+      closedMeanwhile = closed;
+    }
+    if (!interrupted && !closedMeanwhile) {
       return;
     }
-    try {
-      TimeUnit.NANOSECONDS.sleep(nanos);
-    } catch (InterruptedException e) {
+    if (interrupted) {
       Thread.currentThread().interrupt();
-      CallCancelledException cancelled = new CallCancelledException("daemon '" + definition.name()
-          + "': the call was interrupted while it waited to try again after: " + last.getMessage(),
-          definition.name(), last.pid().orElse(-1), last.mayHaveRun(), true);
-      cancelled.addSuppressed(first);
-      throw cancelled;
     }
+    CallCancelledException cancelled = new CallCancelledException("daemon '" + definition.name() + "': the call "
+        + (interrupted ? "was interrupted" : "ended as its client was closed") + " while it waited to try again after: "
+        + last.getMessage(), definition.name(), last.pid().orElse(-1), mayHaveRun, interrupted);
+    cancelled.addSuppressed(first);
+    throw cancelled;
   }
 
   /** One attempt of a call: the client's own resend of a request none of which was sent included. */
@@ -387,6 +412,7 @@ public final class DaemonClient implements Closeable {
         return;
       }
       closed = true;
+      lock.notifyAll(); // a call waiting between two attempts ends now
       for (Connection c : idle) {
         all.add(c);
       }

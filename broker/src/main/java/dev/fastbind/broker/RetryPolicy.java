@@ -30,10 +30,12 @@ import java.util.concurrent.ThreadLocalRandom;
  * would end after the deadline is not made, and the last failure is thrown. Pauses double from
  * {@link #initialBackoff()} up to {@link #maxBackoff()}, each shortened by a random part of up to a
  * half, so that launchers that failed together (a daemon replaced under all of them) do not retry in
- * step. An interrupt during a pause ends the call with {@link CallCancelledException}.
+ * step. An interrupt during a pause, or {@link DaemonClient#close()}, ends the call with
+ * {@link CallCancelledException}.
  *
  * <p><b>What the caller sees.</b> The answer of the attempt that succeeded; or the failure of the
- * last attempt, carrying the first attempt's failure as suppressed when there was more than one.
+ * last attempt, carrying the first attempt's failure as suppressed when there was more than one, and
+ * whose {@link DaemonCallException#mayHaveRun()} is true when any attempt may have run.
  * {@link DaemonClient#lastDaemon()} names the daemon that answered.
  *
  * <p>Immutable and thread-safe; one policy serves any number of clients and calls.
@@ -57,6 +59,8 @@ public final class RetryPolicy {
 
   /** The most attempts a policy may make. */
   public static final int MAX_ATTEMPTS = 100;
+  /** The longest pause a policy may make between two attempts. */
+  public static final Duration MAX_BACKOFF = Duration.ofHours(1);
 
   private static final RetryPolicy NONE =
       new RetryPolicy(1, Duration.ZERO, Duration.ZERO, Retryable.NOT_RUN);
@@ -202,9 +206,10 @@ public final class RetryPolicy {
      * The pauses between attempts: {@code initial} before the second, doubling up to {@code max}.
      *
      * @param initial zero (retry at once) or positive
-     * @param max at least {@code initial}
+     * @param max at least {@code initial}, at most {@link #MAX_BACKOFF}
      * @return this builder
-     * @throws IllegalArgumentException if {@code initial} is negative or {@code max} smaller than it
+     * @throws IllegalArgumentException if {@code initial} is negative, {@code max} smaller than it or
+     *     longer than {@link #MAX_BACKOFF}
      */
     public Builder backoff(Duration initial, Duration max) {
       Objects.requireNonNull(initial, "initial");
@@ -212,6 +217,10 @@ public final class RetryPolicy {
       if (initial.isNegative() || max.compareTo(initial) < 0) {
         throw new IllegalArgumentException("backoff " + initial + " to " + max
             + " is not a range: give 0 <= initial <= max");
+      }
+      if (max.compareTo(MAX_BACKOFF) > 0) {
+        throw new IllegalArgumentException("backoff up to " + max + " is longer than " + MAX_BACKOFF
+            + ": give a maximum pause of at most an hour (the call's deadline bounds the whole call anyway)");
       }
       this.initialBackoff = initial;
       this.maxBackoff = max;

@@ -467,7 +467,11 @@ class DaemonClientTest {
 
     RetryPolicy patient = RetryPolicy.builder().maxAttempts(RetryPolicy.MAX_ATTEMPTS)
         .backoff(Duration.ofMillis(10), Duration.ofMillis(50)).build();
-    CompletableFuture<String> retried = inBackground(c, "echo later", patient, null);
+    Thread[] caller = new Thread[1];
+    CompletableFuture<String> retried = inBackground(c, "echo later", patient, caller);
+    // Refused once at least: it waits between two attempts (a blocking read would be RUNNABLE).
+    Await.until(PATIENT, () -> caller[0].getState() == Thread.State.TIMED_WAITING,
+        () -> "the call never paused between attempts; it is " + caller[0].getState());
     warming.close();
     assertEquals("later", retried.get(PATIENT.toSeconds(), TimeUnit.SECONDS), "answered once the daemon was ready");
   }
@@ -549,5 +553,45 @@ class DaemonClientTest {
     assertTrue(e.byInterrupt());
     assertFalse(e.mayHaveRun(), "a refused request did not run");
     assertInstanceOf(CallRefusedException.class, e.getSuppressed()[0], "the refusal that led to the pause");
+  }
+
+  @Test
+  void closingTheClientEndsACallWaitingToTryAgain() throws Exception {
+    Path g = gate("warm");
+    DaemonClient c = client(definition("--warmup=answer", "--warm-gate=" + g));
+    broker.ensureRunning(def);
+    arrival(g);
+    Thread[] caller = new Thread[1];
+    CompletableFuture<String> f = inBackground(c, "echo never",
+        RetryPolicy.builder().maxAttempts(2).backoff(Duration.ofSeconds(5), Duration.ofSeconds(5)).build(), caller);
+    Await.until(PATIENT, () -> caller[0].getState() == Thread.State.TIMED_WAITING,
+        () -> "the call never paused; it is " + caller[0].getState());
+    long start = System.nanoTime();
+    c.close();
+    CallCancelledException e = assertInstanceOf(CallCancelledException.class, failure(f));
+    assertFalse(e.byInterrupt());
+    assertTrue(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) < 2000,
+        "ended at the close, not after the 2.5-5 s pause");
+  }
+
+  @Test
+  void aRetriedCallSaysItMayHaveRunWhenAnEarlierAttemptMayHave() throws Exception {
+    Path warm = gate("warm");
+    DaemonClient c = client(definition("--warmup=answer", "--warm-gate=" + warm));
+    broker.ensureRunning(def);
+    arrival(warm).close(); // the first daemon is ready
+    long pid = Long.parseLong(call(c, "pid"));
+    Path hold = gate("hold");
+    RetryPolicy twice = RetryPolicy.builder().maxAttempts(2).retry(RetryPolicy.Retryable.IDEMPOTENT)
+        .backoff(Duration.ZERO, Duration.ZERO).build();
+    CompletableFuture<String> held = inBackground(c, "hold " + hold, twice, null);
+    arrival(hold);
+    kill9(pid); // attempt 1 dies with the request in the handler: it may have run
+    SocketChannel warming = arrival(warm); // attempt 2's fresh daemon warms up, and refuses
+    CallRefusedException refused = assertInstanceOf(CallRefusedException.class, failure(held));
+    assertEquals(CallRefusedException.Reason.WARMING, refused.reason());
+    assertTrue(refused.mayHaveRun(), "the first attempt may have run the request");
+    assertInstanceOf(DaemonDiedException.class, refused.getSuppressed()[0]);
+    warming.close();
   }
 }

@@ -186,10 +186,14 @@ class HandoffTest {
     DaemonInfo first = broker.awaitServing(broker.ensureRunning(def), Fixtures.PATIENT);
     String option = "-D" + dev.fastbind.broker.internal.NativeLibraryCopy.PROPERTY + "=";
     assertFalse(cmdline(first.pid()).stream().anyMatch(a -> a.startsWith(option)), "no copy yet for the first");
-    Path copy;
-    try (java.util.stream.Stream<Path> s = Files.list(dir().resolve("native"))) {
-      copy = s.findFirst().orElseThrow(() -> new AssertionError("the first hand-off kept no copy"));
-    }
+    // Kept by the hand-off thread once the daemon serves, after ensureRunning's answer.
+    Path copy = Await.value(Duration.ofSeconds(10), () -> {
+      try (java.util.stream.Stream<Path> s = Files.list(dir().resolve("native"))) {
+        return s.filter(p -> p.getFileName().toString().endsWith(".so")).findFirst();
+      } catch (IOException notYet) {
+        return java.util.Optional.<Path>empty();
+      }
+    }, () -> "the first hand-off kept no copy");
     assertEquals(StopResult.SHUT_DOWN, broker.stop(def, Duration.ofSeconds(10)));
 
     DaemonInfo second = broker.awaitServing(broker.ensureRunning(def), Fixtures.PATIENT);

@@ -82,5 +82,8 @@ class RetryPolicyTest {
         () -> RetryPolicy.builder().backoff(Duration.ofSeconds(2), Duration.ofSeconds(1)));
     assertTrue(range.getMessage().contains("initial <= max"), range.getMessage());
     assertThrows(IllegalArgumentException.class, () -> RetryPolicy.builder().backoff(Duration.ofMillis(-1), Duration.ZERO));
+    IllegalArgumentException huge = assertThrows(IllegalArgumentException.class,
+        () -> RetryPolicy.builder().backoff(Duration.ZERO, Duration.ofDays(365_000_000)));
+    assertTrue(huge.getMessage().contains("at most an hour"), huge.getMessage());
   }
 }

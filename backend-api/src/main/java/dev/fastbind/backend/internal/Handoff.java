@@ -67,15 +67,39 @@ public final class Handoff {
   /**
    * Starts loading junixsocket (its classes and native library, what {@link #take} needs first) on a
    * thread of its own, so that the load overlaps the rest of the bootstrap instead of following it.
-   * A daemon that is to take a listener calls it first thing; whatever the thread does not finish,
-   * {@link #take} finishes (class initialisation waits for the thread), and a failure here is only
-   * reported there.
+   * A daemon that is to take a listener calls it first thing; {@link #take} waits for the thread
+   * before it touches junixsocket itself (two threads initialising junixsocket's classes in different
+   * orders could deadlock), and a failure here is only reported there.
    */
   public static void prepareInBackground() {
     // A class, not a method reference: the first lambda would cost this JVM the lambda machinery's start.
     Thread t = new Thread(new Preparation(), "fastbind-handoff-prepare");
     t.setDaemon(true);
+    preparing = t;
     t.start();
+  }
+
+  private static volatile Thread preparing;
+
+  /** Waits (at most until {@code deadlineNanos}) for {@link #prepareInBackground}'s thread, if any. */
+  private static void awaitPreparation(long deadlineNanos) throws IOException {
+    Thread t = preparing;
+    if (t == null) {
+      return;
+    }
+    long left = deadlineNanos - System.nanoTime();
+    try {
+      if (left > 0) {
+        TimeUnit.NANOSECONDS.timedJoin(t, left);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted while loading junixsocket for the hand-off");
+    }
+    if (t.isAlive()) {
+      throw new IOException("loading junixsocket for the hand-off did not finish in time");
+    }
+    preparing = null;
   }
 
   private static final class Preparation implements Runnable {
@@ -104,6 +128,7 @@ public final class Handoff {
    *     what came is not a listening socket bound at {@code expected}
    */
   public static IpcListenerHandle take(Path rendezvous, Endpoint expected, long deadlineNanos) throws IOException {
+    awaitPreparation(deadlineNanos);
     AFUNIXSocket socket = connectUntil(rendezvous, deadlineNanos);
     try {
       checkSameUser(socket, rendezvous);

@@ -224,6 +224,7 @@ public final class Handoffs {
   private static void finish(ColdStart cold, ServiceDefinition definition, ServiceLayout paths, SpawnReason reason,
       String detail, long start, long logFrom, long deadline, SpawnLock lock, IpcListener bound,
       FileDescriptor predecessor, ReadinessWait notify, Process child, long spawnStart, Start task) {
+    boolean served = false;
     try {
       boolean given = false;
       try (Handoff.Rendezvous rendezvous = Handoff.Rendezvous.bind(paths.handoffSocket())) {
@@ -245,12 +246,9 @@ public final class Handoffs {
         Listeners.closeQuietly(bound); // without the keep, this removes the file the broker bound
         Handoff.closeDescriptor(predecessor);
       }
-      DaemonInfo serving = cold.awaitServing(definition, paths, child, notify, reason, detail, start, spawnStart,
-          logFrom, deadline);
-      if (definition.javaMainClass().isPresent()) {
-        NativeLibraryCopy.remember(paths.directory()); // for the next hand-off daemon; once per directory
-      }
-      task.serving.complete(serving);
+      task.serving.complete(cold.awaitServing(definition, paths, child, notify, reason, detail, start, spawnStart,
+          logFrom, deadline));
+      served = true;
     } catch (DaemonStartException e) {
       LAST_FAILURE.put(paths.lockfile(), e);
       task.serving.completeExceptionally(e);
@@ -266,6 +264,15 @@ public final class Handoffs {
         lock.close();
       } catch (IOException e) {
         // the file lock goes with the channel at the latest; nothing to report to anyone
+      }
+    }
+    if (served && definition.javaMainClass().isPresent()) {
+      // For the next hand-off daemon (once per directory), after the start has been answered and the
+      // spawn lock released: nothing waits for it, and nothing it meets can undo the start.
+      try {
+        NativeLibraryCopy.remember(paths.directory());
+      } catch (RuntimeException | LinkageError e) {
+        // no copy this time; the next hand-off start tries again
       }
     }
   }

@@ -32,18 +32,26 @@ import java.util.zip.CRC32;
  *
  * <p><b>Trust.</b> A copy is used only when it is a regular file (never through a symbolic link),
  * owned by this user, writable by nobody else, and its content's CRC-32 is the one its name
- * records; the directory must be owner-only and not a link. Anything else is not used and is left
- * alone, and the daemon extracts the library as it would without a copy. junixsocket also falls
- * back to its own extraction when the file cannot be loaded.
+ * records; the directory must be owner-only and not a link. Anything else is not used by
+ * {@link #option}, and the daemon extracts the library as it would without a copy (junixsocket also
+ * falls back to its own extraction when the file it is given cannot be loaded). {@link #remember}
+ * never writes through what it finds: it writes a new file and renames it into place, so a damaged
+ * copy of the same name is replaced, and anything else is left alone.
  *
- * <p><b>When.</b> {@link #remember} runs on the hand-off thread after the daemon has taken its
- * listener, so it costs neither the launcher's {@code ensureRunning} nor the daemon's start; the
- * first hand-off start in a runtime directory goes without, every later one uses the copy.
+ * <p><b>When.</b> {@link #remember} runs on the hand-off thread once the daemon serves and the
+ * spawn lock is released, so it costs neither the launcher's {@code ensureRunning}, nor the daemon's
+ * start, nor another launcher waiting on the lock; the first hand-off start in a runtime directory
+ * goes without, every later one uses the copy. A temporary file a killed launcher left behind is
+ * removed by a later {@code remember} once it is an hour old.
  */
 public final class NativeLibraryCopy {
 
   /** The system property junixsocket takes the library's path from. */
   public static final String PROPERTY = "org.newsclub.net.unix.library.override";
+
+  private static final String TEMP_PREFIX = ".junixsocket-";
+  private static final String TEMP_SUFFIX = ".tmp";
+  private static final long OLD_TEMP_MILLIS = 60L * 60 * 1000;
 
   /** The directory, in the runtime directory, that holds the copy. */
   public static final String DIRECTORY = "native";
@@ -100,7 +108,9 @@ public final class NativeLibraryCopy {
     String resource = "lib/" + System.getProperty("os.arch") + "-" + System.getProperty("os.name")
         + "-clang/jni/libjunixsocket-native-" + version.get() + ".so";
     Path dir = runtimeDir.resolve(DIRECTORY);
-    Path tmp = dir.resolve(".junixsocket-" + ProcessHandle.current().pid() + ".tmp");
+    // Unique per call (pid and clock), so two starts of this JVM never share one; made with CREATE_NEW.
+    Path tmp = dir.resolve(TEMP_PREFIX + ProcessHandle.current().pid() + "-" + System.nanoTime() + TEMP_SUFFIX);
+    boolean made = false;
     try (InputStream in = NativeLibraryCopy.class.getClassLoader().getResourceAsStream(resource)) {
       if (in == null) {
         return;
@@ -115,8 +125,10 @@ public final class NativeLibraryCopy {
       }
       CRC32 crc = new CRC32();
       long size = 0;
+      removeOldTemps(dir);
       try (OutputStream out = Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
           LinkOption.NOFOLLOW_LINKS)) {
+        made = true;
         byte[] buf = new byte[16 * 1024];
         for (int n; (n = in.read(buf)) > 0; ) {
           size += n;
@@ -133,11 +145,32 @@ public final class NativeLibraryCopy {
     } catch (IOException | RuntimeException e) {
       // no copy this time: the next hand-off start tries again, and the daemon extracts meanwhile
     } finally {
-      try {
-        Files.deleteIfExists(tmp);
-      } catch (IOException e) {
-        // a leftover temporary file of this pid; the next remember of this pid replaces it
+      if (made) {
+        try {
+          Files.deleteIfExists(tmp); // gone already once renamed into place
+        } catch (IOException e) {
+          // left for removeOldTemps
+        }
       }
+    }
+  }
+
+  /** Removes this class's temporary files older than an hour (killed writers'); never a link or anything else. */
+  private static void removeOldTemps(Path dir) {
+    long now = System.currentTimeMillis();
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+      for (Path f : files) {
+        String name = f.getFileName().toString();
+        if (!name.startsWith(TEMP_PREFIX) || !name.endsWith(TEMP_SUFFIX)) {
+          continue;
+        }
+        PosixFileAttributes a = Files.readAttributes(f, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        if (a.isRegularFile() && now - a.lastModifiedTime().toMillis() > OLD_TEMP_MILLIS) {
+          Files.deleteIfExists(f);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // the next remember tries again
     }
   }
 
@@ -189,8 +222,24 @@ public final class NativeLibraryCopy {
         || a.permissions().contains(PosixFilePermission.OTHERS_WRITE)) {
       return false;
     }
-    CRC32 crc = new CRC32();
-    crc.update(Files.readAllBytes(f));
-    return Long.toHexString(crc.getValue()).equals(crcHex);
+    // Opened as every runtime file is, so that nothing swapped in after the lstat can block the read,
+    // and read no further than the size just seen (capped above).
+    Optional<RuntimeFiles.Regular> open;
+    try {
+      open = RuntimeFiles.openRegular(f);
+    } catch (dev.fastbind.broker.RuntimeFileException e) {
+      return false;
+    }
+    if (open.isEmpty()) {
+      return false;
+    }
+    try (RuntimeFiles.Regular r = open.get()) {
+      byte[] bytes = r.read(0, (int) a.size());
+      CRC32 crc = new CRC32();
+      crc.update(bytes);
+      return bytes.length == a.size() && Long.toHexString(crc.getValue()).equals(crcHex);
+    } catch (dev.fastbind.broker.RuntimeFileException e) {
+      return false;
+    }
   }
 }

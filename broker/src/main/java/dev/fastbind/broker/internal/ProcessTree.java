@@ -115,6 +115,9 @@ public final class ProcessTree {
   }
 
   private static boolean gone(ProcessHandle h) {
+    if (!h.isAlive()) {
+      return true; // reaped, or its pid already belongs to another process (the handle knows the start time)
+    }
     ProcessIdentity.Stat st = ProcessIdentity.stat(h.pid());
     if (st == null) {
       return !h.isAlive(); // reaped (or no procfs: the JDK's answer is all there is)
