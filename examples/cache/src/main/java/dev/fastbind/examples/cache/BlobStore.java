@@ -40,7 +40,15 @@ import java.util.zip.CRC32;
  *   index             "fastbind-cache-index 1\n", then one line per blob: KEY SIZE CRC32\n
  *   blobs/KEY         each blob, 0600, named by the SHA-256 of its content
  *   tmp/              blobs being written; what a crash left here is removed at the next start
+ *   lock              0600, the pid of the daemon that holds it (a file lock, for the store's life)
  * </pre>
+ *
+ * <p><b>One daemon per directory.</b> {@link #open} takes {@code lock} before anything else and
+ * waits (up to {@link #LOCK_PATIENCE}, reported as warm-up progress) while another process holds it:
+ * a daemon replaced with the listener hand-off still drains while its successor starts, and two
+ * daemons of one directory (launchers with different Java homes get one each) would remove each
+ * other's temporary files, write over each other's index lines, and each miss what the other stored.
+ * The lock goes with the store's {@code close} or the process.
  *
  * <p><b>Crash safety.</b> A put writes the blob to {@code tmp/}, forces it to disk, renames it into
  * {@code blobs/} (atomic: readers see no blob or the whole blob) and forces the directory; only then
@@ -72,18 +80,26 @@ final class BlobStore implements Closeable {
   private final Path blobs;
   private final Path tmp;
   private final FileChannel index;
+  private final FileChannel lock;
   private final Map<String, Long> sizes = new ConcurrentHashMap<>();
   private final AtomicLong bytes = new AtomicLong();
   private final AtomicLong hits = new AtomicLong();
   private final AtomicLong misses = new AtomicLong();
   private Duration indexLoad = Duration.ZERO;
 
-  private BlobStore(Path directory, FileChannel index) {
+  private BlobStore(Path directory, FileChannel index, FileChannel lock) {
     this.directory = directory;
     this.blobs = directory.resolve("blobs");
     this.tmp = directory.resolve("tmp");
     this.index = index;
+    this.lock = lock;
   }
+
+  /**
+   * How long {@link #open} waits for another daemon to let go of the directory: a daemon being
+   * replaced with the listener hand-off drains (a few seconds) while its successor starts.
+   */
+  static final Duration LOCK_PATIENCE = Duration.ofSeconds(10);
 
   /**
    * Why {@code dir} must not be used as a state directory, if it exists and must not: a symbolic
@@ -129,6 +145,12 @@ final class BlobStore implements Closeable {
    * @throws IOException if the directory is refused (see {@link #refusal}) or cannot be read
    */
   static BlobStore open(Path dir, Duration entryDelay, Progress progress) throws IOException, InterruptedException {
+    return open(dir, entryDelay, progress, LOCK_PATIENCE);
+  }
+
+  /** {@link #open(Path, Duration, Progress)}, waiting at most {@code patience} for the directory's lock. */
+  static BlobStore open(Path dir, Duration entryDelay, Progress progress, Duration patience)
+      throws IOException, InterruptedException {
     long start = System.nanoTime();
     Files.createDirectories(dir.toAbsolutePath().getParent());
     try {
@@ -149,14 +171,27 @@ final class BlobStore implements Closeable {
         }
       }
     }
-    removeLeftovers(dir.resolve("tmp"));
+    // One daemon per directory: two would remove each other's temporary files, write over each other's
+    // index lines and each miss what the other stored. Held until close() or the process's end.
+    FileChannel lock = lock(dir, patience, progress);
+    try {
+      removeLeftovers(dir.resolve("tmp"));
+    } catch (IOException | RuntimeException e) {
+      lock.close();
+      throw e;
+    }
     Path indexFile = dir.resolve("index");
     if (!Files.exists(indexFile, LinkOption.NOFOLLOW_LINKS)) {
       writeAtomically(dir.resolve("tmp"), indexFile, INDEX_HEADER.getBytes(StandardCharsets.US_ASCII));
     }
-    FileChannel index = FileChannel.open(indexFile, StandardOpenOption.READ, StandardOpenOption.WRITE,
-        LinkOption.NOFOLLOW_LINKS);
-    BlobStore store = new BlobStore(dir, index);
+    FileChannel index;
+    try {
+      index = FileChannel.open(indexFile, StandardOpenOption.READ, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
+    } catch (IOException | RuntimeException e) {
+      lock.close();
+      throw e;
+    }
+    BlobStore store = new BlobStore(dir, index, lock);
     try {
       store.load(indexFile, entryDelay, progress);
     } catch (IOException | InterruptedException | RuntimeException e) {
@@ -165,6 +200,40 @@ final class BlobStore implements Closeable {
     }
     store.indexLoad = Duration.ofNanos(System.nanoTime() - start);
     return store;
+  }
+
+  /**
+   * Takes {@code dir}'s lock file ({@code lock}, holding the holder's pid), waiting up to
+   * {@code patience} for another daemon to let go of it.
+   */
+  private static FileChannel lock(Path dir, Duration patience, Progress progress) throws IOException, InterruptedException {
+    Path file = dir.resolve("lock");
+    FileChannel ch = FileChannel.open(file, java.util.Set.of(StandardOpenOption.CREATE, StandardOpenOption.READ,
+        StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS), OWNER_ONLY_FILE);
+    long deadline = System.nanoTime() + patience.toNanos();
+    try {
+      while (true) {
+        if (ch.tryLock() != null) {
+          byte[] pid = (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII);
+          ch.truncate(0);
+          ch.write(ByteBuffer.wrap(pid), 0);
+          return ch;
+        }
+        ByteBuffer b = ByteBuffer.allocate(32);
+        ch.read(b, 0);
+        String holder = new String(b.array(), 0, b.position(), StandardCharsets.US_ASCII).strip();
+        if (System.nanoTime() - deadline >= 0) {
+          throw new IOException("state directory " + dir + " is in use by another cache daemon (pid " + holder
+              + "): stop that one first (cachectl stop, with the JAVA_HOME it was started with), or set"
+              + " CACHECTL_STATE_DIR to another directory");
+        }
+        progress.report(0, "waiting for the cache daemon pid " + holder + " to release " + dir);
+        Thread.sleep(50);
+      }
+    } catch (IOException | InterruptedException | RuntimeException e) {
+      ch.close();
+      throw e;
+    }
   }
 
   private void load(Path indexFile, Duration entryDelay, Progress progress) throws IOException, InterruptedException {
@@ -277,7 +346,11 @@ final class BlobStore implements Closeable {
 
   @Override
   public void close() throws IOException {
-    index.close();
+    try {
+      index.close();
+    } finally {
+      lock.close(); // lets the next daemon of this directory in
+    }
   }
 
   private static boolean matches(Path file, String key) throws IOException {

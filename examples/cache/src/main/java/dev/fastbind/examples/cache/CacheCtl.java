@@ -11,6 +11,7 @@ import dev.fastbind.broker.DaemonClient;
 import dev.fastbind.broker.DaemonDiedException;
 import dev.fastbind.broker.DaemonStartException;
 import dev.fastbind.broker.DaemonUnresponsiveException;
+import dev.fastbind.broker.RetryPolicy;
 import dev.fastbind.broker.RuntimeFileException;
 import dev.fastbind.broker.ServiceDefinition;
 import dev.fastbind.broker.ServiceStatus;
@@ -72,6 +73,13 @@ public final class CacheCtl {
   static final String USAGE = "usage: cachectl get KEY [-o FILE] | put FILE|- | stats | status | stop";
   /** How long one call may take, a cold start and the index load included. */
   static final Duration DEADLINE = Duration.ofMinutes(2);
+  /**
+   * Every request of the cache may run twice: a put of the same content stores the same blob under
+   * the same key, and a get or stats only reads. So a daemon that dies or stops during a call is
+   * replaced and the call tried again, twice at most, within the deadline.
+   */
+  static final RetryPolicy RETRY = RetryPolicy.builder().maxAttempts(3)
+      .retry(RetryPolicy.Retryable.IDEMPOTENT).build();
   /** How long a call waits before it shows the daemon's warm-up progress. */
   private static final Duration WARMUP_NOTICE = Duration.ofMillis(200);
 
@@ -290,7 +298,7 @@ public final class CacheCtl {
     watcher.setDaemon(true);
     watcher.start();
     try (DaemonClient client = DaemonClient.create(broker, cache)) {
-      return client.call(request, CacheProtocol.REQUESTS, CacheProtocol.RESPONSES, DEADLINE);
+      return client.call(request, CacheProtocol.REQUESTS, CacheProtocol.RESPONSES, DEADLINE, RETRY);
     } finally {
       watcher.interrupt();
       try {
@@ -343,8 +351,13 @@ public final class CacheCtl {
     } else if (e instanceof CallTimeoutException || e instanceof CallCancelledException) {
       what = "the cache daemon did not answer in time; try again";
       status = 75;
+    } else if (e instanceof CallRefusedException r && (r.reason() == CallRefusedException.Reason.TOO_LARGE
+        || r.reason() == CallRefusedException.Reason.MALFORMED)) {
+      what = "the cache daemon refused the request as " + (r.reason() == CallRefusedException.Reason.TOO_LARGE
+          ? "too large" : "malformed") + " (is it another version of cachectl's protocol? cachectl stop ends it)";
+      status = 65;
     } else if (e instanceof CallRefusedException) {
-      what = "the cache daemon is stopping and did not run the request; try again";
+      what = "the cache daemon is stopping or still warming up and did not run the request; try again";
       status = 75;
     } else if (e instanceof CallFailedException) {
       what = "the cache daemon failed the request";
