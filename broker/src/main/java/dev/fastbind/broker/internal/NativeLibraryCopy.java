@@ -176,6 +176,26 @@ public final class NativeLibraryCopy {
 
   /** junixsocket's version on this class path, from its jar's Maven properties. */
   static Optional<String> version() {
+    Optional<String> v = version;
+    if (v == null) {
+      v = readVersion();
+      version = v;
+    }
+    return v;
+  }
+
+  /** This class path's junixsocket version, read once per JVM (a jar entry and a Properties parse). */
+  private static volatile Optional<String> version;
+
+  /**
+   * The copy this JVM last checked in full, by file key, size and modification time: a later spawn
+   * that finds the same file unchanged skips reading and checksumming it again.
+   */
+  private record Checked(Path path, Object fileKey, long size, java.nio.file.attribute.FileTime modified) {}
+
+  private static volatile Checked checked;
+
+  private static Optional<String> readVersion() {
     ClassLoader loader = NativeLibraryCopy.class.getClassLoader();
     try (InputStream in = loader == null ? null : loader.getResourceAsStream(POM)) {
       if (in == null) {
@@ -204,23 +224,34 @@ public final class NativeLibraryCopy {
     return true;
   }
 
+  /** {@code unix:} attributes, unfollowed: mode and uid as numbers (no user-name look-up on the spawn path). */
+  private static java.util.Map<String, Object> unix(Path p) throws IOException {
+    return Files.readAttributes(p, "unix:mode,uid,size,ino,dev,lastModifiedTime", LinkOption.NOFOLLOW_LINKS);
+  }
+
   private static boolean ownerOnlyDirectory(Path dir) {
     try {
-      PosixFileAttributes a = Files.readAttributes(dir, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-      return a.isDirectory() && a.owner().equals(Files.getOwner(dir.getParent(), LinkOption.NOFOLLOW_LINKS))
-          && a.permissions().equals(OWNER_ONLY_DIR);
+      java.util.Map<String, Object> a = unix(dir);
+      int mode = (Integer) a.get("mode");
+      return (mode & 0170000) == 0040000 && (mode & 0777) == 0700
+          && ((Integer) a.get("uid")).longValue() == dev.fastbind.backend.internal.ProcessIdentity.currentUid();
     } catch (IOException | RuntimeException e) {
       return false;
     }
   }
 
   private static boolean trusted(Path f, String crcHex) throws IOException {
-    PosixFileAttributes a = Files.readAttributes(f, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-    if (!a.isRegularFile() || a.size() == 0 || a.size() > MAX_BYTES
-        || !a.owner().equals(Files.getOwner(f.getParent(), LinkOption.NOFOLLOW_LINKS))
-        || a.permissions().contains(PosixFilePermission.GROUP_WRITE)
-        || a.permissions().contains(PosixFilePermission.OTHERS_WRITE)) {
-      return false;
+    java.util.Map<String, Object> a = unix(f);
+    int mode = (Integer) a.get("mode");
+    long size = (Long) a.get("size");
+    if ((mode & 0170000) != 0100000 || size == 0 || size > MAX_BYTES || (mode & 0022) != 0
+        || ((Integer) a.get("uid")).longValue() != dev.fastbind.backend.internal.ProcessIdentity.currentUid()) {
+      return false; // not a regular file, empty or huge, writable by others, or not ours
+    }
+    Checked now = new Checked(f, a.get("dev") + ":" + a.get("ino"), size,
+        (java.nio.file.attribute.FileTime) a.get("lastModifiedTime"));
+    if (now.equals(checked)) {
+      return true; // the very file this JVM checked, unchanged since
     }
     // Opened as every runtime file is, so that nothing swapped in after the lstat can block the read,
     // and read no further than the size just seen (capped above).
@@ -234,10 +265,14 @@ public final class NativeLibraryCopy {
       return false;
     }
     try (RuntimeFiles.Regular r = open.get()) {
-      byte[] bytes = r.read(0, (int) a.size());
+      byte[] bytes = r.read(0, (int) size);
       CRC32 crc = new CRC32();
       crc.update(bytes);
-      return bytes.length == a.size() && Long.toHexString(crc.getValue()).equals(crcHex);
+      boolean intact = bytes.length == size && Long.toHexString(crc.getValue()).equals(crcHex);
+      if (intact) {
+        checked = now;
+      }
+      return intact;
     } catch (dev.fastbind.broker.RuntimeFileException e) {
       return false;
     }
