@@ -4,18 +4,15 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.DirectoryStream;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFileAttributes;
-import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Optional;
 import java.util.Properties;
-import java.util.Set;
 import java.util.zip.CRC32;
 
 /**
@@ -57,7 +54,6 @@ public final class NativeLibraryCopy {
   public static final String DIRECTORY = "native";
   private static final String POM = "META-INF/maven/com.kohlschutter.junixsocket/junixsocket-common/pom.properties";
   private static final long MAX_BYTES = 8L << 20;
-  private static final Set<PosixFilePermission> OWNER_ONLY_DIR = PosixFilePermissions.fromString("rwx------");
 
   private NativeLibraryCopy() {}
 
@@ -72,7 +68,7 @@ public final class NativeLibraryCopy {
     }
     Path dir = runtimeDir.resolve(DIRECTORY);
     if (!ownerOnlyDirectory(dir)) {
-      return Optional.empty();
+      return Optional.empty(); // none yet, or one this class may not use
     }
     String prefix = "junixsocket-" + version.get() + "-";
     try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
@@ -115,14 +111,9 @@ public final class NativeLibraryCopy {
       if (in == null) {
         return;
       }
-      try {
-        Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIR));
-      } catch (FileAlreadyExistsException exists) {
-        // checked below, like any directory found there
-      }
-      if (!ownerOnlyDirectory(dir)) {
-        return;
-      }
+      // Created owner-only when missing, else checked as the runtime directory itself is (refused
+      // when a link, another user's, or open to others; never changed).
+      dev.fastbind.backend.internal.RuntimeDirectory.ensureOwnerOnly(dir);
       CRC32 crc = new CRC32();
       long size = 0;
       removeOldTemps(dir);
@@ -229,16 +220,19 @@ public final class NativeLibraryCopy {
     return Files.readAttributes(p, "unix:mode,uid,size,ino,dev,lastModifiedTime", LinkOption.NOFOLLOW_LINKS);
   }
 
+  /** Whether {@code dir} exists and passes the runtime directory's own check (which creates nothing when it exists). */
   private static boolean ownerOnlyDirectory(Path dir) {
+    if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+      return false;
+    }
     try {
-      java.util.Map<String, Object> a = unix(dir);
-      int mode = (Integer) a.get("mode");
-      return (mode & 0170000) == 0040000 && (mode & 0777) == 0700
-          && ((Integer) a.get("uid")).longValue() == dev.fastbind.backend.internal.ProcessIdentity.currentUid();
-    } catch (IOException | RuntimeException e) {
+      dev.fastbind.backend.internal.RuntimeDirectory.ensureOwnerOnly(dir);
+      return true;
+    } catch (IOException e) {
       return false;
     }
   }
+
 
   private static boolean trusted(Path f, String crcHex) throws IOException {
     java.util.Map<String, Object> a = unix(f);
