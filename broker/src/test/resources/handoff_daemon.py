@@ -5,10 +5,22 @@ import os
 import signal
 import socket
 import sys
+import time
 
 signal.alarm(60)
-rendezvous = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-rendezvous.connect(os.environ["FASTBIND_HANDOFF"])
+# The broker may still be binding the rendezvous (it does so beside the spawn): keep trying until
+# FASTBIND_HANDOFF_PATIENCE_MS runs out, as the protocol says.
+deadline = time.monotonic() + int(os.environ.get("FASTBIND_HANDOFF_PATIENCE_MS", "10000")) / 1000
+while True:
+    rendezvous = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        rendezvous.connect(os.environ["FASTBIND_HANDOFF"])
+        break
+    except (FileNotFoundError, ConnectionRefusedError):
+        rendezvous.close()
+        if time.monotonic() > deadline:
+            sys.exit(69)
+        time.sleep(0.005)
 message, fds, _flags, _addr = socket.recv_fds(rendezvous, 8192, 1)
 header = message.split(b"\n", 1)[0].decode("utf-8")
 if not header.startswith("FASTBIND-LISTENER 1 ") or len(fds) != 1:
