@@ -469,9 +469,8 @@ class DaemonClientTest {
         .backoff(Duration.ofMillis(10), Duration.ofMillis(50)).build();
     Thread[] caller = new Thread[1];
     CompletableFuture<String> retried = inBackground(c, "echo later", patient, caller);
-    // Refused once at least: it waits between two attempts (a blocking read would be RUNNABLE).
-    Await.until(PATIENT, () -> caller[0].getState() == Thread.State.TIMED_WAITING,
-        () -> "the call never paused between attempts; it is " + caller[0].getState());
+    awaitPause(caller[0]); // refused once at least
+
     warming.close();
     assertEquals("later", retried.get(PATIENT.toSeconds(), TimeUnit.SECONDS), "answered once the daemon was ready");
   }
@@ -536,8 +535,10 @@ class DaemonClientTest {
     assertTrue(tookMillis < 1000 + 5000, "the call ended near its 1 s deadline, not after 100 attempts: " + tookMillis);
   }
 
-  @Test
-  void anInterruptDuringAPauseEndsTheCall() throws Exception {
+  /** A call to a daemon warming up for good, refused once and now in its 2.5-5 s pause before the second attempt. */
+  private record Paused(DaemonClient client, Thread caller, CompletableFuture<String> call) {}
+
+  private Paused aCallPausedBetweenAttempts() throws Exception {
     Path g = gate("warm");
     DaemonClient c = client(definition("--warmup=answer", "--warm-gate=" + g));
     broker.ensureRunning(def);
@@ -545,10 +546,21 @@ class DaemonClientTest {
     Thread[] caller = new Thread[1];
     CompletableFuture<String> f = inBackground(c, "echo never",
         RetryPolicy.builder().maxAttempts(2).backoff(Duration.ofSeconds(5), Duration.ofSeconds(5)).build(), caller);
-    // A blocking socket read is RUNNABLE; only the pause between attempts waits with a timeout.
-    Await.until(PATIENT, () -> caller[0].getState() == Thread.State.TIMED_WAITING,
-        () -> "the call never paused; it is " + caller[0].getState());
-    caller[0].interrupt();
+    awaitPause(caller[0]);
+    return new Paused(c, caller[0], f);
+  }
+
+  /** Waits until {@code caller} waits between two attempts: a blocking socket read is RUNNABLE, the pause TIMED_WAITING. */
+  private static void awaitPause(Thread caller) {
+    Await.until(PATIENT, () -> caller.getState() == Thread.State.TIMED_WAITING,
+        () -> "the call never paused between attempts; it is " + caller.getState());
+  }
+
+  @Test
+  void anInterruptDuringAPauseEndsTheCall() throws Exception {
+    Paused p = aCallPausedBetweenAttempts();
+    CompletableFuture<String> f = p.call();
+    p.caller().interrupt();
     CallCancelledException e = assertInstanceOf(CallCancelledException.class, failure(f));
     assertTrue(e.byInterrupt());
     assertFalse(e.mayHaveRun(), "a refused request did not run");
@@ -557,17 +569,10 @@ class DaemonClientTest {
 
   @Test
   void closingTheClientEndsACallWaitingToTryAgain() throws Exception {
-    Path g = gate("warm");
-    DaemonClient c = client(definition("--warmup=answer", "--warm-gate=" + g));
-    broker.ensureRunning(def);
-    arrival(g);
-    Thread[] caller = new Thread[1];
-    CompletableFuture<String> f = inBackground(c, "echo never",
-        RetryPolicy.builder().maxAttempts(2).backoff(Duration.ofSeconds(5), Duration.ofSeconds(5)).build(), caller);
-    Await.until(PATIENT, () -> caller[0].getState() == Thread.State.TIMED_WAITING,
-        () -> "the call never paused; it is " + caller[0].getState());
+    Paused p = aCallPausedBetweenAttempts();
+    CompletableFuture<String> f = p.call();
     long start = System.nanoTime();
-    c.close();
+    p.client().close();
     CallCancelledException e = assertInstanceOf(CallCancelledException.class, failure(f));
     assertFalse(e.byInterrupt());
     assertTrue(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) < 2000,
