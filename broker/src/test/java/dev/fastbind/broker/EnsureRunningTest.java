@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.fastbind.testsupport.Await;
 import dev.fastbind.testsupport.Signals;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
@@ -211,5 +212,48 @@ class EnsureRunningTest {
     assertEquals(StopResult.SHUT_DOWN, broker.stop(Fixtures.daemon(dir(), "alpha", "good").build()));
     assertEquals(b.pid(), askPid(b));
     assertFalse(broker.ensureRunning(Fixtures.daemon(dir(), "beta", "good").build()).spawned());
+  }
+
+  @Test
+  @dev.fastbind.testsupport.RequiresCapability(dev.fastbind.testsupport.Capability.PYTHON3)
+  void aStopReturnsOnceTheDaemonHasExitedThoughNothingReapsIt() throws Exception {
+    // The daemon's launcher exits and the daemon is re-parented to a subreaper that never reaps it
+    // (as a container's init that reaps late): once it exits it is a zombie holding nothing, and the
+    // stop must say so at once, neither wait out its grace nor signal a zombie.
+    Path script = tmp.resolve("no_reaper.py");
+    try (java.io.InputStream in = EnsureRunningTest.class.getResourceAsStream("/no_reaper.py")) {
+      Files.write(script, in.readAllBytes());
+    }
+    java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of("/usr/bin/python3", script.toString()));
+    command.addAll(dev.fastbind.testsupport.JavaCommand.of(TestLauncher.class).light()
+        .args(dir().toString(), "svc", "10000").build());
+    Process reaper = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    long pid = -1;
+    try {
+      java.io.BufferedReader out = new java.io.BufferedReader(
+          new java.io.InputStreamReader(reaper.getInputStream(), StandardCharsets.UTF_8));
+      for (String line; (line = out.readLine()) != null && !line.startsWith("launcher-exited"); ) {
+        if (line.startsWith("PID ")) {
+          pid = Long.parseLong(line.split(" ")[1]);
+        }
+      }
+      long daemon = pid;
+      assertTrue(daemon > 0, "the launcher named its daemon");
+      Await.until(Duration.ofSeconds(10), () -> ProcessHandle.of(daemon).flatMap(ProcessHandle::parent)
+          .map(p -> p.pid() == reaper.pid()).orElse(false), () -> "the daemon was not re-parented to the subreaper");
+
+      long start = System.nanoTime();
+      assertEquals(StopResult.SHUT_DOWN, broker.stop(Fixtures.daemon(dir(), "svc", "good").build(), Duration.ofSeconds(10)));
+      long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+      assertTrue(tookMillis < 5000, "stopped in " + tookMillis + " ms, not after its 10 s grace");
+      assertTrue(dev.fastbind.testsupport.ProcState.read(daemon).map(dev.fastbind.testsupport.ProcState::ended)
+          .orElse(false), "the daemon is still unreaped (a zombie): the stop did not wait for the reap");
+    } finally {
+      reaper.getOutputStream().close(); // the subreaper exits; init reaps what it held
+      assertTrue(reaper.waitFor(20, TimeUnit.SECONDS));
+      if (pid > 0) {
+        Signals.awaitGone(pid, Duration.ofSeconds(20));
+      }
+    }
   }
 }
