@@ -404,8 +404,8 @@ public final class DaemonClient implements Closeable {
    */
   @Override
   public void close() {
-    // Copied by hand: ArrayDeque's copy constructor and addAll go through a method reference, which
-    // costs a launcher JVM that used no lambda yet the lambda machinery's start on its way out.
+    // Copied by hand: ArrayDeque's copy constructor and addAll go through a method reference, a lambda
+    // class a launcher JVM would spin at run time on its way out.
     java.util.ArrayList<Connection> all = new java.util.ArrayList<>(MAX_IDLE + 4);
     synchronized (lock) {
       if (closed) {

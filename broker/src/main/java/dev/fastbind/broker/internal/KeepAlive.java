@@ -24,8 +24,7 @@ public final class KeepAlive {
   private final ConcurrentHashMap<String, Long> watched = new ConcurrentHashMap<>();
   /**
    * Made at the first watch: every broker has a {@code KeepAlive}, and a launcher that keeps nothing
-   * alive must not pay for an executor and a lambda (the lambda machinery's start) on its way to the
-   * daemon.
+   * alive must not load an executor's classes and spin a lambda class on its way to the daemon.
    */
   private volatile ExecutorService handler;
 

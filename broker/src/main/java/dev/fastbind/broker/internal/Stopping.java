@@ -9,7 +9,11 @@ import dev.fastbind.broker.StopResult;
 import dev.fastbind.broker.UntrustedStateException;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Ending a daemon on purpose: {@link #terminate} a verified one ({@code SHUTDOWN}, then
@@ -172,7 +176,7 @@ public final class Stopping {
    * do it while the process holds nothing any more.
    */
   private static boolean awaitExit(ProcessHandle h, long deadline) {
-    if (!ProcessTree.awaitGone(java.util.List.of(h), deadline)) {
+    if (!ProcessTree.awaitGone(List.of(h), deadline)) {
       return false;
     }
     // This JVM's own child is reaped by the JDK's process reaper a moment later: wait for that (briefly),
@@ -180,8 +184,8 @@ public final class Stopping {
     if (h.parent().map(p -> p.pid() == ProcessHandle.current().pid()).orElse(false)) {
       long wait = Math.max(deadline - System.nanoTime(), REAP_WAIT_NANOS);
       try {
-        h.onExit().get(wait, java.util.concurrent.TimeUnit.NANOSECONDS);
-      } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+        h.onExit().get(wait, TimeUnit.NANOSECONDS);
+      } catch (TimeoutException | ExecutionException e) {
         // exited all the same (awaitGone saw it); the reaper is late
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -191,6 +195,6 @@ public final class Stopping {
   }
 
   /** How long a stop waits for the JDK to reap its own child that has exited, past its deadline if need be. */
-  private static final long REAP_WAIT_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(500);
+  private static final long REAP_WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
 
 }
