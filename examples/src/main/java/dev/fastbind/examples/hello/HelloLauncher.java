@@ -45,7 +45,9 @@ import java.util.Locale;
  * unresponsive daemon or a busy spawn lock, 77 (no permission) for runtime files the broker will not
  * trust or use, 1 for other I/O failures, 64 for a usage error.
  *
- * <p>The system property {@code hello.runtime-dir} overrides the runtime directory (tests use it).
+ * <p>The system property {@code hello.runtime-dir} overrides the runtime directory (tests use it), and
+ * {@code hello.probe-budget-ms} the broker's probe budget, 500 ms by default (a test on a loaded
+ * machine gives the cold start more).
  *
  * <p>The daemon is this same class path started with {@code HelloBackend} as the main class, so
  * launcher and daemon ship as one jar.
@@ -73,6 +75,10 @@ public final class HelloLauncher {
     }
     if (noDaemon) {
       builder.inProcess(HelloBackend::new);
+    }
+    Long budget = Long.getLong("hello.probe-budget-ms");
+    if (budget != null) {
+      builder.probeBudget(Duration.ofMillis(budget));
     }
     return builder
         .javaMain(HelloBackend.class.getName())
